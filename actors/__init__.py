@@ -1,0 +1,1 @@
+"""Ray actors wrapping the engine: the runtime of classpulse."""

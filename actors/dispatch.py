@@ -1,0 +1,84 @@
+"""Ordered delivery of committed events to the student shards.
+
+One queue and one sender per shard: batches reach a shard in commit order,
+several queued batches go as one call. Each call carries ``prev_seq``, the
+seq of the last event sent to that shard (None after the log restarts), so a
+shard that missed something pulls the gap from the log; a shard call that
+fails is retried (Ray retries it on the restarted actor; we retry beyond that).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+from actors.topology import Handles
+from engine.events import Event
+
+log = logging.getLogger(__name__)
+
+
+class ShardDispatcher:
+    def __init__(self, handles: Handles, params_for: Callable[[set[str]], dict]) -> None:
+        self._handles = handles
+        self._params_for = params_for
+        n = handles.topology.shards
+        self._queues: list[list[Event]] = [[] for _ in range(n)]
+        self._wakes = [asyncio.Event() for _ in range(n)]
+        self._prev: list[int | None] = [None] * n
+        self._delivered = [0] * n  # global seq up to which this shard has everything
+        self._upto = 0
+        self._tasks: list[asyncio.Task] = []
+        self._progress = asyncio.Condition()
+
+    def start(self, committed_seq: int) -> None:
+        """Start senders; the first call to each shard catches it up to ``committed_seq``."""
+        if self._tasks:
+            return
+        self._upto = committed_seq
+        loop = asyncio.get_running_loop()
+        for i in range(len(self._queues)):
+            self._wakes[i].set()
+            self._tasks.append(loop.create_task(self._send_forever(i)))
+
+    def publish(self, events: list[Event]) -> None:
+        topology = self._handles.topology
+        for e in events:
+            self._queues[topology.shard_of(e.student_id)].append(e)
+        if events:
+            self._upto = events[-1].seq
+        for wake in self._wakes:
+            wake.set()
+
+    async def wait_delivered(self, seq: int, timeout: float = 30.0) -> bool:
+        """Wait until every shard has everything up to ``seq``."""
+        async with self._progress:
+            return await asyncio.wait_for(
+                self._progress.wait_for(lambda: min(self._delivered) >= seq), timeout)
+
+    @property
+    def delivered(self) -> list[int]:
+        return list(self._delivered)
+
+    async def _send_forever(self, index: int) -> None:
+        delay = 0.05
+        while True:
+            await self._wakes[index].wait()
+            self._wakes[index].clear()
+            batch, upto = self._queues[index], self._upto
+            self._queues[index] = []
+            while True:
+                try:
+                    params = self._params_for({e.course_id for e in batch})
+                    await self._handles.shard(index).apply.remote(batch, params, self._prev[index], upto)
+                    break
+                except Exception:  # actor restarting or gone: keep the order, retry
+                    log.warning("shard %d unavailable; retrying in %.2fs", index, delay, exc_info=True)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+            delay = 0.05
+            if batch:
+                self._prev[index] = batch[-1].seq
+            async with self._progress:
+                self._delivered[index] = upto
+                self._progress.notify_all()

@@ -1,0 +1,170 @@
+"""The EventLog actor: owner of the DuckDB file and system of record.
+
+Every event is committed here (group commit) before it is acknowledged, then
+handed to the student shards in commit order. The catalogue (professors,
+courses, rosters, tokens, alert configs) lives here too, since one process
+owns the file; course hubs are told of every catalogue change.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from actors.commit import GroupCommitter
+from actors.dispatch import ShardDispatcher
+from actors.registry import Registry
+from actors.topology import DomainError, Handles, Topology
+from engine.events import Event
+from engine.store import Store, activity_to_dict
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(max_restarts=-1, max_task_retries=-1)
+class EventLog:
+    def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0) -> None:
+        logging.basicConfig(level=logging.INFO)
+        self._topology = topology
+        self._handles = Handles(topology)
+        self._store = Store(Path(db_path))
+        self._registry = Registry(self._store, self._store.load_catalog())
+        self._commit = GroupCommitter(self._store, self._on_commit, flush_interval_ms / 1000)
+        self._dispatch = ShardDispatcher(self._handles, self._fold_params)
+        self._started = time.time()
+        self._acked = 0
+
+    @property
+    def catalog(self):
+        return self._registry.catalog
+
+    def _start(self) -> None:
+        self._commit.start()
+        self._dispatch.start(self._commit.seq)
+
+    # -- ingest --------------------------------------------------------------
+
+    async def append(self, events: list[Event], now: float | None = None) -> dict[str, int]:
+        """Commit a validated batch (all or nothing) and answer once it is durable."""
+        self._start()
+        errors = self.catalog.check(events, time.time() if now is None else now)
+        if errors:
+            raise DomainError(422, errors[0]["field"], errors[0]["error"], errors)
+        ack = await self._commit.append(events)
+        self._acked += ack.accepted
+        return {"accepted": ack.accepted, "duplicates": ack.duplicates, "last_seq": ack.last_seq}
+
+    def _on_commit(self, events: list[Event]) -> None:
+        self._dispatch.publish(events)
+
+    def _fold_params(self, course_ids: set[str]) -> dict[str, Any]:
+        return {cid: self.catalog.fold_params(cid) for cid in course_ids if cid in self.catalog.courses}
+
+    async def committed_seq(self) -> int:
+        return self._commit.seq
+
+    async def wait_delivered(self, seq: int | None = None, timeout: float = 30.0) -> int:
+        """Wait until every shard has folded everything committed up to ``seq`` (default: now)."""
+        self._start()
+        target = self._commit.seq if seq is None else seq
+        await self._dispatch.wait_delivered(target, timeout)
+        return target
+
+    async def shard_events(self, index: int, after_seq: int, upto_seq: int | None,
+                           limit: int = 50_000) -> tuple[list[Event], dict[str, Any]]:
+        """Committed events of one shard in (after_seq, upto_seq], with their courses' fold params."""
+        events = await asyncio.to_thread(self._store.events_for_shard, self._topology.shards, index,
+                                         after_seq, limit, upto_seq)
+        return events, self._fold_params({e.course_id for e in events})
+
+    async def load_snapshot(self, index: int) -> tuple[int, list[dict[str, Any]]]:
+        return await asyncio.to_thread(self._store.load_snapshot, self._topology.shards, index)
+
+    async def write_snapshot(self, index: int, seq: int, rows: list[dict[str, Any]]) -> None:
+        await asyncio.to_thread(self._store.write_snapshot, self._topology.shards, index, seq, rows)
+
+    # -- catalogue -----------------------------------------------------------
+
+    async def authenticate(self, token_hash: str) -> tuple[str, str] | None:
+        return self._registry.principal(token_hash)
+
+    async def add_professor(self, professor_id: str, name: str, email: str | None = None,
+                            rotate: bool = False) -> tuple[dict[str, Any], bool]:
+        return self._registry.add_professor(professor_id, name, email, rotate)
+
+    async def add_course(self, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        course, created = self._registry.add_course(spec)
+        await self._tell_hub(course.course_id)
+        return self.course_info(course.course_id), created
+
+    async def add_students(self, course_id: str, students: list[dict[str, str]],
+                           rotate: bool = False) -> list[dict[str, Any]]:
+        out = self._registry.add_students(course_id, students, rotate)
+        await self._tell_hub(course_id)
+        return out
+
+    async def configure(self, course_id: str, updates: dict[str, Any], by: str) -> dict[str, Any]:
+        config = self._registry.configure(course_id, updates, by)
+        await self._tell_hub(course_id)
+        return config.to_dict()
+
+    def course_info(self, course_id: str) -> dict[str, Any]:
+        course = self.catalog.courses.get(course_id)
+        if course is None:
+            raise DomainError(404, "course_id", f"unknown course '{course_id}'")
+        return {"course_id": course.course_id, "professor_id": course.professor_id,
+                "title": course.title, "clock": course.clock,
+                "activities": [activity_to_dict(a) for a in course.activities],
+                "starts_at": course.starts_at, "ends_at": course.ends_at,
+                "students": len(self.catalog.rosters.get(course_id, {}))}
+
+    async def course(self, course_id: str) -> dict[str, Any]:
+        return self.course_info(course_id)
+
+    async def courses_of(self, professor_id: str) -> list[dict[str, Any]]:
+        return [self.course_info(c.course_id) for c in self.catalog.courses_of(professor_id)]
+
+    async def config(self, course_id: str) -> dict[str, Any]:
+        self.course_info(course_id)
+        return self.catalog.config(course_id).to_dict()
+
+    async def hub_catalog(self, hub_index: int) -> list[tuple[Any, dict[str, Any], dict[str, str]]]:
+        """Every course a hub owns, with its config and roster (a hub rebuilds from this)."""
+        return [self._course_bundle(cid) for cid in self.catalog.courses
+                if self._topology.hub_of(cid) == hub_index]
+
+    def _course_bundle(self, course_id: str) -> tuple[Any, dict[str, Any], dict[str, str]]:
+        return (self.catalog.courses[course_id], self.catalog.config(course_id).to_dict(),
+                dict(self.catalog.rosters.get(course_id, {})))
+
+    async def _tell_hub(self, course_id: str) -> None:
+        course, config, roster = self._course_bundle(course_id)
+        await self._handles.hub_for(course_id).upsert_course.remote(course, config, roster)
+
+    async def audit(self, role: str, actor_id: str, action: str, target: str | None,
+                    detail: dict[str, Any] | None = None) -> None:
+        await asyncio.to_thread(self._store.audit, role, actor_id, action, target, detail)
+
+    # -- operations ----------------------------------------------------------
+
+    async def stats(self) -> dict[str, Any]:
+        counts = await asyncio.to_thread(self._store.counts)
+        c = self._commit
+        return {"events_acknowledged_since_start": self._acked, "committed_seq": c.seq,
+                "commits": c.commits, "events_per_commit": round(c.committed_events / max(c.commits, 1), 1),
+                "mean_commit_ms": round(1000 * c.commit_seconds / max(c.commits, 1), 2),
+                "delivered_to_shards": self._dispatch.delivered, "tables": counts,
+                "started_at": self._started}
+
+    async def ready(self) -> bool:
+        self._start()
+        return True
+
+    async def close(self) -> None:
+        """Flush and close the DuckDB file (called on shutdown)."""
+        await self._commit.drain()
+        await asyncio.to_thread(self._store.close)

@@ -1,0 +1,171 @@
+"""CourseHub: the live read models of many courses, and their subscribers.
+
+A hub holds a ``CourseView`` per course it owns (``stable_hash(course_id) %
+M``). Shards push student summaries; a refresh loop re-assesses changed
+courses every ``refresh_interval_s`` (and live-clock courses every second, so
+students go idle on time) and wakes long-polling readers. Serve replicas call
+``updates_since`` for the courses their sockets watch and fan out themselves,
+so a hub never holds a socket and one call serves many subscribers.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import ray
+
+from actors.topology import DomainError, Handles, Topology
+from engine.config import AlertConfig
+from engine.course import Course
+from engine.live_view import CourseView, SeqClock
+from engine.state import StudentSummary
+
+log = logging.getLogger(__name__)
+CLOCK_TICK_S = 1.0
+
+
+@ray.remote(max_restarts=-1, max_task_retries=-1)
+class CourseHub:
+    def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25) -> None:
+        self.index = index
+        self._topology = topology
+        self._handles = Handles(topology)
+        self._interval = refresh_interval_s
+        self._seqs = SeqClock()
+        self.views: dict[str, CourseView] = {}
+        self._changed = asyncio.Condition()
+        self._ready: asyncio.Future | None = None
+        self._last_tick = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _ensure_ready(self) -> None:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            try:
+                await self._recover()
+                self._ready.set_result(True)
+            except Exception as exc:
+                self._ready.set_exception(exc)
+                self._ready = None
+                raise
+            self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
+        await self._ready
+
+    async def _recover(self) -> None:
+        for course, config, roster in await self._handles.log.hub_catalog.remote(self.index):
+            self._upsert(course, config, roster)
+        shards = [self._handles.shard(i).summaries_for_hub.remote(self.index)
+                  for i in range(self._topology.shards)]
+        for summaries in await asyncio.gather(*shards):
+            self._apply(summaries)
+        self._refresh(force=True)
+
+    def _upsert(self, course: Course, config: dict[str, Any], roster: dict[str, str]) -> None:
+        view = self.views.get(course.course_id)
+        if view is None:
+            self.views[course.course_id] = CourseView(course, AlertConfig.from_dict(config), roster, self._seqs)
+        else:
+            view.set_course(course)
+            view.set_config(AlertConfig.from_dict(config))
+            view.set_roster(roster)
+
+    async def upsert_course(self, course: Course, config: dict[str, Any], roster: dict[str, str]) -> None:
+        await self._ensure_ready()
+        self._upsert(course, config, roster)
+        before = self._seqs.last
+        self.views[course.course_id].refresh()
+        await self._publish(self._seqs.last != before)
+
+    def _apply(self, summaries: list[StudentSummary]) -> None:
+        for s in summaries:
+            view = self.views.get(s.course_id)
+            if view is not None:
+                view.apply(s)
+
+    async def apply_summaries(self, summaries: list[StudentSummary]) -> None:
+        await self._ensure_ready()
+        self._apply(summaries)
+
+    # -- refresh --------------------------------------------------------------
+
+    def _refresh(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        tick = force or now - self._last_tick >= CLOCK_TICK_S
+        if tick:
+            self._last_tick = now
+        before = self._seqs.last
+        for view in self.views.values():
+            if view.dirty or (tick and view.clock.mode == "live"):
+                view.refresh()
+        return self._seqs.last != before
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                changed = self._refresh()
+            except Exception:
+                log.exception("refresh failed")
+                continue
+            if changed:
+                await self._publish(True)
+
+    async def _publish(self, changed: bool) -> None:
+        if changed:
+            async with self._changed:
+                self._changed.notify_all()
+
+    # -- reads ----------------------------------------------------------------
+
+    def _view(self, course_id: str) -> CourseView:
+        view = self.views.get(course_id)
+        if view is None:
+            raise DomainError(404, "course_id", f"unknown course '{course_id}'")
+        return view
+
+    async def live_progress(self, course_id: str) -> dict[str, Any]:
+        await self._ensure_ready()
+        view = self._view(course_id)
+        if view.dirty:
+            view.refresh()
+        return view.live_progress()
+
+    async def updates_since(self, cursors: dict[str, int | None], timeout: float = 15.0) -> list[dict[str, Any]]:
+        """Messages (snapshot or diff) for the given {course_id: seq}; waits up to ``timeout`` for one."""
+        await self._ensure_ready()
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = [m for cid, seq in cursors.items() if cid in self.views
+                        for m in [self.views[cid].updates_since(seq)] if m is not None]
+            remaining = deadline - time.monotonic()
+            if messages or remaining <= 0:
+                return messages
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def acknowledge(self, course_id: str, alert_id: str) -> dict[str, Any] | None:
+        await self._ensure_ready()
+        alert = self._view(course_id).alerts.acknowledge(alert_id)
+        await self._publish(alert is not None)
+        return None if alert is None else alert.to_wire()
+
+    async def snooze(self, course_id: str, alert_id: str, until: float) -> dict[str, Any] | None:
+        await self._ensure_ready()
+        alert = self._view(course_id).alerts.snooze(alert_id, until)
+        await self._publish(alert is not None)
+        return None if alert is None else alert.to_wire()
+
+    async def refresh_now(self) -> None:
+        """Assess every course now (tests and the sync barrier use this)."""
+        await self._ensure_ready()
+        await self._publish(self._refresh(force=True))
+
+    async def status(self) -> dict[str, Any]:
+        await self._ensure_ready()
+        return {"index": self.index, "courses": len(self.views),
+                "students": sum(len(v.summaries) for v in self.views.values())}

@@ -1,0 +1,102 @@
+"""The facade over one stack's actors: start, ingest, read, subscribe, stop.
+
+The Serve layer, the CLI, tests and benchmarks use this instead of reaching
+for actors. Methods return Ray ObjectRefs: ``await`` them in async code,
+``ray.get`` them elsewhere.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ray
+
+from actors.eventlog import EventLog
+from actors.hub import CourseHub
+from actors.shard import StudentShard
+from actors.topology import EVENT_LOG, Handles, Topology
+from classpulse.settings import Settings
+from engine.events import Event
+
+
+class Runtime:
+    def __init__(self, topology: Topology, owned: list | None = None) -> None:
+        self.topology = topology
+        self.handles = Handles(topology)
+        self._owned = owned or []  # non-detached actors live as long as their creator holds them
+
+    @classmethod
+    def start(cls, settings: Settings, timeout: float = 120.0) -> "Runtime":
+        """Create (or find) the stack's actors in ``settings.namespace`` and wait until ready."""
+        topology = Topology(settings.namespace, settings.shards, settings.hubs)
+        cpus = settings.actor_cpus
+        common = {"namespace": topology.namespace, "get_if_exists": True}
+        log = EventLog.options(name=EVENT_LOG, num_cpus=cpus, **_head_node(), **common).remote(
+            str(settings.db_path.resolve()), topology, settings.flush_interval_ms)
+        shards = [StudentShard.options(name=topology.shard_name(i), num_cpus=cpus, **common).remote(
+            i, topology, settings.snapshot_interval_s) for i in range(topology.shards)]
+        hubs = [CourseHub.options(name=topology.hub_name(i), num_cpus=cpus, **common).remote(
+            i, topology, settings.refresh_interval_s) for i in range(topology.hubs)]
+        ray.get(log.ready.remote(), timeout=timeout)
+        ray.get([s.status.remote() for s in shards] + [h.status.remote() for h in hubs], timeout=timeout)
+        return cls(topology, [log, *shards, *hubs])
+
+    @classmethod
+    def connect(cls, namespace: str, shards: int, hubs: int) -> "Runtime":
+        return cls(Topology(namespace, shards, hubs))
+
+    # -- the facade -----------------------------------------------------------
+
+    def ingest(self, events: list[Event]) -> ray.ObjectRef:
+        """-> {"accepted", "duplicates", "last_seq"} once committed (DomainError on bad input)."""
+        return self.handles.log.append.remote(events)
+
+    def live_progress(self, course_id: str) -> ray.ObjectRef:
+        return self.handles.hub_for(course_id).live_progress.remote(course_id)
+
+    def updates_since(self, cursors: dict[str, int | None], timeout: float = 15.0) -> list[ray.ObjectRef]:
+        """One long-poll per hub owning any of the courses; each resolves to a list of messages."""
+        by_hub: dict[int, dict[str, int | None]] = {}
+        for course_id, seq in cursors.items():
+            by_hub.setdefault(self.topology.hub_of(course_id), {})[course_id] = seq
+        return [self.handles.hub(h).updates_since.remote(c, timeout) for h, c in by_hub.items()]
+
+    def sync(self, timeout: float = 60.0) -> None:
+        """Block until everything committed so far is folded and visible in live progress."""
+        ray.get(self.handles.log.wait_delivered.remote(None, timeout), timeout=timeout)
+        shards = [self.handles.shard(i) for i in range(self.topology.shards)]
+        ray.get([s.flush.remote(timeout) for s in shards], timeout=timeout)
+        hubs = [self.handles.hub(i) for i in range(self.topology.hubs)]
+        ray.get([h.refresh_now.remote() for h in hubs], timeout=timeout)
+
+    def shard_states(self) -> dict[str, Any]:
+        states: dict[str, Any] = {}
+        for part in ray.get([self.handles.shard(i).fingerprint.remote()
+                             for i in range(self.topology.shards)]):
+            states.update(part)
+        return states
+
+    def stop(self, flush_timeout: float = 10.0) -> None:
+        """Flush and close the log, then kill every actor of the stack."""
+        deadline = time.monotonic() + flush_timeout
+        try:
+            ray.get(self.handles.log.close.remote(), timeout=max(1.0, deadline - time.monotonic()))
+        except Exception:
+            pass
+        names = [EVENT_LOG] + [self.topology.shard_name(i) for i in range(self.topology.shards)] + \
+                [self.topology.hub_name(i) for i in range(self.topology.hubs)]
+        for name in names:
+            try:
+                ray.kill(ray.get_actor(name, namespace=self.topology.namespace), no_restart=True)
+            except ValueError:
+                pass
+
+
+def _head_node() -> dict[str, Any]:
+    """Pin the EventLog (the DuckDB file) to the head node."""
+    try:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        node_id = ray.get_runtime_context().get_node_id()
+        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
+    except Exception:
+        return {}

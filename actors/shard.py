@@ -1,0 +1,209 @@
+"""StudentShard: many students' write-side state in one actor.
+
+A student is a logical actor, not a Ray actor: ``stable_hash(student_id) % N``
+picks the shard. A shard folds committed events in log order, sends each
+changed student's summary to the hub that owns the course (coalesced: the
+latest summary per student), and writes periodic snapshots so that a
+restarted shard replays only the tail of the log.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import ray
+
+from actors.topology import Handles, Topology
+from engine.course import FoldParams
+from engine.events import Event
+from engine.state import StudentState, StudentSummary, from_snapshot, to_snapshot
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]  # (course_id, student_id)
+
+
+@ray.remote(max_restarts=-1, max_task_retries=-1)
+class StudentShard:
+    def __init__(self, index: int, topology: Topology, snapshot_interval_s: float = 30.0) -> None:
+        self.index = index
+        self._topology = topology
+        self._handles = Handles(topology)
+        self._snapshot_interval = snapshot_interval_s
+        self.states: dict[Key, StudentState] = {}
+        self._params: dict[str, tuple[FoldParams, dict[str, float]]] = {}
+        self.applied = 0  # global seq up to which this shard has folded everything it owns
+        self._dirty: set[Key] = set()  # changed since the last snapshot
+        self._outbox: dict[int, dict[Key, StudentSummary]] = {}
+        self._hub_wake: dict[int, asyncio.Event] = {}
+        self._hub_busy: dict[int, bool] = {}
+        self._ready: asyncio.Future | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.recovered_events = 0
+        self.recovery_seconds = 0.0
+
+    async def _ensure_ready(self) -> None:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            try:
+                await self._recover()
+                self._ready.set_result(True)
+            except Exception as exc:
+                self._ready.set_exception(exc)
+                self._ready = None
+                raise
+            self._tasks.append(asyncio.get_running_loop().create_task(self._snapshot_forever()))
+        await self._ready
+
+    async def _recover(self) -> None:
+        started = time.perf_counter()
+        seq, rows = await self._handles.log.load_snapshot.remote(self.index)
+        for row in rows:
+            state = from_snapshot(row)
+            self.states[(state.course_id, state.student_id)] = state
+        self.applied = seq
+        self.recovered_events = await self._pull(None)
+        self.recovery_seconds = time.perf_counter() - started
+        for key in self.states:
+            self._queue_summary(key)
+        log.info("shard %d recovered %d students from snapshot @%d + %d events in %.2fs",
+                 self.index, len(rows), seq, self.recovered_events, self.recovery_seconds)
+
+    async def _pull(self, upto: int | None) -> int:
+        """Fold committed events after ``applied`` (up to ``upto``) straight from the log."""
+        total = 0
+        while True:
+            events, params = await self._handles.log.shard_events.remote(self.index, self.applied, upto)
+            if not events:
+                break
+            self._fold(events, params)
+            total += len(events)
+        if upto is not None:
+            self.applied = max(self.applied, upto)
+        return total
+
+    async def apply(self, events: list[Event], params: dict[str, Any], prev_seq: int | None,
+                    upto_seq: int) -> int:
+        """Fold a committed batch; pull from the log first if a gap shows."""
+        await self._ensure_ready()
+        first = events[0].seq if events else upto_seq + 1
+        if prev_seq is None or prev_seq > self.applied:
+            await self._pull(first - 1)
+        self._fold([e for e in events if e.seq > self.applied], params)
+        self.applied = max(self.applied, upto_seq)
+        return self.applied
+
+    def _fold(self, events: list[Event], params: dict[str, Any]) -> None:
+        self._params.update(params)
+        for e in events:
+            key = (e.course_id, e.student_id)
+            state = self.states.get(key)
+            if state is None:
+                state = self.states[key] = StudentState(e.course_id, e.student_id)
+            fold_params, _ = self._params[e.course_id]
+            state.apply(e, fold_params)
+            self._dirty.add(key)
+            self._queue_summary(key)
+            self.applied = max(self.applied, e.seq)
+
+    # -- to the hubs ----------------------------------------------------------
+
+    def _queue_summary(self, key: Key) -> None:
+        course_id = key[0]
+        if course_id not in self._params:
+            return
+        hub = self._topology.hub_of(course_id)
+        params, expected = self._params[course_id]
+        self._outbox.setdefault(hub, {})[key] = self.states[key].summary(params, expected)
+        if hub not in self._hub_wake:
+            self._hub_wake[hub] = asyncio.Event()
+            self._tasks.append(asyncio.get_running_loop().create_task(self._send_to_hub(hub)))
+        self._hub_wake[hub].set()
+
+    async def _send_to_hub(self, hub: int) -> None:
+        while True:
+            await self._hub_wake[hub].wait()
+            self._hub_wake[hub].clear()
+            batch = list(self._outbox.pop(hub, {}).values())
+            if not batch:
+                continue
+            self._hub_busy[hub] = True
+            try:
+                await self._handles.hub(hub).apply_summaries.remote(batch)
+            except Exception:
+                log.warning("hub %d unavailable; will resend", hub, exc_info=True)
+                pending = self._outbox.setdefault(hub, {})
+                for s in batch:
+                    pending.setdefault((s.course_id, s.student_id), s)
+                await asyncio.sleep(0.2)
+                self._hub_wake[hub].set()
+            finally:
+                self._hub_busy[hub] = False
+
+    async def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued summary has reached its hub."""
+        await self._ensure_ready()
+        deadline = time.monotonic() + timeout
+        while any(self._outbox.values()) or any(self._hub_busy.values()):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    async def summaries_for_hub(self, hub: int) -> list[StudentSummary]:
+        """Every summary a (restarted) hub needs from this shard."""
+        await self._ensure_ready()
+        out = []
+        for key, state in self.states.items():
+            if self._topology.hub_of(key[0]) == hub and key[0] in self._params:
+                params, expected = self._params[key[0]]
+                out.append(state.summary(params, expected))
+        return out
+
+    # -- snapshots and reads --------------------------------------------------
+
+    async def _snapshot_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._snapshot_interval)
+            try:
+                await self.snapshot()
+            except Exception:
+                log.warning("snapshot of shard %d failed", self.index, exc_info=True)
+
+    async def snapshot(self) -> int:
+        """Write changed students and a checkpoint at ``applied``; return rows written."""
+        await self._ensure_ready()
+        keys, seq = list(self._dirty), self.applied
+        self._dirty.clear()
+        rows = []
+        for key in keys:
+            state = self.states[key]
+            params, _ = self._params[key[0]]
+            rows.append({"course_id": key[0], "student_id": key[1],
+                         "completion": state.completion(params),
+                         "time_on_task_s": sum(a.time_on_task_s for a in state.activities.values()),
+                         "state": to_snapshot(state)})
+        try:
+            await self._handles.log.write_snapshot.remote(self.index, seq, rows)
+        except Exception:
+            self._dirty.update(keys)
+            raise
+        return len(rows)
+
+    async def student_detail(self, course_id: str, student_id: str) -> dict[str, Any] | None:
+        await self._ensure_ready()
+        state = self.states.get((course_id, student_id))
+        return None if state is None else {"activities": state.detail(), "tail": state.tail,
+                                           "seq": state.seq}
+
+    async def status(self) -> dict[str, Any]:
+        await self._ensure_ready()
+        return {"index": self.index, "students": len(self.states), "applied_seq": self.applied,
+                "recovered_events": self.recovered_events,
+                "recovery_seconds": round(self.recovery_seconds, 3)}
+
+    async def fingerprint(self) -> dict[str, Any]:
+        """Every student's full state (tests compare this after a recovery)."""
+        await self._ensure_ready()
+        return {f"{k[0]}/{k[1]}": to_snapshot(s) for k, s in self.states.items()}

@@ -1,0 +1,26 @@
+"""The admin token: from CLASSPULSE_ADMIN_TOKEN, else DATA_DIR/admin.token (0600), generated once."""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+
+def resolve(configured: str | None, data_dir: Path) -> tuple[str, Path | None, bool]:
+    """(token, file it lives in or None, whether it was generated now)."""
+    if configured:
+        return configured, None, False
+    path = data_dir / "admin.token"
+    if path.exists():
+        return path.read_text().strip(), path, False
+    token = "cpa_" + secrets.token_urlsafe(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token, path, True
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,71 @@
+"""All configuration in one place: ``CLASSPULSE_*`` environment variables,
+overridden by command-line flags, passed down explicitly (nothing below reads
+``os.environ``)."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CLASSPULSE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./classpulse-data")
+    address: str | None = None  # join an existing Ray cluster (also RAY_ADDRESS)
+    namespace: str = "classpulse"
+    shards: int = 4
+    hubs: int = 2
+    admin_token: str | None = None
+    flush_interval_ms: float = 2.0
+    snapshot_interval_s: float = 30.0
+    refresh_interval_s: float = 0.25
+    api_replicas: int = 1
+    api_max_ongoing_requests: int = 2000
+    haproxy: str = "auto"  # auto | on | off
+    haproxy_stats_port: int = 0  # 0: pick a free one
+    haproxy_metrics_port: int = 0
+    dashboard_port: int = 8501
+    actor_cpus: float = 0.1
+    max_body_bytes: int = 1 << 20
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "classpulse.duckdb"
+
+    def with_overrides(self, **values: Any) -> "Settings":
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["data_dir"] = str(self.data_dir)
+        data.pop("admin_token")
+        return data
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(ENV_PREFIX + f.name.upper())
+        if raw is None:
+            continue
+        values[f.name] = _coerce(f.type, raw)
+    if "address" not in values and env.get("RAY_ADDRESS"):
+        values["address"] = env["RAY_ADDRESS"]
+    return Settings(**values)
+
+
+def _coerce(kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    if "Path" in kind:
+        return Path(raw)
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    return raw

@@ -1,0 +1,131 @@
+"""One running classpulse stack: Ray, the actors, Serve; started and stopped as a unit.
+
+``classpulse serve`` and ``classpulse demo`` use this. Shutdown (SIGINT or
+SIGTERM) flushes and closes the event log, kills the HAProxy processes this
+stack started, then stops Ray, within ~10 s; ``serve.shutdown()`` is skipped
+on purpose (it takes ~30 s in HAProxy mode and Ray's exit stops Serve anyway).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from classpulse import admin_token
+from classpulse.settings import Settings
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    admin_token: str
+    admin_token_file: Path | None
+    run_dir: Path
+    ingress: Any = None
+    runtime: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "") else self.settings.host
+        return f"http://{host}:{self.settings.port}"
+
+    @classmethod
+    def start(cls, settings: Settings, echo=print) -> "Stack":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        token, token_file, generated = admin_token.resolve(settings.admin_token, settings.data_dir)
+        run_dir = Path(tempfile.mkdtemp(prefix="cp-"))
+        stack = cls(settings, token, token_file, run_dir)
+        stack._start(echo)
+        if generated:
+            echo(f"Generated an admin token: {token}  (saved in {token_file}, mode 0600)")
+        return stack
+
+    def _start(self, echo) -> None:
+        from serve.launch import haproxy_pids, prepare_environment
+        s = self.settings
+        self.ingress = prepare_environment(s, self.run_dir)
+        echo(f"Ingress: {self.ingress.reason}")
+        import ray
+        from ray import serve
+
+        from actors.runtime import Runtime
+        from serve.app import ApiConfig
+        from serve.deployment import application
+
+        started = time.monotonic()
+        init: dict[str, Any] = {"namespace": s.namespace, "include_dashboard": False,
+                                "logging_level": "warning", "log_to_driver": False}
+        if s.address:
+            ray.init(address=s.address, **init)
+        else:
+            ray.init(address="local", _temp_dir=str(self.run_dir / "ray"), **init)
+        echo(f"Ray up in {time.monotonic() - started:.1f}s")
+        self.runtime = Runtime.start(s)
+        echo(f"Actors up in {time.monotonic() - started:.1f}s ({s.shards} shards, {s.hubs} hubs)")
+        serve.start(http_options={"host": s.host, "port": s.port})
+        config = ApiConfig(s.namespace, s.shards, s.hubs, admin_token.digest(self.admin_token),
+                           s.max_body_bytes)
+        serve.run(application(config, s.api_replicas, s.api_max_ongoing_requests),
+                  name="classpulse", route_prefix="/")
+        self._wait_healthy()
+        echo(f"API ready in {time.monotonic() - started:.1f}s at {self.api_url}")
+        ctx = ray.get_runtime_context()
+        self.info = {"api_url": self.api_url, "pid": os.getpid(), "namespace": s.namespace,
+                     "shards": s.shards, "hubs": s.hubs, "ray_address": ctx.gcs_address,
+                     "ingress": self.ingress.mode, "haproxy_stats_port": self.ingress.stats_port,
+                     "haproxy_metrics_port": self.ingress.metrics_port,
+                     "haproxy_pids": haproxy_pids(self.ingress), "run_dir": str(self.run_dir),
+                     "data_dir": str(s.data_dir.resolve()), "admin_token_file":
+                     str(self.admin_token_file) if self.admin_token_file else None}
+        (s.data_dir / "run.json").write_text(json.dumps(self.info, indent=2))
+
+    def _wait_healthy(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.api_url}/api/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"API at {self.api_url} did not become healthy in {timeout:.0f}s")
+
+    def stop(self, echo=print) -> None:
+        import ray
+
+        from serve.launch import haproxy_pids
+        started = time.monotonic()
+        if self.runtime is not None:
+            self.runtime.stop(flush_timeout=5.0)
+        for pid in set(haproxy_pids(self.ingress) + self.info.get("haproxy_pids", [])) if self.ingress else []:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if ray.is_initialized():
+            ray.shutdown()
+        (self.settings.data_dir / "run.json").unlink(missing_ok=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        echo(f"Stopped in {time.monotonic() - started:.1f}s")
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    received: list[int] = []
+
+    def handler(signum, _frame):
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not received:
+        time.sleep(0.2)

@@ -1,0 +1,148 @@
+"""Learning events: the wire shape, its validation, and the folded form.
+
+``parse_batch`` turns the JSON body of ``POST /api/events`` (or a student
+WebSocket ``events`` frame) into ``Event`` tuples, or into an errors list of
+``{"index", "field", "error"}`` naming every problem. Validation here is about
+shape only; whether the ids exist is checked against the roster by the log.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StringConstraints,
+                      TypeAdapter, ValidationError, model_validator)
+
+from engine.ids import ID_PATTERN, MAX_EVENT_ID
+
+MAX_BATCH = 1000
+EventType = Literal["activity_started", "progress", "attempt", "hint_requested",
+                    "activity_completed", "heartbeat"]
+LEARNING_TYPES = frozenset({"activity_started", "progress", "attempt", "hint_requested",
+                            "activity_completed"})
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
+
+
+class EventIn(BaseModel):
+    """One event as a client sends it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EVENT_ID)]
+    student_id: Id
+    course_id: Id
+    activity_id: Id | None = None
+    type: EventType
+    ts: datetime | None = None
+    progress: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    correct: StrictBool | None = None
+    duration_s: Annotated[float, Field(ge=0.0, le=86_400.0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_the_type_needs(self) -> "EventIn":
+        if self.type != "heartbeat" and self.activity_id is None:
+            raise ValueError("activity_id: required for every type but heartbeat")
+        if self.type == "progress" and self.progress is None:
+            raise ValueError("progress: required (0..1) for type progress")
+        if self.type == "attempt" and self.correct is None:
+            raise ValueError("correct: required (true/false) for type attempt")
+        return self
+
+
+class Event(NamedTuple):
+    """An accepted event as it is logged and folded. Times are epoch seconds."""
+
+    event_id: str
+    student_id: str
+    course_id: str
+    activity_id: str | None
+    type: str
+    ts: float
+    progress: float | None
+    correct: bool | None
+    duration_s: float | None
+    ts_given: bool
+    received_at: float
+    seq: int = 0
+
+    @property
+    def is_learning(self) -> bool:
+        return self.type in LEARNING_TYPES
+
+    def fingerprint(self) -> int:
+        """A signed 64-bit digest of what the client sent (not server-filled fields)."""
+        content = (self.event_id, self.student_id, self.course_id, self.activity_id,
+                   self.type, self.ts if self.ts_given else None, self.progress,
+                   self.correct, self.duration_s)
+        digest = hashlib.blake2b(repr(content).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "student_id": self.student_id,
+                "course_id": self.course_id, "activity_id": self.activity_id,
+                "type": self.type, "ts": iso(self.ts), "progress": self.progress,
+                "correct": self.correct, "duration_s": self.duration_s}
+
+
+_BATCH = TypeAdapter(list[EventIn])
+
+
+class BatchError(ValueError):
+    """An invalid batch; ``errors`` is the list returned to the client."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} invalid event(s)")
+        self.errors = errors
+
+
+def parse_batch(raw: Any, received_at: float | None = None) -> list[Event]:
+    """Validate a list of wire events; raise BatchError listing every problem."""
+    if not isinstance(raw, list):
+        raise BatchError([{"index": None, "field": "events", "error": "must be a list of events"}])
+    if not 1 <= len(raw) <= MAX_BATCH:
+        raise BatchError([{"index": None, "field": "events",
+                           "error": f"must hold 1 to {MAX_BATCH} events, got {len(raw)}"}])
+    try:
+        parsed = _BATCH.validate_python(raw)
+    except ValidationError as exc:
+        raise BatchError(_errors(exc)) from None
+    now = time.time() if received_at is None else received_at
+    return [from_model(e, now) for e in parsed]
+
+
+def from_model(e: EventIn, received_at: float) -> Event:
+    ts_given = e.ts is not None
+    ts = _epoch(e.ts) if ts_given else received_at
+    return Event(e.event_id, e.student_id, e.course_id, e.activity_id, e.type, ts,
+                 e.progress, e.correct, e.duration_s, ts_given, received_at)
+
+
+def _epoch(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.timestamp()
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = list(err["loc"])
+        index = loc[0] if loc and isinstance(loc[0], int) else None
+        field = ".".join(str(p) for p in loc[1:]) or None
+        message = err["msg"]
+        if err["type"] == "value_error":  # our own "field: reason" messages
+            message = message.removeprefix("Value error, ")
+            field, _, message = message.partition(": ")
+        elif err["type"] == "string_pattern_mismatch":
+            message = "must be 1-64 characters from [A-Za-z0-9._-]"
+        out.append({"index": index, "field": field or "event", "error": message})
+    return out

@@ -1,0 +1,136 @@
+"""A course's live read model: what the professor sees and streams carry.
+
+Fed with ``StudentSummary`` objects (idempotent: a summary older than the one
+held is ignored), it assesses every student on ``refresh()`` and keeps, per
+student, the wire object and the ``seq`` of its last change. A stream client
+asks ``updates_since(seq)`` and gets only what changed, coalesced: however many
+events a student sent, one object. ``seq`` values are microsecond-based and
+monotonic, so they compare across courses and survive a rebuild: a client
+whose ``seq`` predates this view's ``base_seq`` gets a fresh snapshot.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from engine.alerts import AlertBook
+from engine.clock import CourseClock
+from engine.config import AlertConfig
+from engine.course import Course
+from engine.events import iso
+from engine.state import StudentSummary
+from engine.status import Assessment, assess, class_context
+
+
+class SeqClock:
+    """Monotonic sequence numbers that track wall-clock microseconds."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
+        self._last = 0
+
+    def next(self) -> int:
+        self._last = max(self._last + 1, int(self._wall() * 1_000_000))
+        return self._last
+
+    @property
+    def last(self) -> int:
+        return self._last
+
+
+class CourseView:
+    def __init__(self, course: Course, config: AlertConfig, roster: dict[str, str],
+                 seqs: SeqClock, wall: Callable[[], float] = time.time) -> None:
+        self.course = course
+        self.config = config
+        self.clock = CourseClock(course.clock, wall=wall)
+        self._seqs = seqs
+        self.base_seq = seqs.next()
+        self.alerts = AlertBook(course.course_id, seqs.next)
+        self.names: dict[str, str] = {}
+        self.summaries: dict[str, StudentSummary] = {}
+        self.assessments: dict[str, Assessment] = {}
+        self.views: dict[str, dict[str, Any]] = {}
+        self.view_seq: dict[str, int] = {}
+        self.dirty = True
+        self.set_roster(roster)
+
+    @property
+    def course_id(self) -> str:
+        return self.course.course_id
+
+    def set_roster(self, roster: dict[str, str]) -> None:
+        for student_id, name in roster.items():
+            self.names[student_id] = name
+            if student_id not in self.summaries:
+                self.summaries[student_id] = _blank(self.course_id, student_id)
+        self.dirty = True
+
+    def set_course(self, course: Course) -> None:
+        self.course = course
+        self.dirty = True
+
+    def set_config(self, config: AlertConfig) -> None:
+        self.config = config
+        self.dirty = True
+
+    def apply(self, s: StudentSummary) -> bool:
+        held = self.summaries.get(s.student_id)
+        if held is not None and s.seq <= held.seq and held.seq > 0:
+            return False
+        self.summaries[s.student_id] = s
+        self.names.setdefault(s.student_id, s.student_id)
+        self.clock.observe(s.last_seen_ts)
+        self.dirty = True
+        return True
+
+    def refresh(self) -> list[str]:
+        """Re-assess every student; return the ids whose wire object changed."""
+        now = self.clock.now()
+        ctx = class_context(list(self.summaries.values()))
+        changed = []
+        for student_id, s in self.summaries.items():
+            a = assess(s, self.config, self.clock, ctx, self.course)
+            self.assessments[student_id] = a
+            self.alerts.update(student_id, a.conditions, now if now is not None else time.time())
+            view = self._wire(s, a)
+            if self.views.get(student_id) != view:
+                self.views[student_id] = view
+                self.view_seq[student_id] = self._seqs.next()
+                changed.append(student_id)
+        self.dirty = False
+        return changed
+
+    @property
+    def seq(self) -> int:
+        """Every change in this view has a seq <= this (the shared clock's last)."""
+        return self._seqs.last
+
+    def live_progress(self) -> dict[str, Any]:
+        return {"course_id": self.course_id, "as_of": iso(self.clock.now()),
+                "students": list(self.views.values()),
+                "alerts": [a.to_wire() for a in self.alerts.active()]}
+
+    def updates_since(self, seq: int | None) -> dict[str, Any] | None:
+        """A snapshot (seq None or older than this view) or a diff; None when nothing changed."""
+        head = self.seq
+        if seq is None or seq < self.base_seq:
+            return {"type": "snapshot", "seq": head, **self.live_progress()}
+        students = [v for sid, v in self.views.items() if self.view_seq[sid] > seq]
+        alerts = [a.to_wire() for a in self.alerts.since(seq)]
+        if not students and not alerts:
+            return None
+        return {"type": "diff", "seq": head, "course_id": self.course_id,
+                "as_of": iso(self.clock.now()), "students": students, "alerts": alerts}
+
+    def _wire(self, s: StudentSummary, a: Assessment) -> dict[str, Any]:
+        return {"student_id": s.student_id, "name": self.names.get(s.student_id, s.student_id),
+                "status": a.status, "completion": s.completion,
+                "time_on_task_s": s.time_on_task_s, "current_activity_id": s.current_activity_id,
+                "risk": a.risk, "reasons": list(a.reasons),
+                "last_event_ts": iso(s.last_event_ts), "last_event_id": s.last_event_id}
+
+
+def _blank(course_id: str, student_id: str) -> StudentSummary:
+    return StudentSummary(course_id, student_id, 0, 0.0, 0.0, None, "", False, False, 0, 0, 0,
+                          None, None, None, None, None, 0.0)

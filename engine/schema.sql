@@ -1,0 +1,56 @@
+-- classpulse DuckDB schema. The event log is the system of record; every other
+-- live state is derived from it and can be rebuilt by replaying it.
+CREATE TABLE IF NOT EXISTS professors (
+    professor_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, email VARCHAR,
+    created_at TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS courses (
+    course_id VARCHAR PRIMARY KEY, professor_id VARCHAR NOT NULL, title VARCHAR NOT NULL,
+    clock VARCHAR NOT NULL, starts_at DOUBLE, ends_at DOUBLE, activities JSON NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS students (
+    student_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS enrollments (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT now(), PRIMARY KEY (course_id, student_id));
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, principal_id VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT now(), revoked_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS student_activity_log (
+    seq BIGINT NOT NULL, event_id VARCHAR NOT NULL, fingerprint BIGINT NOT NULL,
+    student_id VARCHAR NOT NULL, course_id VARCHAR NOT NULL, activity_id VARCHAR,
+    type VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL,
+    progress DOUBLE, correct BOOLEAN, duration_s DOUBLE, ts_given BOOLEAN NOT NULL,
+    shard_key UINTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS real_time_progress_snapshots (
+    snapshot_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL, shard_count INTEGER NOT NULL,
+    shard_index INTEGER NOT NULL, course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL,
+    completion DOUBLE NOT NULL, time_on_task_s DOUBLE NOT NULL, state JSON NOT NULL);
+CREATE TABLE IF NOT EXISTS shard_checkpoints (
+    shard_count INTEGER NOT NULL, shard_index INTEGER NOT NULL, seq BIGINT NOT NULL,
+    written_at TIMESTAMP NOT NULL DEFAULT now(), PRIMARY KEY (shard_count, shard_index));
+CREATE TABLE IF NOT EXISTS alert_configurations (
+    course_id VARCHAR PRIMARY KEY, config JSON NOT NULL, updated_by VARCHAR,
+    updated_at TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS intervention_records (
+    intervention_id VARCHAR PRIMARY KEY, course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL,
+    professor_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, payload JSON NOT NULL,
+    created_at TIMESTAMP NOT NULL, delivered_at TIMESTAMP, read_at TIMESTAMP,
+    holdout BOOLEAN NOT NULL DEFAULT false);
+CREATE TABLE IF NOT EXISTS engagement_metrics (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, minute TIMESTAMP NOT NULL,
+    events INTEGER NOT NULL, learning_events INTEGER NOT NULL, attempts INTEGER NOT NULL,
+    errors INTEGER NOT NULL, hints INTEGER NOT NULL, up_to_seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    message_id VARCHAR PRIMARY KEY, course_id VARCHAR, sender_id VARCHAR NOT NULL,
+    recipient_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, body JSON NOT NULL,
+    created_at TIMESTAMP NOT NULL, delivered_at TIMESTAMP, read_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS office_hours_queue (
+    entry_id VARCHAR PRIMARY KEY, course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL,
+    topic VARCHAR, joined_at TIMESTAMP NOT NULL, state VARCHAR NOT NULL,
+    started_at TIMESTAMP, ended_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS audit_log (
+    logged_at TIMESTAMP NOT NULL DEFAULT now(), actor_role VARCHAR NOT NULL, actor_id VARCHAR NOT NULL,
+    action VARCHAR NOT NULL, target VARCHAR, detail JSON);
+CREATE TABLE IF NOT EXISTS erased_event_ids (
+    event_id_hash VARCHAR PRIMARY KEY, fingerprint BIGINT NOT NULL);

@@ -1,0 +1,211 @@
+"""The DuckDB file: schema, the event log, the catalogue, snapshots.
+
+Synchronous and free of Ray: the EventLog actor runs these calls in worker
+threads, each on its own cursor. One process owns the file (DuckDB allows one
+read-write process), so analytics queries also come through here.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+import pyarrow as pa
+
+from engine.catalog import Catalog
+from engine.config import AlertConfig
+from engine.course import Activity, Course
+from engine.events import Event
+from engine.ids import stable_hash
+
+LOG_COLUMNS = ("seq", "event_id", "fingerprint", "student_id", "course_id", "activity_id", "type",
+               "ts", "received_at", "progress", "correct", "duration_s", "ts_given", "shard_key")
+TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_records",
+          "engagement_metrics", "alert_configurations", "professors", "courses", "students",
+          "enrollments", "tokens", "messages", "office_hours_queue", "audit_log",
+          "shard_checkpoints", "erased_event_ids")
+
+
+class Store:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = duckdb.connect(str(self.path))
+        self._lock = threading.Lock()
+        self._db.execute(resources.files("engine").joinpath("schema.sql").read_text())
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self._db.cursor()
+
+    def close(self) -> None:
+        self._db.execute("CHECKPOINT")
+        self._db.close()
+
+    # -- the event log -------------------------------------------------------
+
+    def append(self, events: list[Event], fingerprints: list[int]) -> None:
+        """Insert one committed batch in a single transaction."""
+        us = 1_000_000
+        batch = pa.table({
+            "seq": pa.array([e.seq for e in events], pa.int64()),
+            "event_id": [e.event_id for e in events],
+            "fingerprint": pa.array(fingerprints, pa.int64()),
+            "student_id": [e.student_id for e in events],
+            "course_id": [e.course_id for e in events],
+            "activity_id": pa.array([e.activity_id for e in events], pa.string()),
+            "type": [e.type for e in events],
+            "ts": pa.array([round(e.ts * us) for e in events], pa.timestamp("us")),
+            "received_at": pa.array([round(e.received_at * us) for e in events], pa.timestamp("us")),
+            "progress": pa.array([e.progress for e in events], pa.float64()),
+            "correct": pa.array([e.correct for e in events], pa.bool_()),
+            "duration_s": pa.array([e.duration_s for e in events], pa.float64()),
+            "ts_given": pa.array([e.ts_given for e in events], pa.bool_()),
+            "shard_key": pa.array([stable_hash(e.student_id) for e in events], pa.uint32()),
+        })
+        cur = self.cursor()
+        try:
+            cur.register("incoming", batch)
+            cur.execute("BEGIN")
+            cur.execute("INSERT INTO student_activity_log SELECT * FROM incoming")
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+
+    def event_index(self) -> tuple[dict[str, int], int]:
+        """Every logged event id with its fingerprint, and the highest seq."""
+        cur = self.cursor()
+        table = cur.sql("SELECT event_id, fingerprint FROM student_activity_log "
+                        "UNION ALL SELECT event_id_hash, fingerprint FROM erased_event_ids").to_arrow_table()
+        index = dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist()))
+        max_seq = cur.execute("SELECT coalesce(max(seq), 0) FROM student_activity_log").fetchone()[0]
+        return index, int(max_seq)
+
+    def events_for_shard(self, count: int, index: int, after_seq: int, limit: int,
+                         upto_seq: int | None = None) -> list[Event]:
+        cur = self.cursor()
+        rows = cur.execute(
+            "SELECT event_id, student_id, course_id, activity_id, type, epoch_us(ts) / 1e6, "
+            "progress, correct, duration_s, ts_given, epoch_us(received_at) / 1e6, seq "
+            "FROM student_activity_log WHERE shard_key % $count = $index AND seq > $after "
+            "AND seq <= $upto ORDER BY seq LIMIT $limit",
+            {"count": count, "index": index, "after": after_seq, "limit": limit,
+             "upto": upto_seq if upto_seq is not None else 2**62}).fetchall()
+        return [Event(*row) for row in rows]
+
+    # -- snapshots -----------------------------------------------------------
+
+    def write_snapshot(self, count: int, index: int, seq: int, rows: list[dict[str, Any]]) -> None:
+        cur = self.cursor()
+        try:
+            cur.execute("BEGIN")
+            if rows:
+                cur.executemany(
+                    "INSERT INTO real_time_progress_snapshots VALUES (now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(seq, count, index, r["course_id"], r["student_id"], r["completion"],
+                      r["time_on_task_s"], json.dumps(r["state"])) for r in rows])
+            cur.execute("INSERT OR REPLACE INTO shard_checkpoints VALUES (?, ?, ?, now())",
+                        (count, index, seq))
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+
+    def load_snapshot(self, count: int, index: int) -> tuple[int, list[dict[str, Any]]]:
+        """The shard's checkpoint seq and each of its students' latest state at or before it."""
+        cur = self.cursor()
+        row = cur.execute("SELECT seq FROM shard_checkpoints WHERE shard_count = ? AND shard_index = ?",
+                          (count, index)).fetchone()
+        if row is None:
+            return 0, []
+        seq = int(row[0])
+        states = cur.execute(
+            "SELECT state FROM real_time_progress_snapshots WHERE shard_count = ? AND shard_index = ? "
+            "AND seq <= ? QUALIFY row_number() OVER (PARTITION BY course_id, student_id "
+            "ORDER BY seq DESC) = 1", (count, index, seq)).fetchall()
+        return seq, [json.loads(s[0]) for s in states]
+
+    # -- the catalogue -------------------------------------------------------
+
+    def load_catalog(self) -> Catalog:
+        cur = self.cursor()
+        catalog = Catalog()
+        for pid, name, email in cur.execute("SELECT professor_id, name, email FROM professors").fetchall():
+            catalog.professors[pid] = {"professor_id": pid, "name": name, "email": email}
+        for row in cur.execute("SELECT course_id, professor_id, title, clock, starts_at, ends_at, "
+                               "activities FROM courses").fetchall():
+            catalog.courses[row[0]] = course_from_row(row)
+        for course_id, config in cur.execute("SELECT course_id, config FROM alert_configurations").fetchall():
+            catalog.configs[course_id] = AlertConfig.from_dict(json.loads(config))
+        for sid, name in cur.execute("SELECT student_id, name FROM students").fetchall():
+            catalog.students[sid] = name
+        for course_id, sid in cur.execute("SELECT course_id, student_id FROM enrollments").fetchall():
+            catalog.rosters.setdefault(course_id, {})[sid] = catalog.students.get(sid, sid)
+        return catalog
+
+    def load_tokens(self) -> dict[str, tuple[str, str]]:
+        rows = self.cursor().execute(
+            "SELECT token_hash, role, principal_id FROM tokens WHERE revoked_at IS NULL").fetchall()
+        return {h: (role, pid) for h, role, pid in rows}
+
+    def save_professor(self, professor_id: str, name: str, email: str | None) -> None:
+        self.cursor().execute("INSERT OR REPLACE INTO professors (professor_id, name, email) VALUES (?, ?, ?)",
+                              (professor_id, name, email))
+
+    def save_course(self, course: Course) -> None:
+        self.cursor().execute(
+            "INSERT OR REPLACE INTO courses (course_id, professor_id, title, clock, starts_at, ends_at, "
+            "activities) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (course.course_id, course.professor_id, course.title, course.clock, course.starts_at,
+             course.ends_at, json.dumps([activity_to_dict(a) for a in course.activities])))
+
+    def save_students(self, course_id: str, students: Iterable[tuple[str, str]]) -> None:
+        rows = list(students)
+        cur = self.cursor()
+        cur.execute("BEGIN")
+        cur.executemany("INSERT OR REPLACE INTO students (student_id, name) VALUES (?, ?)", rows)
+        cur.executemany("INSERT OR IGNORE INTO enrollments (course_id, student_id) VALUES (?, ?)",
+                        [(course_id, sid) for sid, _ in rows])
+        cur.execute("COMMIT")
+
+    def save_tokens(self, tokens: Iterable[tuple[str, str, str]], revoke_for: Iterable[str] = ()) -> None:
+        cur = self.cursor()
+        cur.execute("BEGIN")
+        for pid in revoke_for:
+            cur.execute("UPDATE tokens SET revoked_at = now() WHERE principal_id = ? AND revoked_at IS NULL",
+                        (pid,))
+        cur.executemany("INSERT INTO tokens (token_hash, role, principal_id) VALUES (?, ?, ?)", list(tokens))
+        cur.execute("COMMIT")
+
+    def save_config(self, course_id: str, config: AlertConfig, updated_by: str) -> None:
+        self.cursor().execute("INSERT OR REPLACE INTO alert_configurations (course_id, config, updated_by) "
+                              "VALUES (?, ?, ?)", (course_id, json.dumps(config.to_dict()), updated_by))
+
+    def audit(self, role: str, actor_id: str, action: str, target: str | None,
+              detail: dict[str, Any] | None = None) -> None:
+        self.cursor().execute("INSERT INTO audit_log (actor_role, actor_id, action, target, detail) "
+                              "VALUES (?, ?, ?, ?, ?)", (role, actor_id, action, target,
+                                                         json.dumps(detail or {})))
+
+    def counts(self) -> dict[str, int]:
+        cur = self.cursor()
+        return {t: int(cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}
+
+
+def activity_to_dict(a: Activity) -> dict[str, Any]:
+    return {"activity_id": a.activity_id, "title": a.title, "expected_minutes": a.expected_minutes,
+            "xapi_iri": a.xapi_iri, "simplified_of": a.simplified_of, "due_at": a.due_at}
+
+
+def course_from_row(row: tuple) -> Course:
+    course_id, professor_id, title, clock, starts_at, ends_at, activities = row
+    acts = tuple(Activity(**a) for a in json.loads(activities))
+    return Course(course_id, professor_id, title, clock, acts, starts_at, ends_at)

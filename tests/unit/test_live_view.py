@@ -1,0 +1,80 @@
+"""The course read model: snapshots, coalesced diffs, no ticking fields."""
+from engine.config import AlertConfig
+from engine.live_view import CourseView, SeqClock
+from engine.state import StudentState
+from tests.factories import course, ev, params
+
+
+def make_view(n_students=3):
+    roster = {f"s{i}": f"Student {i}" for i in range(n_students)}
+    return CourseView(course(), AlertConfig(), roster, SeqClock())
+
+
+def summary(student, events):
+    state = StudentState("c1", student)
+    for e in events:
+        state.apply(e._replace(student_id=student), params())
+    return state.summary(params(), {})
+
+
+def test_roster_students_start_not_started_and_snapshot_lists_all():
+    view = make_view()
+    view.refresh()
+    snap = view.updates_since(None)
+    assert snap["type"] == "snapshot" and len(snap["students"]) == 3
+    assert {s["status"] for s in snap["students"]} == {"not_started"}
+    assert {s["name"] for s in snap["students"]} == {"Student 0", "Student 1", "Student 2"}
+
+
+def test_diff_carries_only_changed_students_coalesced():
+    view = make_view()
+    view.refresh()
+    seq = view.seq
+    assert view.updates_since(seq) is None
+    view.apply(summary("s1", [ev("attempt", correct=True, t=0, seq=1)]))
+    view.apply(summary("s1", [ev("attempt", correct=True, t=0, seq=1), ev("attempt", correct=True, t=5, seq=2)]))
+    view.refresh()
+    diff = view.updates_since(seq)
+    assert diff["type"] == "diff" and [s["student_id"] for s in diff["students"]] == ["s1"]
+    assert diff["students"][0]["last_event_id"] and diff["students"][0]["status"] == "active"
+    assert view.updates_since(diff["seq"]) is None
+
+
+def test_refresh_without_change_sends_nothing():
+    view = make_view()
+    view.apply(summary("s1", [ev("attempt", correct=True, t=0, seq=1)]))
+    view.refresh()
+    seq = view.seq
+    for _ in range(5):
+        view.refresh()
+    assert view.updates_since(seq) is None
+
+
+def test_older_summary_is_ignored():
+    view = make_view()
+    newer = summary("s1", [ev("attempt", correct=True, seq=5), ev("activity_completed", seq=6)])
+    older = summary("s1", [ev("attempt", correct=True, seq=5)])
+    assert view.apply(newer) and not view.apply(older)
+    view.refresh()
+    assert view.views["s1"]["completion"] == 0.25
+
+
+def test_new_alerts_appear_in_the_diff_and_a_stale_cursor_gets_a_snapshot():
+    view = make_view()
+    view.refresh()
+    seq = view.seq
+    view.apply(summary("s2", [ev("attempt", correct=False, t=i, seq=i + 1) for i in range(3)]))
+    view.refresh()
+    diff = view.updates_since(seq)
+    assert [a["kind"] for a in diff["alerts"]] == ["struggling"]
+    assert view.updates_since(view.base_seq - 1)["type"] == "snapshot"
+
+
+def test_config_change_reassesses_at_once():
+    view = make_view()
+    view.apply(summary("s1", [ev("attempt", correct=False, t=i, seq=i + 1) for i in range(2)]))
+    view.refresh()
+    assert view.views["s1"]["status"] == "active"
+    view.set_config(AlertConfig().merge({"struggling_min_attempts": 2}))
+    view.refresh()
+    assert view.views["s1"]["status"] == "struggling"

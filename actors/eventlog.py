@@ -64,6 +64,9 @@ class EventLog:
     def _fold_params(self, course_ids: set[str]) -> dict[str, Any]:
         return {cid: self.catalog.fold_params(cid) for cid in course_ids if cid in self.catalog.courses}
 
+    async def fold_params(self, course_ids: list[str]) -> dict[str, Any]:
+        return self._fold_params(set(course_ids))
+
     async def committed_seq(self) -> int:
         return self._commit.seq
 

@@ -63,6 +63,9 @@ class StudentShard:
             state = from_snapshot(row)
             self.states[(state.course_id, state.student_id)] = state
         self.applied = seq
+        courses = {key[0] for key in self.states}
+        if courses:
+            self._params.update(await self._handles.log.fold_params.remote(sorted(courses)))
         self.recovered_events = await self._pull(None)
         self.recovery_seconds = time.perf_counter() - started
         for key in self.states:

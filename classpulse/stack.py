@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import tempfile
@@ -54,7 +55,15 @@ class Stack:
         s = self.settings
         self.ingress = prepare_environment(s, self.run_dir)
         echo(f"Ingress: {self.ingress.reason}")
-        import ray
+        given = os.environ.get("RAY_AUTH_TOKEN_PATH")
+        if not s.address and not (given and Path(given).exists()):
+            # a per-stack Ray auth token, so other drivers (tests, ops) can join with it
+            token_path = self.run_dir / "ray_auth_token"
+            token_path.write_text(secrets.token_hex(32))
+            token_path.chmod(0o600)
+            os.environ["RAY_AUTH_MODE"] = "token"
+            os.environ["RAY_AUTH_TOKEN_PATH"] = str(token_path)
+        import ray  # only now: Ray reads the variables above when it is imported
         from ray import serve
 
         from actors.runtime import Runtime
@@ -81,6 +90,7 @@ class Stack:
         ctx = ray.get_runtime_context()
         self.info = {"api_url": self.api_url, "pid": os.getpid(), "namespace": s.namespace,
                      "shards": s.shards, "hubs": s.hubs, "ray_address": ctx.gcs_address,
+                     "ray_auth_token_path": os.environ.get("RAY_AUTH_TOKEN_PATH"),
                      "ingress": self.ingress.mode, "haproxy_stats_port": self.ingress.stats_port,
                      "haproxy_metrics_port": self.ingress.metrics_port,
                      "haproxy_pids": haproxy_pids(self.ingress), "run_dir": str(self.run_dir),
@@ -104,17 +114,22 @@ class Stack:
 
         from serve.launch import haproxy_pids
         started = time.monotonic()
-        if self.runtime is not None:
-            self.runtime.stop(flush_timeout=5.0)
-        for pid in set(haproxy_pids(self.ingress) + self.info.get("haproxy_pids", [])) if self.ingress else []:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if ray.is_initialized():
-            ray.shutdown()
-        (self.settings.data_dir / "run.json").unlink(missing_ok=True)
-        shutil.rmtree(self.run_dir, ignore_errors=True)
+        try:
+            if self.runtime is not None:
+                self.runtime.stop(flush_timeout=5.0)
+        finally:
+            pids = set(self.info.get("haproxy_pids", []))
+            if self.ingress is not None:
+                pids.update(haproxy_pids(self.ingress))
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if ray.is_initialized():
+                ray.shutdown()
+            (self.settings.data_dir / "run.json").unlink(missing_ok=True)
+            shutil.rmtree(self.run_dir, ignore_errors=True)
         echo(f"Stopped in {time.monotonic() - started:.1f}s")
 
 

@@ -113,9 +113,16 @@ def parse_batch(raw: Any, received_at: float | None = None) -> list[Event]:
     return [from_model(e, now) for e in parsed]
 
 
+def quantize(epoch: float) -> float:
+    """Event times are kept to the microsecond, as the log stores them, so a
+    replayed fold is bit-for-bit the live one."""
+    return round(epoch, 6)
+
+
 def from_model(e: EventIn, received_at: float) -> Event:
     ts_given = e.ts is not None
-    ts = _epoch(e.ts) if ts_given else received_at
+    received_at = quantize(received_at)
+    ts = quantize(_epoch(e.ts)) if ts_given else received_at
     return Event(e.event_id, e.student_id, e.course_id, e.activity_id, e.type, ts,
                  e.progress, e.correct, e.duration_s, ts_given, received_at)
 

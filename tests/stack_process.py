@@ -1,0 +1,70 @@
+"""Run ``classpulse serve`` as a real subprocess on free ports, and stop it by its pid."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from serve.launch import free_port
+
+
+@dataclass
+class StackProcess:
+    proc: subprocess.Popen
+    data_dir: Path
+    admin_token: str
+    api_url: str
+    log_path: Path
+
+    @property
+    def info(self) -> dict:
+        return json.loads((self.data_dir / "run.json").read_text())
+
+    def client(self, token: str | None = None, **kw) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.admin_token}"}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=30, **kw)
+
+    def stop(self, timeout: float = 15.0) -> float:
+        """SIGTERM, wait; returns seconds taken (raises if it did not exit in time)."""
+        started = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+                raise AssertionError(f"classpulse serve did not stop within {timeout}s")
+        return time.monotonic() - started
+
+
+def start_stack(data_dir: Path, log_path: Path, admin_token: str = "test-admin-token-0123456789",
+                extra: list[str] | None = None, timeout: float = 180.0) -> StackProcess:
+    port = free_port()
+    env = dict(os.environ, CLASSPULSE_ADMIN_TOKEN=admin_token, PYTHONUNBUFFERED="1")
+    env.pop("RAY_ADDRESS", None)
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "classpulse", "serve", "--port", str(port), "--data-dir", str(data_dir),
+         *(extra or [])], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    stack = StackProcess(proc, data_dir, admin_token, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"classpulse serve exited early; see {log_path}:\n{log_path.read_text()[-3000:]}")
+        if (data_dir / "run.json").exists():
+            try:
+                if httpx.get(f"{stack.api_url}/api/health", timeout=2).status_code == 200:
+                    return stack
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
+    stack.stop()
+    raise RuntimeError(f"classpulse serve not healthy in {timeout}s; see {log_path}")

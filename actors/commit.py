@@ -39,7 +39,7 @@ class GroupCommitter:
         self._max_group = max_group
         self.index, self.seq = store.event_index()
         self._inflight: dict[str, asyncio.Future] = {}
-        self._queue: list[tuple[list[Event], list[int], asyncio.Future]] = []
+        self._queue: list[tuple[list[Event], asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.committed_events = 0
@@ -56,18 +56,16 @@ class GroupCommitter:
             raise DomainError(503, "log", "the event log is shutting down")
         self.start()
         fresh: list[Event] = []
-        prints: list[int] = []
         waits: list[Awaitable] = []
         duplicates = 0
         seen_here: dict[str, int] = {}
         conflicts = []
         for i, e in enumerate(events):
-            fp = e.fingerprint()
+            fp = e.fingerprint
             known = self.index.get(e.event_id, seen_here.get(e.event_id))
             if known is None:
                 seen_here[e.event_id] = fp
                 fresh.append(e)
-                prints.append(fp)
             elif known != fp:
                 conflicts.append({"index": i, "field": "event_id",
                                   "error": f"'{e.event_id}' was already used for a different event"})
@@ -80,10 +78,10 @@ class GroupCommitter:
         ack = Ack(len(fresh), duplicates)
         if fresh:
             future = asyncio.get_running_loop().create_future()
-            for e, fp in zip(fresh, prints):
-                self.index[e.event_id] = fp
+            for e in fresh:
+                self.index[e.event_id] = e.fingerprint
                 self._inflight[e.event_id] = future
-            self._queue.append((fresh, prints, future))
+            self._queue.append((fresh, future))
             self._wake.set()
             ack.first_seq, ack.last_seq = await future
         for wait in waits:
@@ -107,7 +105,7 @@ class GroupCommitter:
                 group = self._take_group()
                 await self._commit(group)
 
-    def _take_group(self) -> list[tuple[list[Event], list[int], asyncio.Future]]:
+    def _take_group(self) -> list[tuple[list[Event], asyncio.Future]]:
         group, size = [], 0
         while self._queue and (size == 0 or size + len(self._queue[0][0]) <= self._max_group):
             item = self._queue.pop(0)
@@ -115,24 +113,22 @@ class GroupCommitter:
             size += len(item[0])
         return group
 
-    async def _commit(self, group: list[tuple[list[Event], list[int], asyncio.Future]]) -> None:
+    async def _commit(self, group: list[tuple[list[Event], asyncio.Future]]) -> None:
         events: list[Event] = []
-        prints: list[int] = []
         spans = []
         seq = self.seq
-        for batch, fps, _ in group:
+        for batch, _ in group:
             first = seq + 1
             for e in batch:
                 seq += 1
                 events.append(e._replace(seq=seq))
-            prints.extend(fps)
             spans.append((first, seq))
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(self._store.append, events, prints)
+            await asyncio.to_thread(self._store.append, events)
         except Exception as exc:  # disk full, I/O error: nothing was committed
             log.exception("commit of %d events failed", len(events))
-            for batch, _, future in group:
+            for batch, future in group:
                 for e in batch:
                     self.index.pop(e.event_id, None)
                     self._inflight.pop(e.event_id, None)
@@ -143,7 +139,7 @@ class GroupCommitter:
         self.commits += 1
         self.committed_events += len(events)
         self.seq = seq
-        for (batch, _, future), span in zip(group, spans):
+        for (batch, future), span in zip(group, spans):
             for e in batch:
                 self._inflight.pop(e.event_id, None)
             if not future.done():

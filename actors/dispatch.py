@@ -13,7 +13,7 @@ import logging
 from typing import Callable
 
 from actors.topology import Handles
-from engine.events import Event
+from engine.events import Event, to_columns
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class ShardDispatcher:
             while True:
                 try:
                     params = self._params_for({e.course_id for e in batch})
-                    await self._handles.shard(index).apply.remote(batch, params, self._prev[index], upto)
+                    await self._handles.shard(index).apply.remote(to_columns(batch), params, self._prev[index], upto)
                     break
                 except Exception:  # actor restarting or gone: keep the order, retry
                     log.warning("shard %d unavailable; retrying in %.2fs", index, delay, exc_info=True)

@@ -19,7 +19,7 @@ from actors.commit import GroupCommitter
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
-from engine.events import Event
+from engine.events import Columns, Event, from_columns
 from engine.store import Store, activity_to_dict
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,10 @@ class EventLog:
 
     # -- ingest --------------------------------------------------------------
 
-    async def append(self, events: list[Event], now: float | None = None) -> dict[str, int]:
+    async def append(self, columns: Columns, now: float | None = None) -> dict[str, int]:
         """Commit a validated batch (all or nothing) and answer once it is durable."""
         self._start()
+        events = from_columns(columns)
         errors = self.catalog.check(events, time.time() if now is None else now)
         if errors:
             raise DomainError(422, errors[0]["field"], errors[0]["error"], errors)

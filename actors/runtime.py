@@ -16,7 +16,7 @@ from actors.hub import CourseHub
 from actors.shard import StudentShard
 from actors.topology import EVENT_LOG, Handles, Topology
 from classpulse.settings import Settings
-from engine.events import Event
+from engine.events import Event, to_columns
 
 
 class Runtime:
@@ -49,7 +49,7 @@ class Runtime:
 
     def ingest(self, events: list[Event]) -> ray.ObjectRef:
         """-> {"accepted", "duplicates", "last_seq"} once committed (DomainError on bad input)."""
-        return self.handles.log.append.remote(events)
+        return self.handles.log.append.remote(to_columns(events))
 
     def live_progress(self, course_id: str) -> ray.ObjectRef:
         return self.handles.hub_for(course_id).live_progress.remote(course_id)

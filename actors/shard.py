@@ -17,7 +17,7 @@ import ray
 
 from actors.topology import Handles, Topology
 from engine.course import FoldParams
-from engine.events import Event
+from engine.events import Columns, Event, from_columns
 from engine.state import StudentState, StudentSummary, from_snapshot, to_snapshot
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class StudentShard:
         self._params: dict[str, tuple[FoldParams, dict[str, float]]] = {}
         self.applied = 0  # global seq up to which this shard has folded everything it owns
         self._dirty: set[Key] = set()  # changed since the last snapshot
-        self._outbox: dict[int, dict[Key, StudentSummary]] = {}
+        self._outbox: dict[int, set[Key]] = {}  # students whose summary a hub still needs
         self._hub_wake: dict[int, asyncio.Event] = {}
         self._hub_busy: dict[int, bool] = {}
         self._ready: asyncio.Future | None = None
@@ -86,10 +86,11 @@ class StudentShard:
             self.applied = max(self.applied, upto)
         return total
 
-    async def apply(self, events: list[Event], params: dict[str, Any], prev_seq: int | None,
+    async def apply(self, columns: Columns, params: dict[str, Any], prev_seq: int | None,
                     upto_seq: int) -> int:
         """Fold a committed batch; pull from the log first if a gap shows."""
         await self._ensure_ready()
+        events = from_columns(columns)
         first = events[0].seq if events else upto_seq + 1
         if prev_seq is None or prev_seq > self.applied:
             await self._pull(first - 1)
@@ -113,22 +114,27 @@ class StudentShard:
     # -- to the hubs ----------------------------------------------------------
 
     def _queue_summary(self, key: Key) -> None:
-        course_id = key[0]
-        if course_id not in self._params:
-            return
-        hub = self._topology.hub_of(course_id)
-        params, expected = self._params[course_id]
-        self._outbox.setdefault(hub, {})[key] = self.states[key].summary(params, expected)
+        """Mark a student for sending; the summary is computed once, when sent (coalesced)."""
+        hub = self._topology.hub_of(key[0])
+        self._outbox.setdefault(hub, set()).add(key)
         if hub not in self._hub_wake:
             self._hub_wake[hub] = asyncio.Event()
             self._tasks.append(asyncio.get_running_loop().create_task(self._send_to_hub(hub)))
         self._hub_wake[hub].set()
 
+    def _summary(self, key: Key) -> StudentSummary | None:
+        known = self._params.get(key[0])
+        if known is None:
+            return None
+        params, expected = known
+        return self.states[key].summary(params, expected)
+
     async def _send_to_hub(self, hub: int) -> None:
         while True:
             await self._hub_wake[hub].wait()
             self._hub_wake[hub].clear()
-            batch = list(self._outbox.pop(hub, {}).values())
+            keys = self._outbox.pop(hub, set())
+            batch = [s for s in map(self._summary, keys) if s is not None]
             if not batch:
                 continue
             self._hub_busy[hub] = True
@@ -136,9 +142,7 @@ class StudentShard:
                 await self._handles.hub(hub).apply_summaries.remote(batch)
             except Exception:
                 log.warning("hub %d unavailable; will resend", hub, exc_info=True)
-                pending = self._outbox.setdefault(hub, {})
-                for s in batch:
-                    pending.setdefault((s.course_id, s.student_id), s)
+                self._outbox.setdefault(hub, set()).update(keys)
                 await asyncio.sleep(0.2)
                 self._hub_wake[hub].set()
             finally:
@@ -157,12 +161,8 @@ class StudentShard:
     async def summaries_for_hub(self, hub: int) -> list[StudentSummary]:
         """Every summary a (restarted) hub needs from this shard."""
         await self._ensure_ready()
-        out = []
-        for key, state in self.states.items():
-            if self._topology.hub_of(key[0]) == hub and key[0] in self._params:
-                params, expected = self._params[key[0]]
-                out.append(state.summary(params, expected))
-        return out
+        keys = [k for k in self.states if self._topology.hub_of(k[0]) == hub]
+        return [s for s in map(self._summary, keys) if s is not None]
 
     # -- snapshots and reads --------------------------------------------------
 

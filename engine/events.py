@@ -66,13 +66,14 @@ class Event(NamedTuple):
     duration_s: float | None
     ts_given: bool
     received_at: float
-    seq: int = 0
+    fingerprint: int = 0  # digest of what the client sent: same id + other content = conflict
+    seq: int = 0  # position in the log, set at commit
 
     @property
     def is_learning(self) -> bool:
         return self.type in LEARNING_TYPES
 
-    def fingerprint(self) -> int:
+    def content_fingerprint(self) -> int:
         """A signed 64-bit digest of what the client sent (not server-filled fields)."""
         content = (self.event_id, self.student_id, self.course_id, self.activity_id,
                    self.type, self.ts if self.ts_given else None, self.progress,
@@ -123,8 +124,23 @@ def from_model(e: EventIn, received_at: float) -> Event:
     ts_given = e.ts is not None
     received_at = quantize(received_at)
     ts = quantize(_epoch(e.ts)) if ts_given else received_at
-    return Event(e.event_id, e.student_id, e.course_id, e.activity_id, e.type, ts,
-                 e.progress, e.correct, e.duration_s, ts_given, received_at)
+    event = Event(e.event_id, e.student_id, e.course_id, e.activity_id, e.type, ts,
+                  e.progress, e.correct, e.duration_s, ts_given, received_at)
+    return event._replace(fingerprint=event.content_fingerprint())
+
+
+Columns = tuple[list, ...]
+
+
+def to_columns(events: list[Event]) -> Columns:
+    """Events as one list per field: ~10x cheaper to pickle between actors than tuples."""
+    if not events:
+        return tuple([] for _ in Event._fields)
+    return tuple(map(list, zip(*events)))
+
+
+def from_columns(columns: Columns) -> list[Event]:
+    return list(map(Event._make, zip(*columns)))
 
 
 def _epoch(value: datetime) -> float:

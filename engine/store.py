@@ -47,24 +47,25 @@ class Store:
 
     # -- the event log -------------------------------------------------------
 
-    def append(self, events: list[Event], fingerprints: list[int]) -> None:
+    def append(self, events: list[Event]) -> None:
         """Insert one committed batch in a single transaction."""
+        c = dict(zip(Event._fields, zip(*events)))
         us = 1_000_000
         batch = pa.table({
-            "seq": pa.array([e.seq for e in events], pa.int64()),
-            "event_id": [e.event_id for e in events],
-            "fingerprint": pa.array(fingerprints, pa.int64()),
-            "student_id": [e.student_id for e in events],
-            "course_id": [e.course_id for e in events],
-            "activity_id": pa.array([e.activity_id for e in events], pa.string()),
-            "type": [e.type for e in events],
-            "ts": pa.array([round(e.ts * us) for e in events], pa.timestamp("us")),
-            "received_at": pa.array([round(e.received_at * us) for e in events], pa.timestamp("us")),
-            "progress": pa.array([e.progress for e in events], pa.float64()),
-            "correct": pa.array([e.correct for e in events], pa.bool_()),
-            "duration_s": pa.array([e.duration_s for e in events], pa.float64()),
-            "ts_given": pa.array([e.ts_given for e in events], pa.bool_()),
-            "shard_key": pa.array([stable_hash(e.student_id) for e in events], pa.uint32()),
+            "seq": pa.array(c["seq"], pa.int64()),
+            "event_id": pa.array(c["event_id"], pa.string()),
+            "fingerprint": pa.array(c["fingerprint"], pa.int64()),
+            "student_id": pa.array(c["student_id"], pa.string()),
+            "course_id": pa.array(c["course_id"], pa.string()),
+            "activity_id": pa.array(c["activity_id"], pa.string()),
+            "type": pa.array(c["type"], pa.string()),
+            "ts": pa.array([round(t * us) for t in c["ts"]], pa.timestamp("us")),
+            "received_at": pa.array([round(t * us) for t in c["received_at"]], pa.timestamp("us")),
+            "progress": pa.array(c["progress"], pa.float64()),
+            "correct": pa.array(c["correct"], pa.bool_()),
+            "duration_s": pa.array(c["duration_s"], pa.float64()),
+            "ts_given": pa.array(c["ts_given"], pa.bool_()),
+            "shard_key": pa.array([stable_hash(s) for s in c["student_id"]], pa.uint32()),
         })
         cur = self.cursor()
         try:
@@ -92,7 +93,7 @@ class Store:
         cur = self.cursor()
         rows = cur.execute(
             "SELECT event_id, student_id, course_id, activity_id, type, epoch_us(ts) / 1e6, "
-            "progress, correct, duration_s, ts_given, epoch_us(received_at) / 1e6, seq "
+            "progress, correct, duration_s, ts_given, epoch_us(received_at) / 1e6, fingerprint, seq "
             "FROM student_activity_log WHERE shard_key % $count = $index AND seq > $after "
             "AND seq <= $upto ORDER BY seq LIMIT $limit",
             {"count": count, "index": index, "after": after_seq, "limit": limit,

@@ -110,7 +110,7 @@ def build_app(config: ApiConfig) -> FastAPI:
             foreign = [i for i, e in enumerate(events) if e.student_id != principal.id]
             if foreign:
                 raise ApiError(403, "student_id", f"events {foreign[:10]} are for another student")
-        ack = await handles.log.append.remote(events)
+        ack = await runtime.ingest(events)
         return ORJSONResponse({"accepted": ack["accepted"], "duplicates": ack["duplicates"]}, status_code=202)
 
     # -- professor --------------------------------------------------------------

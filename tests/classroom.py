@@ -42,8 +42,9 @@ def build(n: int = 200, tag: str = "k", t0: float | None = None) -> Classroom:
     def add(student: str, t: float, kind: str, activity: str | None, **kw) -> None:
         nonlocal serial
         serial += 1
-        timeline.append(Event(f"{tag}-e{serial}", student, course_id, activity, kind, quantize(t0 + t),
-                              kw.get("progress"), kw.get("correct"), None, True, quantize(time.time())))
+        e = Event(f"{tag}-e{serial}", student, course_id, activity, kind, quantize(t0 + t),
+                  kw.get("progress"), kw.get("correct"), None, True, quantize(time.time()))
+        timeline.append(e._replace(fingerprint=e.content_fingerprint()))
 
     for i, s in enumerate(students):
         group = GROUPS[i % len(GROUPS)]

@@ -15,8 +15,9 @@ def ev(kind: str, student: str = "s1", activity: str | None = "a1", t: float = 0
        duration: float | None = None, received: float | None = None, seq: int | None = None,
        event_id: str | None = None) -> Event:
     n = next(_ids)
-    return Event(event_id or f"e{n}", student, course, activity, kind, T0 + t, progress, correct,
-                 duration, True, T0 + (t if received is None else received), n if seq is None else seq)
+    e = Event(event_id or f"e{n}", student, course, activity, kind, T0 + t, progress, correct,
+              duration, True, T0 + (t if received is None else received), 0, n if seq is None else seq)
+    return e._replace(fingerprint=e.content_fingerprint())
 
 
 def course(n_activities: int = 4, clock: str = "event", course_id: str = "c1") -> Course:

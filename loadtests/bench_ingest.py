@@ -1,0 +1,157 @@
+"""Ingest benchmark: events/s through EventLog + StudentShards vs the pure in-process fold,
+and commit latency by batch size. ``make bench`` runs it; figures print side by side.
+
+    python -m loadtests.bench_ingest [--events 200000] [--students 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from engine.course import FoldParams
+from engine.events import Event, quantize
+from engine.state import StudentState
+
+console = Console()
+ACTIVITIES = [f"a{i}" for i in range(8)]
+
+
+def make_events(n: int, students: list[str], course_id: str, seed: int = 1) -> list[Event]:
+    rng = random.Random(seed)
+    t0, now = time.time() - 3600, quantize(time.time())
+    kinds = ["attempt"] * 6 + ["progress", "hint_requested", "activity_started", "heartbeat"]
+    out = []
+    for i in range(n):
+        kind = rng.choice(kinds)
+        e = Event(f"b-{uuid.uuid4().hex}", rng.choice(students), course_id,
+                  None if kind == "heartbeat" else rng.choice(ACTIVITIES), kind,
+                  quantize(t0 + i * 0.01), rng.random() if kind == "progress" else None,
+                  rng.random() < 0.7 if kind == "attempt" else None, None, True, now)
+        out.append(e._replace(fingerprint=e.content_fingerprint()))
+    return out
+
+
+def pure_fold(events: list[Event]) -> float:
+    params = FoldParams(len(ACTIVITIES), 180.0)
+    states: dict[tuple[str, str], StudentState] = {}
+    started = time.perf_counter()
+    for e in events:
+        key = (e.course_id, e.student_id)
+        state = states.get(key)
+        if state is None:
+            state = states[key] = StudentState(*key)
+        state.apply(e, params)
+    return len(events) / (time.perf_counter() - started)
+
+
+def through_actors(runtime, events: list[Event], batch: int, in_flight: int) -> float:
+    import ray
+    batches = [events[i:i + batch] for i in range(0, len(events), batch)]
+    pending = []
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"ingest {len(events):,} events in {batch}-event batches", total=len(batches))
+        for b in batches:
+            pending.append(runtime.ingest(b))
+            if len(pending) >= in_flight:
+                ray.get(pending.pop(0))
+                bar.advance(task)
+        for ref in pending:
+            ray.get(ref)
+            bar.advance(task)
+    ray.get(runtime.handles.log.wait_delivered.remote(None, 600.0))
+    return len(events) / (time.perf_counter() - started)
+
+
+def commit_latency(runtime, students: list[str], course_id: str, size: int, n: int) -> tuple[float, float]:
+    import ray
+    samples = []
+    for _ in range(n):
+        batch = make_events(size, students, course_id, seed=random.randint(0, 10**9))
+        t = time.perf_counter()
+        ray.get(runtime.ingest(batch))
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--students", type=int, default=1000)
+    ap.add_argument("--shards", type=int, nargs="+", default=[2, 4])
+    ap.add_argument("--in-flight", type=int, default=16)
+    ap.add_argument("--out", type=Path, default=Path("bench-results/ingest.json"))
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    from actors.runtime import Runtime
+    from classpulse.settings import Settings
+
+    students = [f"bs{i:05d}" for i in range(args.students)]
+    course_id = "bench-course"
+    events = make_events(args.events, students, course_id)
+    fold_rate = max(pure_fold(events) for _ in range(3))
+
+    data_dir = Path(tempfile.mkdtemp(prefix="cp-bench-"))
+    ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False,
+             _temp_dir=str(data_dir / "ray"))
+    rates: dict[int, float] = {}
+    latencies: dict[int, tuple[float, float]] = {}
+    for shards in args.shards:
+        runtime = Runtime.start(Settings(data_dir=data_dir / f"s{shards}", namespace=f"bench{shards}",
+                                         shards=shards, snapshot_interval_s=3600))
+        log = runtime.handles.log
+        ray.get(log.add_professor.remote("bench-prof", "Bench"))
+        ray.get(log.add_course.remote({"course_id": course_id, "professor_id": "bench-prof", "title": "Bench",
+                                       "clock": "event", "activities": [{"activity_id": a, "title": a,
+                                                                         "expected_minutes": 10}
+                                                                        for a in ACTIVITIES]}))
+        ray.get(log.add_students.remote(course_id, [{"student_id": s, "name": s} for s in students]))
+        ray.get(runtime.ingest(make_events(1000, students, course_id, seed=99)))  # warm up
+        rates[shards] = through_actors(runtime, events, 1000, args.in_flight)
+        if shards == args.shards[-1]:
+            for size, n in [(1, 200), (10, 200), (100, 200), (1000, 50)]:
+                latencies[size] = commit_latency(runtime, students, course_id, size, n)
+        runtime.stop()
+    ray.shutdown()
+    actor_rate = max(rates.values())
+
+    table = Table(title="classpulse ingest (this machine, one run)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("pure in-process fold", f"{fold_rate:,.0f} events/s")
+    for shards, rate in rates.items():
+        table.add_row(f"EventLog + {shards} shards, 1,000-event batches, {args.in_flight} in flight",
+                      f"{rate:,.0f} events/s ({rate / fold_rate:.0%} of the pure fold)")
+    table.add_row("best ratio (target >= 30%)", f"{actor_rate / fold_rate:.0%}")
+    for size, (p50, p99) in latencies.items():
+        table.add_row(f"commit latency ({args.shards[-1]} shards), {size}-event batch: p50 / p99",
+                      f"{p50:.1f} / {p99:.1f} ms")
+    console.print(table)
+    result = {"pure_fold_events_per_s": fold_rate, "actor_events_per_s": actor_rate,
+              "ratio": actor_rate / fold_rate,
+              "by_shards": {str(k): v for k, v in rates.items()},
+              "commit_latency_ms": {str(k): {"p50": v[0], "p99": v[1]} for k, v in latencies.items()}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    ok = result["ratio"] >= 0.30 and latencies[100][1] <= 50
+    console.print(f"targets: {'met' if ok else 'NOT met'} (results in {args.out})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

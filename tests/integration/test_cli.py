@@ -1,0 +1,52 @@
+"""``classpulse serve`` as a process: restart on the same data keeps everything;
+SIGTERM stops it within 10 s and leaves none of its processes behind."""
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+
+from tests.api_client import create_class, event, get
+from tests.conftest import ARTIFACTS
+from tests.stack_process import start_stack
+
+pytestmark = pytest.mark.ray
+
+
+def live(stack, room):
+    r = get(stack, f"/api/professor/courses/{room.course_id}/live-progress", room.professor_token)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_restart_on_the_same_data_dir_keeps_live_progress_and_tokens(tmp_path, stack):
+    # runs beside the session stack: two stacks on one machine must not collide
+    first = start_stack(tmp_path, ARTIFACTS / "restart.log")
+    try:
+        room = create_class(first, students=6)
+        students = list(room.student_tokens)
+        batch = [event(room, s, "attempt", correct=i % 2 == 0, ts=f"2026-01-01T10:00:{i:02d}Z")
+                 for i, s in enumerate(students * 3)]
+        with first.client() as c:
+            assert c.post("/api/events", json={"events": batch}).json()["accepted"] == len(batch)
+        time.sleep(1.0)
+        before = live(first, room)
+        pids = [first.proc.pid, *first.info["haproxy_pids"]]
+    finally:
+        took = first.stop()
+    assert took < 10.0
+    time.sleep(0.5)
+    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+
+    second = start_stack(tmp_path, ARTIFACTS / "restart.log")
+    try:
+        after = live(second, room)  # the professor token from before still works
+        assert after["students"] == before["students"]
+        def kinds(progress):  # alerts are re-derived from the rebuilt state
+            return sorted((a["student_id"], a["kind"]) for a in progress["alerts"])
+        assert kinds(after) == kinds(before) and kinds(before)
+        with second.client() as c:
+            assert c.post("/api/events", json={"events": batch}).json() == {"accepted": 0, "duplicates": len(batch)}
+    finally:
+        second.stop()

@@ -19,7 +19,8 @@ from actors.commit import GroupCommitter
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
-from engine.events import Columns, Event, from_columns
+from engine import interventions
+from engine.events import Columns, Event, from_columns, iso
 from engine.store import Store, activity_to_dict
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,35 @@ class EventLog:
     async def audit(self, role: str, actor_id: str, action: str, target: str | None,
                     detail: dict[str, Any] | None = None) -> None:
         await asyncio.to_thread(self._store.audit, role, actor_id, action, target, detail)
+
+    # -- interventions ---------------------------------------------------------
+
+    async def intervene(self, professor_id: str, student_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate, record (intervention_records) and deliver live to the student's sockets."""
+        course = self.catalog.courses.get(str(body.get("course_id")))
+        if course is None:
+            raise DomainError(404, "course_id", f"unknown course '{body.get('course_id')}'")
+        if not self.catalog.enrolled(course.course_id, student_id):
+            raise DomainError(404, "student_id", f"student '{student_id}' is not in '{course.course_id}'")
+        try:
+            record = interventions.build(body, course, professor_id, student_id)
+        except interventions.InterventionError as exc:
+            raise DomainError(exc.status, exc.field, exc.error) from None
+        await asyncio.to_thread(self._store.save_intervention, record)
+        await self._handles.hub_for(course.course_id).deliver.remote(
+            student_id, {"type": "intervention", **record, "created_at": iso(record["created_at"])})
+        return record | {"created_at": iso(record["created_at"])}
+
+    async def interventions_of(self, student_id: str, course_id: str | None = None) -> list[dict[str, Any]]:
+        rows = await asyncio.to_thread(self._store.interventions, student_id, course_id)
+        return [r | {"created_at": iso(r["created_at"])} for r in rows]
+
+    async def student_courses(self, student_id: str) -> list[str]:
+        return [cid for cid, roster in self.catalog.rosters.items() if student_id in roster]
+
+    async def roster(self, course_id: str) -> dict[str, str]:
+        self.course_info(course_id)
+        return dict(self.catalog.rosters.get(course_id, {}))
 
     # -- operations ----------------------------------------------------------
 

@@ -10,6 +10,7 @@ so a hub never holds a socket and one call serves many subscribers.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from engine.state import StudentSummary
 
 log = logging.getLogger(__name__)
 CLOCK_TICK_S = 1.0
+INBOX_KEEP = 200  # live messages kept per student for reconnecting sockets
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
@@ -39,6 +41,7 @@ class CourseHub:
         self._ready: asyncio.Future | None = None
         self._last_tick = 0.0
         self._task: asyncio.Task | None = None
+        self._inbox: dict[str, collections.deque] = {}
 
     async def _ensure_ready(self) -> None:
         if self._ready is None:
@@ -132,21 +135,56 @@ class CourseHub:
             view.refresh()
         return view.live_progress()
 
-    async def updates_since(self, cursors: dict[str, int | None], timeout: float = 15.0) -> list[dict[str, Any]]:
-        """Messages (snapshot or diff) for the given {course_id: seq}; waits up to ``timeout`` for one."""
+    async def updates_since(self, cursors: dict[str, int | None], timeout: float = 15.0) -> dict[str, Any]:
+        """{"head", "messages"} for {course_id: seq}: snapshots or diffs, waiting up to ``timeout``
+        for one. Every change of these courses up to ``head`` is in the messages (or was before)."""
         await self._ensure_ready()
         deadline = time.monotonic() + timeout
         while True:
+            head = self._seqs.last
             messages = [m for cid, seq in cursors.items() if cid in self.views
                         for m in [self.views[cid].updates_since(seq)] if m is not None]
             remaining = deadline - time.monotonic()
             if messages or remaining <= 0:
-                return messages
+                return {"head": head, "messages": messages}
             async with self._changed:
                 try:
                     await asyncio.wait_for(self._changed.wait(), remaining)
                 except asyncio.TimeoutError:
                     pass
+
+    # -- student inboxes (live delivery; the durable copy is in the log) -------
+
+    async def deliver(self, student_id: str, message: dict[str, Any]) -> int:
+        await self._ensure_ready()
+        seq = self._seqs.next()
+        box = self._inbox.setdefault(student_id, collections.deque(maxlen=INBOX_KEEP))
+        box.append((seq, message))
+        async with self._changed:
+            self._changed.notify_all()
+        return seq
+
+    async def inbox_since(self, student_id: str, seq: int, timeout: float = 15.0) -> dict[str, Any]:
+        await self._ensure_ready()
+        deadline = time.monotonic() + timeout
+        while True:
+            head = self._seqs.last
+            messages = [m | {"seq": s} for s, m in self._inbox.get(student_id, ()) if s > seq]
+            remaining = deadline - time.monotonic()
+            if messages or remaining <= 0:
+                return {"head": head, "messages": messages}
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def student_view(self, course_id: str, student_id: str) -> dict[str, Any] | None:
+        await self._ensure_ready()
+        view = self._view(course_id)
+        if view.dirty:
+            view.refresh()
+        return view.views.get(student_id)
 
     async def acknowledge(self, course_id: str, alert_id: str) -> dict[str, Any] | None:
         await self._ensure_ready()

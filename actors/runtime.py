@@ -54,12 +54,16 @@ class Runtime:
     def live_progress(self, course_id: str) -> ray.ObjectRef:
         return self.handles.hub_for(course_id).live_progress.remote(course_id)
 
-    def updates_since(self, cursors: dict[str, int | None], timeout: float = 15.0) -> list[ray.ObjectRef]:
-        """One long-poll per hub owning any of the courses; each resolves to a list of messages."""
-        by_hub: dict[int, dict[str, int | None]] = {}
-        for course_id, seq in cursors.items():
-            by_hub.setdefault(self.topology.hub_of(course_id), {})[course_id] = seq
-        return [self.handles.hub(h).updates_since.remote(c, timeout) for h, c in by_hub.items()]
+    def hubs_for(self, course_ids: list[str]) -> dict[int, list[str]]:
+        """Which hub owns which of these courses."""
+        by_hub: dict[int, list[str]] = {}
+        for course_id in course_ids:
+            by_hub.setdefault(self.topology.hub_of(course_id), []).append(course_id)
+        return by_hub
+
+    def poll(self, hub: int, cursors: dict[str, int | None], timeout: float = 15.0) -> ray.ObjectRef:
+        """Long-poll one hub: -> {"head", "messages"} (see CourseHub.updates_since)."""
+        return self.handles.hub(hub).updates_since.remote(cursors, timeout)
 
     def sync(self, timeout: float = 60.0) -> None:
         """Block until everything committed so far is folded and visible in live progress."""

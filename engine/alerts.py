@@ -111,5 +111,11 @@ class AlertBook:
 
 
 def _alert_id(course_id: str, student_id: str, kind: str, opened: float) -> str:
+    """``course:hash``: ':' is not an id character, so the course can be read back from it."""
     raw = f"{course_id}|{student_id}|{kind}|{opened:.6f}".encode()
-    return "al_" + hashlib.blake2b(raw, digest_size=8).hexdigest()
+    return f"{course_id}:{hashlib.blake2b(raw, digest_size=8).hexdigest()}"
+
+
+def course_of(alert_id: str) -> str | None:
+    course_id, sep, _ = alert_id.rpartition(":")
+    return course_id if sep else None

@@ -196,6 +196,24 @@ class Store:
                               "VALUES (?, ?, ?, ?, ?)", (role, actor_id, action, target,
                                                          json.dumps(detail or {})))
 
+    def save_intervention(self, record: dict[str, Any]) -> None:
+        payload = {k: v for k, v in record.items() if k not in
+                   ("intervention_id", "course_id", "student_id", "professor_id", "kind", "created_at")}
+        self.cursor().execute(
+            "INSERT INTO intervention_records (intervention_id, course_id, student_id, professor_id, kind, "
+            "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, to_timestamp(?))",
+            (record["intervention_id"], record["course_id"], record["student_id"], record["professor_id"],
+             record["kind"], json.dumps(payload), record["created_at"]))
+
+    def interventions(self, student_id: str, course_id: str | None = None, limit: int = 200) -> list[dict]:
+        rows = self.cursor().execute(
+            "SELECT intervention_id, course_id, student_id, professor_id, kind, payload, "
+            "epoch(created_at) FROM intervention_records WHERE student_id = ? "
+            "AND (? IS NULL OR course_id = ?) ORDER BY created_at DESC LIMIT ?",
+            (student_id, course_id, course_id, limit)).fetchall()
+        return [{"intervention_id": r[0], "course_id": r[1], "student_id": r[2], "professor_id": r[3],
+                 "kind": r[4], **json.loads(r[5]), "created_at": r[6]} for r in rows]
+
     def counts(self) -> dict[str, int]:
         cur = self.cursor()
         return {t: int(cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}

@@ -46,6 +46,14 @@ class Authenticator:
         self._lookup = lookup  # async (token_hash) -> (role, id) | None
         self._cache: dict[str, tuple[Principal, float]] = {}
 
+    def known(self, token: str | None) -> bool:
+        """Whether ``token`` was verified recently (or is the admin token), without a lookup."""
+        if not token:
+            return False
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        cached = self._cache.get(digest)
+        return hmac.compare_digest(digest, self._admin_hash) or bool(cached and cached[1] > time.monotonic())
+
     async def principal(self, token: str | None) -> Principal:
         if not token:
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})

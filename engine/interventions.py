@@ -1,0 +1,63 @@
+"""Interventions a professor sends to a student, and what each kind needs.
+
+| kind | needs |
+| --- | --- |
+| message | ``message`` |
+| hint | ``message`` (the hint), optionally ``activity_id`` |
+| resource | ``resource_url`` (http/https), optionally ``message`` |
+| extension | ``extension_minutes`` (> 0), ``activity_id`` |
+| simplified_version | ``alternative_activity_id`` (an activity of the course), optionally ``activity_id`` |
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlparse
+
+from engine.course import Course
+
+KINDS = ("message", "hint", "resource", "extension", "simplified_version")
+REQUIRED = {"message": ("message",), "hint": ("message",), "resource": ("resource_url",),
+            "extension": ("extension_minutes", "activity_id"),
+            "simplified_version": ("alternative_activity_id",)}
+MAX_MESSAGE = 4000
+
+
+class InterventionError(ValueError):
+    def __init__(self, status: int, field: str, error: str) -> None:
+        super().__init__(f"{field}: {error}")
+        self.status, self.field, self.error = status, field, error
+
+
+def build(body: dict[str, Any], course: Course, professor_id: str, student_id: str,
+          now: float | None = None) -> dict[str, Any]:
+    """A validated intervention record, ready to store and deliver."""
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise InterventionError(422, "kind", f"must be one of {', '.join(KINDS)}")
+    for field in REQUIRED[kind]:
+        if body.get(field) in (None, ""):
+            raise InterventionError(422, field, f"required for kind '{kind}'")
+    message = body.get("message")
+    if message is not None and (not isinstance(message, str) or len(message) > MAX_MESSAGE):
+        raise InterventionError(422, "message", f"must be text of at most {MAX_MESSAGE} characters")
+    for field in ("activity_id", "alternative_activity_id"):
+        value = body.get(field)
+        if value is not None and not course.has_activity(value):
+            raise InterventionError(422, field, f"unknown activity '{value}' in course '{course.course_id}'")
+    url = body.get("resource_url")
+    if url is not None:
+        parsed = urlparse(str(url))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise InterventionError(422, "resource_url", "must be an http(s) URL")
+    minutes = body.get("extension_minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
+                                or not 0 < minutes <= 60 * 24 * 60):
+        raise InterventionError(422, "extension_minutes", "must be a number of minutes > 0 (at most 60 days)")
+    return {"intervention_id": f"iv_{uuid.uuid4().hex}", "course_id": course.course_id,
+            "student_id": student_id, "professor_id": professor_id, "kind": kind,
+            "message": message, "activity_id": body.get("activity_id"),
+            "resource_url": url, "extension_minutes": minutes,
+            "alternative_activity_id": body.get("alternative_activity_id"),
+            "created_at": time.time() if now is None else now}

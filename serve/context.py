@@ -1,0 +1,74 @@
+"""What every route needs: the runtime facade, who is calling, and ownership checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Request, WebSocket
+
+from actors.runtime import Runtime
+from serve.auth import Authenticator, Principal, token_from
+from serve.bodies import ApiError
+from serve.ratelimit import TokenBuckets
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    namespace: str
+    shards: int
+    hubs: int
+    admin_token_hash: str
+    max_body_bytes: int = 1 << 20
+    rate_per_s: float = 50.0
+    rate_burst: float = 200.0
+    auth_failures_per_min: float = 30.0
+
+
+class ApiContext:
+    def __init__(self, config: ApiConfig) -> None:
+        self.config = config
+        self.runtime = Runtime.connect(config.namespace, config.shards, config.hubs)
+        self.log = self.runtime.handles.log
+        self.auth = Authenticator(config.admin_token_hash, lambda h: self.log.authenticate.remote(h))
+        self.limits = TokenBuckets(config.rate_per_s, config.rate_burst)
+        self.failures = TokenBuckets(config.auth_failures_per_min / 60.0, config.auth_failures_per_min)
+
+    async def principal(self, token: str | None, client: str) -> Principal:
+        # While a client address is over its failure budget, only tokens this replica verified
+        # recently get through (behind one proxy many users share an address; they keep working).
+        if self.failures.rate_limited(client) and not self.auth.known(token):
+            raise ApiError(429, "authorization", "too many failed authentications; slow down",
+                           headers={"Retry-After": str(self.failures.retry_after(client))})
+        try:
+            principal = await self.auth.principal(token)
+        except HTTPException:
+            self.failures.allow(client)
+            raise
+        if not principal.is_admin and not self.limits.allow(f"{principal.role}:{principal.id}"):
+            key = f"{principal.role}:{principal.id}"
+            raise ApiError(429, "authorization", "rate limit exceeded for this token",
+                           headers={"Retry-After": str(self.limits.retry_after(key))})
+        return principal
+
+    async def caller(self, request: Request) -> Principal:
+        return await self.principal(token_from(request), client_of(request))
+
+    async def socket_caller(self, ws: WebSocket) -> Principal:
+        header = ws.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else ws.query_params.get("token")
+        return await self.principal(token or None, client_of(ws))
+
+    async def own_course(self, principal: Principal, course_id: str) -> dict[str, Any]:
+        """The course, if the caller may see it: 404 unknown, 403 someone else's."""
+        course = await self.log.course.remote(course_id)
+        if not (principal.is_admin or (principal.role == "professor" and course["professor_id"] == principal.id)):
+            raise HTTPException(403, f"course '{course_id}' is not yours")
+        return course
+
+
+def client_of(conn: Request | WebSocket) -> str:
+    forwarded = conn.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    return conn.client.host if conn.client else "unknown"

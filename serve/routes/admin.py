@@ -1,0 +1,56 @@
+"""Admin routes: professors, courses, rosters, stats."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+
+from serve.auth import require
+from serve.bodies import CourseIn, ProfessorIn, RosterIn, read_json, validate
+from serve.context import ApiContext
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    r = APIRouter(tags=["admin"])
+    limit = ctx.config.max_body_bytes
+
+    @r.post("/api/admin/professors", status_code=201)
+    async def add_professor(request: Request) -> ORJSONResponse:
+        require(await ctx.caller(request), "admin")
+        body = validate(ProfessorIn, await read_json(request, limit))
+        professor, created = await ctx.log.add_professor.remote(
+            body.professor_id, body.name, body.email, body.rotate_token)
+        return ORJSONResponse(professor, status_code=201 if created or professor["token"] else 200)
+
+    @r.post("/api/admin/courses", status_code=201)
+    async def add_course(request: Request) -> ORJSONResponse:
+        require(await ctx.caller(request), "admin")
+        body = validate(CourseIn, await read_json(request, limit))
+        course, created = await ctx.log.add_course.remote(_epochs(body.model_dump()))
+        return ORJSONResponse(course, status_code=201 if created else 200)
+
+    @r.post("/api/admin/courses/{course_id}/students", status_code=201)
+    async def add_students(course_id: str, request: Request) -> ORJSONResponse:
+        require(await ctx.caller(request), "admin")
+        body = validate(RosterIn, await read_json(request, limit))
+        students = await ctx.log.add_students.remote(
+            course_id, [s.model_dump() for s in body.students], body.rotate_tokens)
+        return ORJSONResponse({"course_id": course_id, "students": students}, status_code=201)
+
+    @r.get("/api/admin/stats")
+    async def stats(request: Request) -> dict[str, Any]:
+        require(await ctx.caller(request), "admin")
+        return await ctx.log.stats.remote()
+
+    return r
+
+
+def _epochs(spec: dict[str, Any]) -> dict[str, Any]:
+    """ISO datetimes in a course spec -> epoch seconds (the engine's time unit)."""
+    def conv(v: Any) -> Any:
+        return v.timestamp() if isinstance(v, datetime) else v
+    out = {k: conv(v) for k, v in spec.items()}
+    out["activities"] = [{k: conv(v) for k, v in a.items()} for a in spec["activities"]]
+    return out

@@ -1,0 +1,173 @@
+"""Live connections: the professor's progress stream (WebSocket and SSE) and the
+student's socket (events in, interventions out) and inbox."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+from starlette.websockets import WebSocketState
+
+from actors.topology import DomainError
+from serve.auth import Principal, require, token_from
+from serve.bodies import ApiError
+from serve.context import ApiContext, client_of
+from serve.routes.events import ingest
+from serve.streams import pump_progress, inbox_pump
+
+MAX_FRAME = 1 << 20
+
+
+def _dumps(message: dict[str, Any]) -> str:
+    return orjson.dumps(message).decode()
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    r = APIRouter(tags=["live"])
+
+    async def professor_courses(principal: Principal, professor_id: str) -> list[str]:
+        if not (principal.is_admin or (principal.role == "professor" and principal.id == professor_id)):
+            raise HTTPException(403, f"this is not the stream of '{principal.id}'")
+        return [c["course_id"] for c in await ctx.log.courses_of.remote(professor_id)]
+
+    async def socket_principal(ws: WebSocket) -> Principal | None:
+        """Authenticate a WebSocket before accepting it; refuse the handshake (403) if not."""
+        try:
+            return await ctx.socket_caller(ws)
+        except (HTTPException, ApiError):
+            await ws.close(code=1008)  # before accept(): the handshake is answered 403
+            return None
+
+    @r.websocket("/ws/professor/{professor_id}/progress-updates")
+    async def professor_socket(ws: WebSocket, professor_id: str) -> None:
+        principal = await socket_principal(ws)
+        if principal is None:
+            return
+        try:
+            courses = await professor_courses(principal, professor_id)
+        except HTTPException:
+            await ws.close(code=1008)
+            return
+        after = _int_or_none(ws.query_params.get("after_seq"))
+        await ws.accept()
+        await _serve_until_closed(ws, pump_progress(ctx.runtime, courses, after,
+                                                    lambda m: ws.send_text(_dumps(m))))
+
+    @r.get("/api/professor/{professor_id}/progress-updates/stream")
+    async def professor_sse(professor_id: str, request: Request) -> StreamingResponse:
+        principal = await ctx.principal(token_from(request, allow_query=True), client_of(request))
+        courses = await professor_courses(principal, professor_id)
+        after = _int_or_none(request.headers.get("last-event-id") or request.query_params.get("after_seq"))
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
+
+        async def send(message: dict[str, Any]) -> None:
+            await queue.put(f"id: {message['seq']}\nevent: {message['type']}\ndata: {_dumps(message)}\n\n")
+
+        async def keepalive() -> None:
+            await queue.put(": keepalive\n\n")
+
+        async def body():
+            pump = asyncio.create_task(pump_progress(ctx.runtime, courses, after, send, keepalive))
+            try:
+                yield "retry: 2000\n\n"
+                while True:
+                    yield await queue.get()
+            finally:
+                pump.cancel()
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @r.websocket("/ws/student/{student_id}")
+    async def student_socket(ws: WebSocket, student_id: str) -> None:
+        principal = await socket_principal(ws)
+        if principal is None:
+            return
+        if not (principal.is_admin or (principal.role == "student" and principal.id == student_id)):
+            await ws.close(code=1008)
+            return
+        courses = await ctx.log.student_courses.remote(student_id)
+        await ws.accept()
+        send_lock = asyncio.Lock()
+
+        async def send(message: dict[str, Any]) -> None:
+            async with send_lock:
+                await ws.send_text(_dumps(message))
+
+        async def receive_frames() -> None:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await send(await _answer_frame(ctx, principal, message))
+
+        inbox = asyncio.create_task(inbox_pump(ctx.runtime, student_id, courses, send))
+        try:
+            await receive_frames()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            inbox.cancel()
+
+    @r.get("/api/student/inbox")
+    async def student_inbox(request: Request) -> dict[str, Any]:
+        principal = await ctx.caller(request)
+        require(principal, "student")
+        return {"student_id": principal.id, "items": await ctx.log.interventions_of.remote(principal.id)}
+
+    return r
+
+
+async def _answer_frame(ctx: ApiContext, principal: Principal, message: dict[str, Any]) -> dict[str, Any]:
+    """One frame from a student socket -> the frame to answer with (ack or error)."""
+    text = message.get("text")
+    if text is None or len(text) > MAX_FRAME:
+        return {"type": "error", "errors": [{"index": None, "field": "frame",
+                                             "error": "frames are JSON text of at most 1 MiB"}]}
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return {"type": "error", "errors": [{"index": None, "field": "frame", "error": f"not JSON: {exc}"}]}
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        return {"type": "error", "errors": [{"index": None, "field": "type", "error": "a frame needs a type"}]}
+    request_id = frame.get("request_id")
+    if frame["type"] == "events":
+        try:
+            ack = await ingest(ctx, principal, frame.get("events"))
+            return {"type": "ack", "request_id": request_id, **ack}
+        except (ApiError, DomainError) as exc:
+            return {"type": "error", "request_id": request_id, "status": exc.status, "errors": exc.errors}
+    if frame["type"] in ("typing", "read", "work_state", "chat"):
+        return {"type": "error", "request_id": request_id, "errors": [
+            {"index": None, "field": "type", "error": f"'{frame['type']}' frames arrive with chat (not yet)"}]}
+    return {"type": "error", "request_id": request_id,
+            "errors": [{"index": None, "field": "type", "error": f"unknown frame type '{frame['type']}'"}]}
+
+
+async def _serve_until_closed(ws: WebSocket, pump) -> None:
+    """Run a sending pump while reading (and ignoring) client frames until the client leaves."""
+    task = asyncio.create_task(pump)
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+    except WebSocketDisconnect:
+        pass
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        if ws.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None

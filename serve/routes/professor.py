@@ -1,0 +1,117 @@
+"""Professor routes: courses, live progress, drill-down, alerts, thresholds, interventions."""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import ORJSONResponse
+
+from engine.alerts import course_of
+from serve.auth import require
+from serve.bodies import ApiError, read_json
+from serve.context import ApiContext
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    r = APIRouter(tags=["professor"])
+    limit = ctx.config.max_body_bytes
+
+    @r.get("/api/professor/courses")
+    async def my_courses(request: Request) -> dict[str, Any]:
+        principal = await ctx.caller(request)
+        require(principal, "professor", "admin")
+        return {"courses": await ctx.log.courses_of.remote(principal.id)}
+
+    @r.get("/api/professor/courses/{course_id}/live-progress")
+    async def live_progress(course_id: str, request: Request) -> dict[str, Any]:
+        await ctx.own_course(await ctx.caller(request), course_id)
+        return await ctx.runtime.live_progress(course_id)
+
+    @r.get("/api/professor/courses/{course_id}/students/{student_id}")
+    async def student_detail(course_id: str, student_id: str, request: Request) -> dict[str, Any]:
+        """Drill-down on one student (audit-logged: who looked at whom, when)."""
+        principal = await ctx.caller(request)
+        await ctx.own_course(principal, course_id)
+        roster = await ctx.log.roster.remote(course_id)
+        if student_id not in roster:
+            raise HTTPException(404, f"student '{student_id}' is not in '{course_id}'")
+        shard = ctx.runtime.handles.shard(ctx.runtime.topology.shard_of(student_id))
+        view, detail, interventions, _ = await asyncio.gather(
+            ctx.runtime.handles.hub_for(course_id).student_view.remote(course_id, student_id),
+            shard.student_detail.remote(course_id, student_id),
+            ctx.log.interventions_of.remote(student_id, course_id),
+            ctx.log.audit.remote(principal.role, principal.id, "view_student", student_id,
+                                 {"course_id": course_id}))
+        return {"course_id": course_id, "student": view, "activities": (detail or {}).get("activities", {}),
+                "recent_interactions": (detail or {}).get("tail", ""), "interventions": interventions}
+
+    @r.get("/api/professor/courses/{course_id}/alerts/configure")
+    async def get_config(course_id: str, request: Request) -> dict[str, Any]:
+        await ctx.own_course(await ctx.caller(request), course_id)
+        return await ctx.log.config.remote(course_id)
+
+    @r.put("/api/professor/courses/{course_id}/alerts/configure")
+    async def configure(course_id: str, request: Request) -> dict[str, Any]:
+        principal = await ctx.caller(request)
+        await ctx.own_course(principal, course_id)
+        body = await read_json(request, limit)
+        return await ctx.log.configure.remote(course_id, body, f"{principal.role}:{principal.id}")
+
+    async def alert_course(request: Request, alert_id: str) -> tuple[str, Any]:
+        principal = await ctx.caller(request)
+        course_id = course_of(alert_id)
+        if course_id is None:
+            raise HTTPException(404, f"unknown alert '{alert_id}'")
+        await ctx.own_course(principal, course_id)
+        return course_id, ctx.runtime.handles.hub_for(course_id)
+
+    @r.post("/api/professor/alerts/{alert_id}/acknowledge")
+    async def acknowledge(alert_id: str, request: Request) -> dict[str, Any]:
+        course_id, hub = await alert_course(request, alert_id)
+        alert = await hub.acknowledge.remote(course_id, alert_id)
+        if alert is None:
+            raise HTTPException(404, f"unknown alert '{alert_id}'")
+        return alert
+
+    @r.post("/api/professor/alerts/{alert_id}/snooze")
+    async def snooze(alert_id: str, request: Request) -> dict[str, Any]:
+        course_id, hub = await alert_course(request, alert_id)
+        body = await read_json(request, limit)
+        until = _snooze_until(body)
+        alert = await hub.snooze.remote(course_id, alert_id, until)
+        if alert is None:
+            raise HTTPException(404, f"unknown alert '{alert_id}'")
+        return alert
+
+    @r.post("/api/professor/interventions/{student_id}", status_code=201)
+    async def intervene(student_id: str, request: Request) -> ORJSONResponse:
+        principal = await ctx.caller(request)
+        body = await read_json(request, limit)
+        if not isinstance(body, dict):
+            raise ApiError(422, "body", "must be a JSON object")
+        await ctx.own_course(principal, str(body.get("course_id")))
+        record = await ctx.log.intervene.remote(principal.id, student_id, body)
+        return ORJSONResponse(record, status_code=201)
+
+    return r
+
+
+def _snooze_until(body: Any) -> float:
+    """``{"minutes": 1..1440}`` or ``{"until": ISO-8601}`` -> epoch seconds."""
+    if isinstance(body, dict) and "minutes" in body:
+        minutes = body["minutes"]
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes <= 1440:
+            raise ApiError(422, "minutes", "must be a number of minutes between 0 and 1440")
+        return time.time() + 60 * minutes
+    if isinstance(body, dict) and isinstance(body.get("until"), str):
+        try:
+            until = datetime.fromisoformat(body["until"].replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise ApiError(422, "until", "must be an ISO-8601 time") from None
+        if until <= time.time():
+            raise ApiError(422, "until", "must be in the future")
+        return until
+    raise ApiError(422, "minutes", "give 'minutes' (1-1440) or 'until' (ISO-8601)")

@@ -19,7 +19,7 @@ from actors.commit import GroupCommitter
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
-from engine import interventions
+from engine import analytics, interventions
 from engine.events import Columns, Event, from_columns, iso
 from engine.store import Store, activity_to_dict
 
@@ -130,6 +130,10 @@ class EventLog:
     async def course(self, course_id: str) -> dict[str, Any]:
         return self.course_info(course_id)
 
+    async def course_object(self, course_id: str):
+        self.course_info(course_id)
+        return self.catalog.courses[course_id]
+
     async def courses_of(self, professor_id: str) -> list[dict[str, Any]]:
         return [self.course_info(c.course_id) for c in self.catalog.courses_of(professor_id)]
 
@@ -182,6 +186,19 @@ class EventLog:
     async def roster(self, course_id: str) -> dict[str, str]:
         self.course_info(course_id)
         return dict(self.catalog.rosters.get(course_id, {}))
+
+    async def analytics_raw(self, course_id: str) -> dict[str, Any]:
+        """The SQL part of the real-time analytics (engine/analytics.py), on its own cursor."""
+        self.course_info(course_id)
+        cap = self.catalog.config(course_id).idle_after_s
+
+        def run() -> dict[str, Any]:
+            cur = self._store.cursor()
+            try:
+                return analytics.query(cur, course_id, cap)
+            finally:
+                cur.close()
+        return await asyncio.to_thread(run)
 
     # -- operations ----------------------------------------------------------
 

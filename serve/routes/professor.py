@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import ORJSONResponse
 
+from engine import analytics
 from engine.alerts import course_of
 from serve.auth import require
 from serve.bodies import ApiError, read_json
@@ -47,6 +48,14 @@ def router(ctx: ApiContext) -> APIRouter:
                                  {"course_id": course_id}))
         return {"course_id": course_id, "student": view, "activities": (detail or {}).get("activities", {}),
                 "recent_interactions": (detail or {}).get("tail", ""), "interventions": interventions}
+
+    @r.get("/api/professor/courses/{course_id}/analytics/real-time")
+    async def analytics_now(course_id: str, request: Request) -> dict[str, Any]:
+        await ctx.own_course(await ctx.caller(request), course_id)
+        raw, live, config, course = await asyncio.gather(
+            ctx.log.analytics_raw.remote(course_id), ctx.runtime.live_progress(course_id),
+            ctx.log.config.remote(course_id), ctx.log.course_object.remote(course_id))
+        return analytics.combine(raw, course, live, config["risk_threshold"])
 
     @r.get("/api/professor/courses/{course_id}/alerts/configure")
     async def get_config(course_id: str, request: Request) -> dict[str, Any]:

@@ -39,6 +39,7 @@ test: install
 
 bench: install
 	$(PY) -m loadtests.bench_ingest
+	$(PY) -m loadtests.bench_edge
 
 lint: install
 	$(PY) -m ruff check .

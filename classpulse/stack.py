@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -63,6 +64,9 @@ class Stack:
             token_path.chmod(0o600)
             os.environ["RAY_AUTH_MODE"] = "token"
             os.environ["RAY_AUTH_TOKEN_PATH"] = str(token_path)
+            if "ray" in sys.modules:  # imported already: make Ray re-read its auth settings
+                from ray._raylet import Config
+                Config.initialize("")
         import ray  # only now: Ray reads the variables above when it is imported
         from ray import serve
 

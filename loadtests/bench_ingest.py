@@ -23,7 +23,7 @@ from engine.course import FoldParams
 from engine.events import Event, quantize
 from engine.state import StudentState
 
-console = Console()
+console = Console(width=150)
 ACTIVITIES = [f"a{i}" for i in range(8)]
 
 

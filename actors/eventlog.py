@@ -8,6 +8,7 @@ owns the file; course hubs are told of every catalogue change.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from pathlib import Path
@@ -19,8 +20,8 @@ from actors.commit import GroupCommitter
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
-from engine import analytics, interventions
-from engine.events import Columns, Event, from_columns, iso
+from engine import analytics, interventions, xapi
+from engine.events import Columns, Event, from_columns, iso, quantize
 from engine.store import Store, activity_to_dict
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,29 @@ class EventLog:
     async def roster(self, course_id: str) -> dict[str, str]:
         self.course_info(course_id)
         return dict(self.catalog.rosters.get(course_id, {}))
+
+    async def xapi(self, statements: list[dict[str, Any]], credential: str,
+                   default_course: str | None = None) -> dict[str, Any]:
+        """Store every checked statement; apply those that map to a roster student (one batch)."""
+        self._start()
+        now = quantize(time.time())
+        events, rows, notes = [], [], []
+        for st in statements:
+            event, note = xapi.to_event(st, self.catalog, default_course, now)
+            if event is not None and self.catalog.check([event], now):
+                event, note = None, self.catalog.check([event], now)[0]["error"]
+            if event is not None:
+                events.append(event)
+            rows.append((st["id"], json.dumps(st), event is not None, note, credential))
+            notes.append({"id": st["id"], "applied": event is not None, "note": note})
+        await asyncio.to_thread(self._store.save_statements, rows)
+        if events:
+            ack = await self._commit.append(events)
+            self._acked += ack.accepted
+        return {"ids": [st["id"] for st in statements], "results": notes}
+
+    async def statement(self, statement_id: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self._store.statement, statement_id)
 
     async def analytics_raw(self, course_id: str) -> dict[str, Any]:
         """The SQL part of the real-time analytics (engine/analytics.py), on its own cursor."""

@@ -54,3 +54,6 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action VARCHAR NOT NULL, target VARCHAR, detail JSON);
 CREATE TABLE IF NOT EXISTS erased_event_ids (
     event_id_hash VARCHAR PRIMARY KEY, fingerprint BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS xapi_statements (
+    statement_id VARCHAR PRIMARY KEY, stored_at TIMESTAMP NOT NULL DEFAULT now(),
+    statement JSON NOT NULL, applied BOOLEAN NOT NULL, note VARCHAR, credential VARCHAR);

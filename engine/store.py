@@ -26,7 +26,7 @@ LOG_COLUMNS = ("seq", "event_id", "fingerprint", "student_id", "course_id", "act
 TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_records",
           "engagement_metrics", "alert_configurations", "professors", "courses", "students",
           "enrollments", "tokens", "messages", "office_hours_queue", "audit_log",
-          "shard_checkpoints", "erased_event_ids")
+          "shard_checkpoints", "erased_event_ids", "xapi_statements")
 
 
 class Store:
@@ -213,6 +213,19 @@ class Store:
             (student_id, course_id, course_id, limit)).fetchall()
         return [{"intervention_id": r[0], "course_id": r[1], "student_id": r[2], "professor_id": r[3],
                  "kind": r[4], **json.loads(r[5]), "created_at": r[6]} for r in rows]
+
+    def save_statements(self, rows: list[tuple[str, str, bool, str, str]]) -> None:
+        """(statement_id, statement JSON, applied, note, credential); a known id is kept as first stored."""
+        cur = self.cursor()
+        cur.execute("BEGIN")
+        cur.executemany("INSERT OR IGNORE INTO xapi_statements (statement_id, statement, applied, note, credential) "
+                        "VALUES (?, ?, ?, ?, ?)", rows)
+        cur.execute("COMMIT")
+
+    def statement(self, statement_id: str) -> dict[str, Any] | None:
+        row = self.cursor().execute("SELECT statement, epoch(stored_at) FROM xapi_statements WHERE statement_id = ?",
+                                    (statement_id,)).fetchone()
+        return None if row is None else {"statement": json.loads(row[0]), "stored": row[1]}
 
     def counts(self) -> dict[str, int]:
         cur = self.cursor()

@@ -1,0 +1,134 @@
+"""xAPI statements (1.0.3) mapped onto learning events.
+
+The actor's ``account.name`` is the ``student_id``; the activity is the one
+whose declared ``xapi_iri`` equals ``object.id``, else the last path segment
+of ``object.id``; the course is the last path segment of
+``context.contextActivities.parent[0].id``, else the course the credential
+belongs to. A statement that maps to no roster student, or whose verb has no
+mapping, is stored but not applied.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from engine.catalog import Catalog
+from engine.events import Event, quantize
+
+VERBS = {"initialized": "activity_started", "launched": "activity_started", "resumed": "activity_started",
+         "attempted": "activity_started", "answered": "attempt", "passed": "attempt", "failed": "attempt",
+         "progressed": "progress", "completed": "activity_completed", "suspended": "heartbeat",
+         "terminated": "heartbeat"}
+_DURATION = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+PROGRESS_EXTENSIONS = ("https://w3id.org/xapi/cmi5/result/extensions/progress",
+                       "http://id.tincanapi.com/extension/progress")
+
+
+class StatementError(ValueError):
+    """An invalid statement (answered 400, as the xAPI spec says)."""
+
+
+def check(statement: Any) -> dict[str, Any]:
+    """The statement with an id and timestamp, or StatementError naming what is wrong."""
+    if not isinstance(statement, dict):
+        raise StatementError("a statement must be a JSON object")
+    for part in ("actor", "verb", "object"):
+        if not isinstance(statement.get(part), dict):
+            raise StatementError(f"'{part}' is required and must be an object")
+    if not isinstance(statement["verb"].get("id"), str) or "://" not in statement["verb"]["id"]:
+        raise StatementError("'verb.id' must be an IRI")
+    if not isinstance(statement["object"].get("id"), str) and statement["object"].get("objectType") != "StatementRef":
+        raise StatementError("'object.id' must be an IRI")
+    out = dict(statement)
+    sid = out.get("id")
+    if sid is None:
+        out["id"] = str(uuid.uuid4())
+    else:
+        try:
+            out["id"] = str(uuid.UUID(str(sid)))
+        except ValueError:
+            raise StatementError("'id' must be a UUID") from None
+    if "timestamp" in out:
+        try:
+            _time(out["timestamp"])
+        except (TypeError, ValueError):
+            raise StatementError("'timestamp' must be an ISO 8601 time") from None
+    return out
+
+
+def to_event(statement: dict[str, Any], catalog: Catalog, default_course: str | None,
+             received_at: float) -> tuple[Event | None, str]:
+    """The learning event a checked statement maps to, or None and why not."""
+    verb = statement["verb"]["id"].rstrip("/").rsplit("/", 1)[-1]
+    kind = VERBS.get(verb)
+    if kind is None:
+        return None, f"verb '{verb}' is stored, not applied"
+    account = statement["actor"].get("account") or {}
+    student = account.get("name")
+    course_id = _course_of(statement) or default_course
+    if course_id not in catalog.courses:
+        return None, f"no course for this statement ({course_id!r})"
+    if not catalog.enrolled(course_id, student):
+        return None, f"actor {student!r} is not on the roster of '{course_id}'"
+    course = catalog.courses[course_id]
+    object_id = statement["object"].get("id", "")
+    activity = next((a.activity_id for a in course.activities if a.xapi_iri == object_id),
+                    object_id.rstrip("/").rsplit("/", 1)[-1])
+    if not course.has_activity(activity):
+        return None, f"object '{object_id}' is no activity of '{course_id}'"
+    result = statement.get("result") or {}
+    correct = progress = None
+    if kind == "attempt":
+        correct = {"passed": True, "failed": False}.get(verb, result.get("success"))
+        if not isinstance(correct, bool):
+            return None, "'answered' without result.success is stored, not applied"
+    if kind == "progress":
+        progress = _progress(result)
+        if progress is None:
+            return None, "'progressed' without a 0..1 progress is stored, not applied"
+    if kind == "activity_started" and result.get("completion") is True:
+        kind = "activity_completed"
+    ts_given = "timestamp" in statement
+    ts = quantize(_time(statement["timestamp"])) if ts_given else received_at
+    event = Event(f"xapi:{statement['id']}", student, course_id, None if kind == "heartbeat" else activity,
+                  kind, ts, progress, correct, _duration(result.get("duration")), ts_given, received_at)
+    return event._replace(fingerprint=event.content_fingerprint()), "applied"
+
+
+def _course_of(statement: dict[str, Any]) -> str | None:
+    parents = ((statement.get("context") or {}).get("contextActivities") or {}).get("parent")
+    if isinstance(parents, dict):
+        parents = [parents]
+    if parents and isinstance(parents[0], dict) and isinstance(parents[0].get("id"), str):
+        return parents[0]["id"].rstrip("/").rsplit("/", 1)[-1]
+    return None
+
+
+def _progress(result: dict[str, Any]) -> float | None:
+    scaled = (result.get("score") or {}).get("scaled")
+    values = [scaled] + [(result.get("extensions") or {}).get(k) for k in PROGRESS_EXTENSIONS]
+    for v in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = v / 100 if v > 1 else v
+            if 0 <= v <= 1:
+                return float(v)
+    return None
+
+
+def _duration(raw: Any) -> float | None:
+    if not isinstance(raw, str):
+        return None
+    m = _DURATION.match(raw)
+    if not m:
+        return None
+    d, h, mi, s = (float(x) if x else 0.0 for x in m.groups())
+    return min(d * 86400 + h * 3600 + mi * 60 + s, 86_400.0)
+
+
+def _time(raw: str) -> float:
+    value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.timestamp()

@@ -1,0 +1,65 @@
+import pytest
+
+from engine import xapi
+from engine.catalog import Catalog
+from engine.course import Activity, Course
+
+CATALOG = Catalog(courses={"c1": Course("c1", "p1", "C", "live", (
+    Activity("quiz1", "Quiz 1", 10, xapi_iri="https://lms.example/activities/q-001"),
+    Activity("reading", "Reading", 5)))}, rosters={"c1": {"s1": "Student"}})
+
+
+def statement(verb, object_id="https://lms.example/activities/q-001", **extra):
+    return {"actor": {"account": {"homePage": "https://lms.example", "name": "s1"}},
+            "verb": {"id": f"http://adlnet.gov/expapi/verbs/{verb}"}, "object": {"id": object_id},
+            "context": {"contextActivities": {"parent": [{"id": "https://lms.example/courses/c1"}]}}, **extra}
+
+
+@pytest.mark.parametrize("verb, result, kind, extra", [
+    ("answered", {"success": True}, "attempt", {"correct": True}),
+    ("passed", {}, "attempt", {"correct": True}),
+    ("failed", {}, "attempt", {"correct": False}),
+    ("progressed", {"score": {"scaled": 0.4}}, "progress", {"progress": 0.4}),
+    ("completed", {}, "activity_completed", {}),
+    ("initialized", {}, "activity_started", {}),
+    ("attempted", {}, "activity_started", {}),
+    ("terminated", {}, "heartbeat", {}),
+])
+def test_verbs_map_to_events(verb, result, kind, extra):
+    st = xapi.check(statement(verb, result=result, timestamp="2026-01-07T10:00:00Z"))
+    event, note = xapi.to_event(st, CATALOG, None, 1.0)
+    assert note == "applied" and event.type == kind and event.course_id == "c1" and event.student_id == "s1"
+    for field, value in extra.items():
+        assert getattr(event, field) == value
+    assert event.event_id == f"xapi:{st['id']}" and event.ts == 1767780000.0
+
+
+def test_activity_by_declared_iri_else_last_segment_and_duration():
+    event, _ = xapi.to_event(xapi.check(statement("answered", "https://x/y/reading",
+                                                  result={"success": False, "duration": "PT1M30S"})),
+                             CATALOG, None, 1.0)
+    assert (event.activity_id, event.duration_s) == ("reading", 90.0)
+
+
+@pytest.mark.parametrize("st, words", [
+    (statement("experienced"), "stored, not applied"),
+    (statement("answered"), "without result.success"),
+    ({**statement("passed"), "actor": {"account": {"name": "stranger"}}}, "not on the roster"),
+    ({**statement("passed"), "context": {}}, "no course"),
+    (statement("passed", "https://x/unknown"), "no activity"),
+])
+def test_statements_that_do_not_apply_say_why(st, words):
+    event, note = xapi.to_event(xapi.check(st), CATALOG, None, 1.0)
+    assert event is None and words in note
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("text", "JSON object"), ({"verb": {}, "object": {}}, "'actor'"),
+    ({**statement("passed"), "verb": {"id": "passed"}}, "IRI"),
+    ({**statement("passed"), "id": "not-a-uuid"}, "UUID"),
+    ({**statement("passed"), "timestamp": "yesterday"}, "ISO 8601"),
+])
+def test_invalid_statements_are_refused(bad, words):
+    with pytest.raises(xapi.StatementError) as err:
+        xapi.check(bad)
+    assert words in str(err.value)

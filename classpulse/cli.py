@@ -16,11 +16,14 @@ def _stack_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", type=int, help="StudentShard actors (default 4)")
     p.add_argument("--hubs", type=int, help="CourseHub actors (default 2)")
     p.add_argument("--replicas", type=int, dest="api_replicas", help="Serve replicas of the API")
+    p.add_argument("--autoscale-max", type=int, dest="autoscale_max_replicas",
+                   help="let Serve autoscale the API up to this many replicas")
     p.add_argument("--haproxy", choices=["auto", "on", "off"], help="Serve ingress mode (default auto)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("host", "port", "data_dir", "address", "shards", "hubs", "api_replicas", "haproxy")
+    keys = ("host", "port", "data_dir", "address", "shards", "hubs", "api_replicas", "haproxy",
+            "autoscale_max_replicas")
     return from_env().with_overrides(**{k: getattr(args, k, None) for k in keys})
 
 

@@ -4,7 +4,7 @@ overridden by command-line flags, passed down explicitly (nothing below reads
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,10 @@ class Settings:
     dashboard_port: int = 8501
     actor_cpus: float = 0.1
     max_body_bytes: int = 1 << 20
+    rate_per_s: float = 50.0  # per token (admin exempt), per Serve replica
+    rate_burst: float = 200.0
+    auth_failures_per_min: float = 100.0  # failed authentications per client address
+    autoscale_max_replicas: int = 0  # > api_replicas turns on Serve autoscaling
 
     @property
     def db_path(self) -> Path:

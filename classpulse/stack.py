@@ -86,8 +86,9 @@ class Stack:
         echo(f"Actors up in {time.monotonic() - started:.1f}s ({s.shards} shards, {s.hubs} hubs)")
         serve.start(http_options={"host": s.host, "port": s.port})
         config = ApiConfig(s.namespace, s.shards, s.hubs, admin_token.digest(self.admin_token),
-                           s.max_body_bytes)
-        serve.run(application(config, s.api_replicas, s.api_max_ongoing_requests),
+                           s.max_body_bytes, s.rate_per_s, s.rate_burst, s.auth_failures_per_min)
+        serve.run(application(config, s.api_replicas, s.api_max_ongoing_requests,
+                              autoscale_max=s.autoscale_max_replicas),
                   name="classpulse", route_prefix="/")
         self._wait_healthy()
         echo(f"API ready in {time.monotonic() - started:.1f}s at {self.api_url}")

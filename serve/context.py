@@ -21,7 +21,7 @@ class ApiConfig:
     max_body_bytes: int = 1 << 20
     rate_per_s: float = 50.0
     rate_burst: float = 200.0
-    auth_failures_per_min: float = 30.0
+    auth_failures_per_min: float = 100.0
 
 
 class ApiContext:

@@ -139,11 +139,16 @@ class CourseHub:
         """{"head", "messages"} for {course_id: seq}: snapshots or diffs, waiting up to ``timeout``
         for one. Every change of these courses up to ``head`` is in the messages (or was before)."""
         await self._ensure_ready()
+        return await self._long_poll(lambda: [m for cid, seq in cursors.items() if cid in self.views
+                                              for m in [self.views[cid].updates_since(seq)] if m is not None],
+                                     timeout)
+
+    async def _long_poll(self, collect, timeout: float) -> dict[str, Any]:
+        """Call ``collect()`` until it returns something or ``timeout`` passes; wake on every change."""
         deadline = time.monotonic() + timeout
         while True:
             head = self._seqs.last
-            messages = [m for cid, seq in cursors.items() if cid in self.views
-                        for m in [self.views[cid].updates_since(seq)] if m is not None]
+            messages = collect()
             remaining = deadline - time.monotonic()
             if messages or remaining <= 0:
                 return {"head": head, "messages": messages}
@@ -166,18 +171,8 @@ class CourseHub:
 
     async def inbox_since(self, student_id: str, seq: int, timeout: float = 15.0) -> dict[str, Any]:
         await self._ensure_ready()
-        deadline = time.monotonic() + timeout
-        while True:
-            head = self._seqs.last
-            messages = [m | {"seq": s} for s, m in self._inbox.get(student_id, ()) if s > seq]
-            remaining = deadline - time.monotonic()
-            if messages or remaining <= 0:
-                return {"head": head, "messages": messages}
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
-                except asyncio.TimeoutError:
-                    pass
+        return await self._long_poll(
+            lambda: [m | {"seq": s} for s, m in self._inbox.get(student_id, ()) if s > seq], timeout)
 
     async def student_view(self, course_id: str, student_id: str) -> dict[str, Any] | None:
         await self._ensure_ready()

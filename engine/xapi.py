@@ -84,12 +84,12 @@ def to_event(statement: dict[str, Any], catalog: Catalog, default_course: str | 
         correct = {"passed": True, "failed": False}.get(verb, result.get("success"))
         if not isinstance(correct, bool):
             return None, "'answered' without result.success is stored, not applied"
-    if kind == "progress":
+    if kind == "progress" and result.get("completion") is not True:
         progress = _progress(result)
         if progress is None:
             return None, "'progressed' without a 0..1 progress is stored, not applied"
-    if kind == "activity_started" and result.get("completion") is True:
-        kind = "activity_completed"
+    if kind in ("activity_started", "progress") and result.get("completion") is True:
+        kind, progress = "activity_completed", None  # result.completion: the activity is done
     ts_given = "timestamp" in statement
     ts = quantize(_time(statement["timestamp"])) if ts_given else received_at
     event = Event(f"xapi:{statement['id']}", student, course_id, None if kind == "heartbeat" else activity,

@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--users", type=int, default=16)
     ap.add_argument("--students", type=int, default=500)
     ap.add_argument("--interval", type=float, default=3.0)
+    ap.add_argument("--haproxy", choices=["auto", "on", "off"], default="auto",
+                    help="Serve ingress for the Serve side (off: Serve's default proxy)")
     ap.add_argument("--out", type=Path, default=Path("bench-results/edge"))
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -172,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     from serve.launch import free_port
 
     data_dir = Path(tempfile.mkdtemp(prefix="cp-edge-"))
-    stack = Stack.start(Settings(data_dir=data_dir, port=free_port(), admin_token="bench-admin-" + uuid.uuid4().hex),
-                        echo=lambda *_: None)
+    stack = Stack.start(Settings(data_dir=data_dir, port=free_port(), haproxy=args.haproxy,
+                                 admin_token="bench-admin-" + uuid.uuid4().hex), echo=lambda *_: None)
     results: dict[str, dict] = {}
     try:
         room = seed(stack.api_url, stack.admin_token, args.students)

@@ -24,6 +24,8 @@ def statement(verb, object_id="https://lms.example/activities/q-001", **extra):
     ("initialized", {}, "activity_started", {}),
     ("attempted", {}, "activity_started", {}),
     ("terminated", {}, "heartbeat", {}),
+    ("progressed", {"completion": True}, "activity_completed", {}),
+    ("initialized", {"completion": True}, "activity_completed", {}),
 ])
 def test_verbs_map_to_events(verb, result, kind, extra):
     st = xapi.check(statement(verb, result=result, timestamp="2026-01-07T10:00:00Z"))

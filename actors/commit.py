@@ -5,7 +5,8 @@ transaction, so a busy log commits thousands of events per transaction and an
 idle one commits a single event in a few milliseconds. A request is answered
 only after the transaction holding its events has committed. An event id seen
 before with the same fingerprint is a duplicate (acknowledged, not applied);
-with a different fingerprint it is a conflict (409).
+with a different fingerprint it is a conflict (409). Events stay columnar
+(``EventBatch``) from the request to the DuckDB insert.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from actors.topology import DomainError
-from engine.events import Event
+from engine.events import Event, EventBatch
 from engine.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class Ack:
 
 
 class GroupCommitter:
-    def __init__(self, store: Store, on_commit: Callable[[list[Event]], None],
+    def __init__(self, store: Store, on_commit: Callable[[EventBatch], None],
                  flush_interval_s: float = 0.002, max_group: int = 20_000) -> None:
         self._store = store
         self._on_commit = on_commit
@@ -39,7 +40,7 @@ class GroupCommitter:
         self._max_group = max_group
         self.index, self.seq = store.event_index()
         self._inflight: dict[str, asyncio.Future] = {}
-        self._queue: list[tuple[list[Event], asyncio.Future]] = []
+        self._queue: list[tuple[EventBatch, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.committed_events = 0
@@ -51,37 +52,41 @@ class GroupCommitter:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._flush_forever())
 
-    async def append(self, events: list[Event]) -> Ack:
+    async def append(self, events: "list[Event] | EventBatch") -> Ack:
         if self.closed:
             raise DomainError(503, "log", "the event log is shutting down")
         self.start()
-        fresh: list[Event] = []
+        batch = EventBatch.of(events)
+        ids, prints = batch.column("event_id"), batch.column("fingerprint")
+        index, inflight = self.index, self._inflight
+        fresh: list[int] = []
         waits: list[Awaitable] = []
-        duplicates = 0
         seen_here: dict[str, int] = {}
         conflicts = []
-        for i, e in enumerate(events):
-            fp = e.fingerprint
-            known = self.index.get(e.event_id, seen_here.get(e.event_id))
+        for i, (event_id, fp) in enumerate(zip(ids, prints)):
+            known = index.get(event_id)
             if known is None:
-                seen_here[e.event_id] = fp
-                fresh.append(e)
+                known = seen_here.get(event_id)
+            if known is None:
+                seen_here[event_id] = fp
+                fresh.append(i)
             elif known != fp:
                 conflicts.append({"index": i, "field": "event_id",
-                                  "error": f"'{e.event_id}' was already used for a different event"})
+                                  "error": f"'{event_id}' was already used for a different event"})
             else:
-                duplicates += 1
-                if e.event_id in self._inflight:
-                    waits.append(self._inflight[e.event_id])
+                if event_id in inflight:
+                    waits.append(inflight[event_id])
         if conflicts:
             raise DomainError(409, "event_id", conflicts[0]["error"], conflicts) from None
-        ack = Ack(len(fresh), duplicates)
+        ack = Ack(len(fresh), len(ids) - len(fresh))
         if fresh:
+            if len(fresh) < len(ids):
+                batch = batch.take(fresh)
             future = asyncio.get_running_loop().create_future()
-            for e in fresh:
-                self.index[e.event_id] = e.fingerprint
-                self._inflight[e.event_id] = future
-            self._queue.append((fresh, future))
+            for event_id, fp in zip(batch.column("event_id"), batch.column("fingerprint")):
+                index[event_id] = fp
+                inflight[event_id] = future
+            self._queue.append((batch, future))
             self._wake.set()
             ack.first_seq, ack.last_seq = await future
         for wait in waits:
@@ -102,10 +107,9 @@ class GroupCommitter:
             if self._interval:
                 await asyncio.sleep(self._interval)
             while self._queue:
-                group = self._take_group()
-                await self._commit(group)
+                await self._commit(self._take_group())
 
-    def _take_group(self) -> list[tuple[list[Event], asyncio.Future]]:
+    def _take_group(self) -> list[tuple[EventBatch, asyncio.Future]]:
         group, size = [], 0
         while self._queue and (size == 0 or size + len(self._queue[0][0]) <= self._max_group):
             item = self._queue.pop(0)
@@ -113,35 +117,32 @@ class GroupCommitter:
             size += len(item[0])
         return group
 
-    async def _commit(self, group: list[tuple[list[Event], asyncio.Future]]) -> None:
-        events: list[Event] = []
-        spans = []
-        seq = self.seq
-        for batch, _ in group:
-            first = seq + 1
-            for e in batch:
-                seq += 1
-                events.append(e._replace(seq=seq))
-            spans.append((first, seq))
+    async def _commit(self, group: list[tuple[EventBatch, asyncio.Future]]) -> None:
+        first = self.seq + 1
+        batch = EventBatch.concat([b for b, _ in group]).with_seq(first)
+        spans, at = [], first
+        for b, _ in group:
+            spans.append((at, at + len(b) - 1))
+            at += len(b)
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(self._store.append, events)
+            await asyncio.to_thread(self._store.append, batch)
         except Exception as exc:  # disk full, I/O error: nothing was committed
-            log.exception("commit of %d events failed", len(events))
-            for batch, future in group:
-                for e in batch:
-                    self.index.pop(e.event_id, None)
-                    self._inflight.pop(e.event_id, None)
+            log.exception("commit of %d events failed", len(batch))
+            for b, future in group:
+                for event_id in b.column("event_id"):
+                    self.index.pop(event_id, None)
+                    self._inflight.pop(event_id, None)
                 if not future.done():
                     future.set_exception(DomainError(503, "log", f"commit failed: {exc}"))
             return
         self.commit_seconds += time.perf_counter() - started
         self.commits += 1
-        self.committed_events += len(events)
-        self.seq = seq
-        for (batch, future), span in zip(group, spans):
-            for e in batch:
-                self._inflight.pop(e.event_id, None)
+        self.committed_events += len(batch)
+        self.seq = at - 1
+        for (b, future), span in zip(group, spans):
+            for event_id in b.column("event_id"):
+                self._inflight.pop(event_id, None)
             if not future.done():
                 future.set_result(span)
-        self._on_commit(events)
+        self._on_commit(batch)

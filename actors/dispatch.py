@@ -13,7 +13,7 @@ import logging
 from typing import Callable
 
 from actors.topology import Handles
-from engine.events import Event, to_columns
+from engine.events import EventBatch
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ class ShardDispatcher:
         self._handles = handles
         self._params_for = params_for
         n = handles.topology.shards
-        self._queues: list[list[Event]] = [[] for _ in range(n)]
+        self._queues: list[list[EventBatch]] = [[] for _ in range(n)]
+        self._shard_of: dict[str, int] = {}
         self._wakes = [asyncio.Event() for _ in range(n)]
         self._prev: list[int | None] = [None] * n
         self._delivered = [0] * n  # global seq up to which this shard has everything
@@ -41,12 +42,21 @@ class ShardDispatcher:
             self._wakes[i].set()
             self._tasks.append(loop.create_task(self._send_forever(i)))
 
-    def publish(self, events: list[Event]) -> None:
-        topology = self._handles.topology
-        for e in events:
-            self._queues[topology.shard_of(e.student_id)].append(e)
-        if events:
-            self._upto = events[-1].seq
+    def publish(self, batch: EventBatch) -> None:
+        """Split a committed batch by shard (rows keep their commit order) and wake the senders."""
+        if not len(batch):
+            return
+        shard_of, topology = self._shard_of, self._handles.topology
+        rows: list[list[int]] = [[] for _ in self._queues]
+        for i, student_id in enumerate(batch.column("student_id")):
+            shard = shard_of.get(student_id)
+            if shard is None:
+                shard = shard_of[student_id] = topology.shard_of(student_id)
+            rows[shard].append(i)
+        for shard, mine in enumerate(rows):
+            if mine:
+                self._queues[shard].append(batch if len(mine) == len(batch) else batch.take(mine))
+        self._upto = batch.column("seq")[-1]
         for wake in self._wakes:
             wake.set()
 
@@ -65,20 +75,21 @@ class ShardDispatcher:
         while True:
             await self._wakes[index].wait()
             self._wakes[index].clear()
-            batch, upto = self._queues[index], self._upto
+            queued, upto = self._queues[index], self._upto
             self._queues[index] = []
+            batch = EventBatch.concat(queued) if queued else EventBatch.of([])
             while True:
                 try:
-                    params = self._params_for({e.course_id for e in batch})
-                    await self._handles.shard(index).apply.remote(to_columns(batch), params, self._prev[index], upto)
+                    params = self._params_for(set(batch.column("course_id")))
+                    await self._handles.shard(index).apply.remote(batch.cols, params, self._prev[index], upto)
                     break
                 except Exception:  # actor restarting or gone: keep the order, retry
                     log.warning("shard %d unavailable; retrying in %.2fs", index, delay, exc_info=True)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
             delay = 0.05
-            if batch:
-                self._prev[index] = batch[-1].seq
+            if len(batch):
+                self._prev[index] = batch.column("seq")[-1]
             async with self._progress:
                 self._delivered[index] = upto
                 self._progress.notify_all()

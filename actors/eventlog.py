@@ -21,7 +21,7 @@ from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
 from engine import analytics, interventions, xapi
-from engine.events import Columns, Event, from_columns, iso, quantize
+from engine.events import Columns, Event, EventBatch, iso, quantize
 from engine.store import Store, activity_to_dict
 
 log = logging.getLogger(__name__)
@@ -53,16 +53,16 @@ class EventLog:
     async def append(self, columns: Columns, now: float | None = None) -> dict[str, int]:
         """Commit a validated batch (all or nothing) and answer once it is durable."""
         self._start()
-        events = from_columns(columns)
-        errors = self.catalog.check(events, time.time() if now is None else now)
+        batch = EventBatch(columns)
+        errors = self.catalog.check(batch, time.time() if now is None else now)
         if errors:
             raise DomainError(422, errors[0]["field"], errors[0]["error"], errors)
-        ack = await self._commit.append(events)
+        ack = await self._commit.append(batch)
         self._acked += ack.accepted
         return {"accepted": ack.accepted, "duplicates": ack.duplicates, "last_seq": ack.last_seq}
 
-    def _on_commit(self, events: list[Event]) -> None:
-        self._dispatch.publish(events)
+    def _on_commit(self, batch: EventBatch) -> None:
+        self._dispatch.publish(batch)
 
     def _fold_params(self, course_ids: set[str]) -> dict[str, Any]:
         return {cid: self.catalog.fold_params(cid) for cid in course_ids if cid in self.catalog.courses}

@@ -51,6 +51,10 @@ class Runtime:
         """-> {"accepted", "duplicates", "last_seq"} once committed (DomainError on bad input)."""
         return self.handles.log.append.remote(to_columns(events))
 
+    def ingest_columns(self, columns: tuple) -> ray.ObjectRef:
+        """The same, for a batch already in wire form (``engine.events.to_columns``)."""
+        return self.handles.log.append.remote(columns)
+
     def live_progress(self, course_id: str) -> ray.ObjectRef:
         return self.handles.hub_for(course_id).live_progress.remote(course_id)
 

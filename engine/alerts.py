@@ -52,6 +52,7 @@ class AlertBook:
         self._active: dict[tuple[str, str], Alert] = {}
         self._by_id: dict[str, Alert] = {}
         self._history = history
+        self.snoozed_students: set[str] = set()
 
     def update(self, student_id: str, conditions: Iterable[tuple[str, str]], now: float) -> list[Alert]:
         """Open alerts for new conditions, resolve those that cleared; return the changed ones."""
@@ -100,6 +101,10 @@ class AlertBook:
         else:
             self._active.pop(key, None)
         self._by_id[alert.alert_id] = alert
+        if any(a.state == SNOOZED for (sid, _), a in self._active.items() if sid == alert.student_id):
+            self.snoozed_students.add(alert.student_id)
+        else:
+            self.snoozed_students.discard(alert.student_id)
         if len(self._by_id) > self._history:
             self._forget_oldest_resolved()
         return alert

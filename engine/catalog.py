@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from engine.config import AlertConfig
 from engine.course import Course, FoldParams
-from engine.events import Event
+from engine.events import Event, EventBatch
 
 MAX_FUTURE_S = 300.0
 
@@ -38,20 +38,25 @@ class Catalog:
         params = FoldParams(len(course.activities), self.config(course_id).idle_after_s)
         return params, {a.activity_id: a.expected_minutes for a in course.activities}
 
-    def check(self, events: Iterable[Event], now: float) -> list[dict[str, Any]]:
+    def check(self, events: "Iterable[Event] | EventBatch", now: float) -> list[dict[str, Any]]:
         """Errors for events that do not fit the catalogue (empty when all fit)."""
+        if isinstance(events, EventBatch):
+            rows = zip(*(events.column(n) for n in ("course_id", "student_id", "activity_id", "ts", "ts_given")))
+        else:
+            rows = ((e.course_id, e.student_id, e.activity_id, e.ts, e.ts_given) for e in events)
         errors = []
-        for index, e in enumerate(events):
-            course = self.courses.get(e.course_id)
+        horizon = now + MAX_FUTURE_S
+        courses, rosters = self.courses, self.rosters
+        for index, (course_id, student_id, activity_id, ts, ts_given) in enumerate(rows):
+            course = courses.get(course_id)
             if course is None:
-                errors.append(_err(index, "course_id", f"unknown course '{e.course_id}'"))
-            elif e.student_id not in self.rosters.get(e.course_id, ()):
+                errors.append(_err(index, "course_id", f"unknown course '{course_id}'"))
+            elif student_id not in rosters.get(course_id, ()):
                 errors.append(_err(index, "student_id",
-                                   f"student '{e.student_id}' is not on the roster of '{e.course_id}'"))
-            elif e.activity_id is not None and not course.has_activity(e.activity_id):
-                errors.append(_err(index, "activity_id",
-                                   f"unknown activity '{e.activity_id}' in course '{e.course_id}'"))
-            elif course.clock == "live" and e.ts_given and e.ts > now + MAX_FUTURE_S:
+                                   f"student '{student_id}' is not on the roster of '{course_id}'"))
+            elif activity_id is not None and not course.has_activity(activity_id):
+                errors.append(_err(index, "activity_id", f"unknown activity '{activity_id}' in course '{course_id}'"))
+            elif ts_given and ts > horizon and course.clock == "live":
                 errors.append(_err(index, "ts", "more than 5 minutes in the future"))
         return errors
 

@@ -143,6 +143,49 @@ def from_columns(columns: Columns) -> list[Event]:
     return list(map(Event._make, zip(*columns)))
 
 
+FIELD = {name: i for i, name in enumerate(Event._fields)}
+
+
+class EventBatch:
+    """Events as columns, kept columnar through the log: no per-event objects on the hot path."""
+
+    __slots__ = ("cols",)
+
+    def __init__(self, cols: Columns) -> None:
+        self.cols = tuple(list(c) if not isinstance(c, list) else c for c in cols)
+
+    @classmethod
+    def of(cls, events: "list[Event] | EventBatch | Columns") -> "EventBatch":
+        if isinstance(events, EventBatch):
+            return events
+        if events and isinstance(events, list) and isinstance(events[0], Event):
+            return cls(to_columns(events))
+        return cls(events if events else to_columns([]))
+
+    def __len__(self) -> int:
+        return len(self.cols[0])
+
+    def column(self, name: str) -> list:
+        return self.cols[FIELD[name]]
+
+    def events(self) -> list[Event]:
+        return from_columns(self.cols)
+
+    def take(self, rows: list[int]) -> "EventBatch":
+        return EventBatch(tuple([c[i] for i in rows] for c in self.cols))
+
+    def with_seq(self, first: int) -> "EventBatch":
+        cols = list(self.cols)
+        cols[FIELD["seq"]] = list(range(first, first + len(self)))
+        return EventBatch(tuple(cols))
+
+    @staticmethod
+    def concat(batches: "list[EventBatch]") -> "EventBatch":
+        if len(batches) == 1:
+            return batches[0]
+        return EventBatch(tuple([v for b in batches for v in b.cols[i]] for i in range(len(Event._fields))))
+
+
 def _epoch(value: datetime) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)

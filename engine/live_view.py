@@ -52,6 +52,7 @@ class CourseView:
         self.assessments: dict[str, Assessment] = {}
         self.views: dict[str, dict[str, Any]] = {}
         self.view_seq: dict[str, int] = {}
+        self._inputs: dict[str, tuple] = {}  # (summary, assessment) behind each view
         self.dirty = True
         self.set_roster(roster)
 
@@ -61,6 +62,8 @@ class CourseView:
 
     def set_roster(self, roster: dict[str, str]) -> None:
         for student_id, name in roster.items():
+            if self.names.get(student_id) != name:
+                self._inputs.pop(student_id, None)
             self.names[student_id] = name
             if student_id not in self.summaries:
                 self.summaries[student_id] = _blank(self.course_id, student_id)
@@ -68,6 +71,7 @@ class CourseView:
 
     def set_course(self, course: Course) -> None:
         self.course = course
+        self._inputs.clear()
         self.dirty = True
 
     def set_config(self, config: AlertConfig) -> None:
@@ -91,6 +95,9 @@ class CourseView:
         changed = []
         for student_id, s in self.summaries.items():
             a = assess(s, self.config, self.clock, ctx, self.course)
+            if self._inputs.get(student_id) == (s, a) and student_id not in self.alerts.snoozed_students:
+                continue  # same summary, same assessment: the view and alerts cannot have changed
+            self._inputs[student_id] = (s, a)
             self.assessments[student_id] = a
             self.alerts.update(student_id, a.conditions, now if now is not None else time.time())
             view = self._wire(s, a)

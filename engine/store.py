@@ -18,7 +18,7 @@ import pyarrow as pa
 from engine.catalog import Catalog
 from engine.config import AlertConfig
 from engine.course import Activity, Course
-from engine.events import Event
+from engine.events import Event, EventBatch
 from engine.ids import stable_hash
 
 LOG_COLUMNS = ("seq", "event_id", "fingerprint", "student_id", "course_id", "activity_id", "type",
@@ -47,9 +47,9 @@ class Store:
 
     # -- the event log -------------------------------------------------------
 
-    def append(self, events: list[Event]) -> None:
+    def append(self, events: "list[Event] | EventBatch") -> None:
         """Insert one committed batch in a single transaction."""
-        c = dict(zip(Event._fields, zip(*events)))
+        c = dict(zip(Event._fields, EventBatch.of(events).cols))
         us = 1_000_000
         batch = pa.table({
             "seq": pa.array(c["seq"], pa.int64()),

@@ -24,7 +24,7 @@ def test_concurrent_batches_commit_together_in_order(store):
     committed = []
 
     async def go():
-        c = GroupCommitter(store, committed.extend, flush_interval_s=0.01)
+        c = GroupCommitter(store, lambda batch: committed.extend(batch.events()), flush_interval_s=0.01)
         batches = [[ev("attempt", correct=True, event_id=f"b{b}-{i}") for i in range(50)] for b in range(8)]
         acks = await asyncio.gather(*(c.append(b) for b in batches))
         return c, acks

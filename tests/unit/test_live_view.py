@@ -78,3 +78,17 @@ def test_config_change_reassesses_at_once():
     view.set_config(AlertConfig().merge({"struggling_min_attempts": 2}))
     view.refresh()
     assert view.views["s1"]["status"] == "struggling"
+
+
+def test_a_snoozed_alert_reopens_on_time_even_when_nothing_else_changes():
+    now = [1000.0]
+    view = CourseView(course(clock="live"), AlertConfig(), {"s1": "S"}, SeqClock(), wall=lambda: now[0])
+    view.apply(summary("s1", [ev("attempt", correct=False, t=i, seq=i + 1, received=-100 + i) for i in range(3)]))
+    view.refresh()
+    [alert] = view.alerts.active()
+    view.alerts.snooze(alert.alert_id, until=view.clock.now() + 60)
+    view.refresh()
+    assert view.alerts.get(alert.alert_id).state == "snoozed"
+    now[0] += 61
+    view.refresh()
+    assert view.alerts.get(alert.alert_id).state == "open"

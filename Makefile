@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-10)
-SYS_STAMP := $(VENV)/.sys-haproxy
+SYS_STAMP := $(VENV)/.sys-debian-1
 PYTEST_ARGS ?=
 
 .PHONY: demo test bench install system-deps lint clean
@@ -20,12 +20,16 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 	rm -f $(VENV)/.deps-*
 	touch $@
 
-# Debian packages: haproxy (Serve's fast ingress; ray[serve] also bundles one).
+# Debian packages: haproxy (Serve's fast ingress; ray[serve] also bundles one), chromium (browser
+# tests drive it with Playwright, which cannot download its own here), an emoji font for screenshots.
+SYS_PACKAGES := haproxy chromium fonts-noto-color-emoji
 $(SYS_STAMP): | $(PY)
-	@if ! command -v haproxy >/dev/null 2>&1; then \
+	@missing=""; for p in $(SYS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
-	  else echo "note: haproxy not installed and cannot apt-get it; Serve uses its bundled HAProxy or default proxy"; fi; \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: missing Debian packages:$$missing (not root or no apt-get); browser tests will be skipped"; fi; \
 	fi
 	touch $@
 

@@ -41,14 +41,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from classpulse import dashboard_process
+    from classpulse.stack import wait_for_signal
+    settings = from_env()
+    port = args.port or settings.dashboard_port
+    proc = dashboard_process.start(args.api, port, args.token_file)
+    print(f"classpulse dashboard: http://127.0.0.1:{port}  (API {args.api})", flush=True)
+    try:
+        wait_for_signal()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
+    from classpulse import dashboard_process
     from classpulse.stack import Stack, wait_for_signal
     from simulator.demo import seed_demo_class, start_demo_traffic
-    stack = Stack.start(_settings(args))
+    settings = _settings(args)
+    stack = Stack.start(settings)
     demo = seed_demo_class(stack.api_url, stack.admin_token, students=args.students)
+    token_file = settings.data_dir / "demo-professor.token"
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(demo.professor_token + "\n")
     traffic = start_demo_traffic(stack.api_url, demo, speed=args.speed)
+    dashboard = dashboard_process.start(stack.api_url, settings.dashboard_port, token_file)
     print()
     print("classpulse demo is running")
+    print(f"  Dashboard:       http://127.0.0.1:{settings.dashboard_port}   (signed in as the demo professor)")
     print(f"  API:             {stack.api_url}   (OpenAPI docs: {stack.api_url}/docs)")
     print(f"  Live progress:   {stack.api_url}/api/professor/courses/{demo.course_id}/live-progress")
     print(f"  Professor token: {demo.professor_token}")
@@ -60,7 +85,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         wait_for_signal()
     finally:
+        dashboard.terminate()
         traffic.stop()
+        dashboard.wait(10)
         stack.stop()
     return 0
 
@@ -76,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--students", type=int, default=120)
     p.add_argument("--speed", type=float, default=60.0, help="time acceleration of the demo class")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("dashboard", help="the professor's Streamlit dashboard (a client of the API)")
+    p.add_argument("--api", default="http://127.0.0.1:8000", help="classpulse API URL")
+    p.add_argument("--port", type=int, help="dashboard port (default 8501)")
+    p.add_argument("--token-file", type=Path, help="sign in with the professor token in this file")
+    p.set_defaults(func=cmd_dashboard)
     return parser
 
 

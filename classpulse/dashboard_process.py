@@ -1,0 +1,45 @@
+"""Start the Streamlit dashboard as a subprocess (nothing imports the dashboard package)."""
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def app_path() -> Path:
+    spec = importlib.util.find_spec("dashboard")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the dashboard package is not installed")
+    return Path(spec.origin).parent / "app.py"
+
+
+def command(api: str, port: int, token_file: Path | None, host: str = "127.0.0.1") -> list[str]:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()), "--server.headless", "true",
+           "--server.port", str(port), "--server.address", host, "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none", "--server.runOnSave", "false", "--", "--api", api]
+    if token_file is not None:
+        cmd += ["--token-file", str(token_file)]
+    return cmd
+
+
+def start(api: str, port: int, token_file: Path | None, log_path: Path | None = None,
+          timeout: float = 60.0) -> subprocess.Popen:
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen(command(api, port, token_file), stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the dashboard exited early (code {proc.returncode})")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"the dashboard did not come up on port {port}")

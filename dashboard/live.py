@@ -1,0 +1,103 @@
+"""The live class view: summary, alerts, student cards; refreshed every 2 s without flicker."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.presentation import PRIORITY, STATUS, STATUS_ORDER, display_name, minutes
+
+COLOR = {"struggling": "red", "idle": "orange", "active": "green", "not_started": "gray", "completed": "blue"}
+MAX_ALERTS = 8
+SORTS = {"Needs attention": lambda s: (STATUS_ORDER.index(s["status"]), -s["risk"]),
+         "Risk": lambda s: -s["risk"], "Completion": lambda s: -s["completion"],
+         "Name": lambda s: s["name"].lower()}
+
+
+def page(client: ApiClient, course: dict, projection: bool) -> None:
+    st.subheader(course["title"])
+    c1, c2, c3 = st.columns([2, 2, 1])
+    shown = c1.multiselect("Show", STATUS_ORDER, default=STATUS_ORDER, format_func=lambda s: STATUS[s][2],
+                           key="filter")
+    order = c2.selectbox("Sort by", list(SORTS), key="sort")
+    columns = c3.selectbox("Cards per row", [2, 3, 4, 6], index=2, key="per_row")
+    live_panel(client, course["course_id"], projection, shown, order, columns)
+
+
+@st.fragment(run_every=2)
+def live_panel(client: ApiClient, course_id: str, projection: bool, shown: list[str], order: str,
+               per_row: int) -> None:
+    key = f"live-{course_id}"
+    try:
+        data = client.live_progress(course_id)
+        st.session_state[key] = (data, time.time())
+        state = "🟢 connected"
+    except (ApiUnavailable, ApiRefused) as exc:
+        if key not in st.session_state:
+            st.warning(f"Waiting for the API… ({exc})")
+            return
+        state = "🔴 reconnecting"
+    data, fetched = st.session_state[key]
+    students = data["students"]
+    counts = {s: sum(1 for x in students if x["status"] == s) for s in STATUS_ORDER}
+
+    cols = st.columns(len(STATUS_ORDER) + 1)
+    for col, status in zip(cols, STATUS_ORDER):
+        col.metric(f"{STATUS[status][1]} {STATUS[status][2]}", counts[status])
+    cols[-1].metric("🔔 Open alerts", sum(1 for a in data["alerts"] if a["state"] == "open"))
+    age = time.time() - fetched
+    st.caption(f"{state} · class clock {_clock(data['as_of'])} · data {age:.0f} s old")
+
+    grid, side = st.columns([3, 1.1])
+    with side:
+        alerts_panel(client, data, projection)
+    visible = sorted((s for s in students if s["status"] in shown), key=SORTS[order])
+    with grid:
+        for start in range(0, len(visible), per_row):
+            row = st.columns(per_row)
+            for col, s in zip(row, visible[start:start + per_row]):
+                with col:
+                    card(s, projection)
+
+
+def card(s: dict, projection: bool) -> None:
+    color, icon, label = STATUS[s["status"]]
+    with st.container(border=True, key=f"card-{s['student_id']}"):
+        st.markdown(f"**{display_name(s, projection)}**  \n:{COLOR[s['status']]}[{icon} {label}]")
+        st.progress(min(max(s["completion"], 0.0), 1.0), text=f"{s['completion']:.0%} complete")
+        risk = f" · risk {s['risk']:.2f}" if s["risk"] >= 0.3 else ""
+        st.caption(f"⏱ {minutes(s['time_on_task_s'])} · 📍 {s['current_activity_id'] or '-'}{risk}")
+        if st.button("Details", key=f"open-{s['student_id']}", use_container_width=True):
+            st.session_state.selected_student = s["student_id"]
+            st.session_state.goto = "Student"  # the sidebar radio picks this up before it is drawn
+            st.rerun(scope="app")
+
+
+def alerts_panel(client: ApiClient, data: dict, projection: bool) -> None:
+    alerts = sorted((a for a in data["alerts"] if a["state"] in ("open", "acknowledged")),
+                    key=lambda a: (a["state"] != "open", a["priority"], a["ts"]))
+    names = {s["student_id"]: display_name(s, projection) for s in data["students"]}
+    st.markdown(f"**🔔 Alerts ({len(alerts)})**")
+    if not alerts:
+        st.caption("No open alerts.")
+    for a in alerts[:MAX_ALERTS]:
+        with st.container(border=True, key=f"alert-{a['alert_id'].replace(':', '-')}"):
+            message = a["kind"].replace("_", " ") if projection else a["message"]
+            seen = " · acknowledged" if a["state"] == "acknowledged" else ""
+            st.markdown(f"{PRIORITY[a['priority']]}{seen}  \n**{names.get(a['student_id'], '?')}**: {message}")
+            ack, snooze = st.columns(2)
+            if a["state"] == "open" and ack.button("Ack", key=f"ack-{a['alert_id']}", use_container_width=True):
+                client.acknowledge(a["alert_id"])
+            if snooze.button("Snooze", key=f"snooze-{a['alert_id']}", help="for 10 minutes",
+                             use_container_width=True):
+                client.snooze(a["alert_id"], 10)
+    if len(alerts) > MAX_ALERTS:
+        st.caption(f"… and {len(alerts) - MAX_ALERTS} more (highest priority first)")
+
+
+def _clock(as_of: str | None) -> str:
+    if not as_of:
+        return "-"
+    return datetime.fromisoformat(as_of.replace("Z", "+00:00")).astimezone(timezone.utc).strftime("%H:%M:%S UTC")

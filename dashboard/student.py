@@ -1,0 +1,100 @@
+"""Student drill-down: where the student is, where they are stuck, and one click to help."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.presentation import STATUS, display_name, minutes
+
+TEMPLATES = {
+    "message": "You're making progress — keep going! Ask me if anything is unclear.",
+    "hint": "Try a smaller example first, then generalise.",
+}
+
+
+def page(client: ApiClient, course: dict, projection: bool) -> None:
+    course_id = course["course_id"]
+    try:
+        live = client.live_progress(course_id)
+    except (ApiUnavailable, ApiRefused) as exc:
+        st.error(f"Cannot load the class: {exc}")
+        return
+    students = {s["student_id"]: s for s in live["students"]}
+    if not students:
+        st.info("No students on this course yet.")
+        return
+    ids = sorted(students, key=lambda sid: display_name(students[sid], projection).lower())
+    selected = st.session_state.get("selected_student")
+    index = ids.index(selected) if selected in ids else 0
+    sid = st.selectbox("Student", ids, index=index, format_func=lambda i: display_name(students[i], projection))
+    st.session_state.selected_student = sid
+    if projection:
+        st.info("Drill-down details are hidden in projection-safe mode.")
+        return
+    detail = client.student(course_id, sid)
+    s = detail["student"]
+    color, icon, label = STATUS[s["status"]]
+    st.subheader(f"{s['name']} — {icon} {label}")
+    a, b, c, d = st.columns(4)
+    a.metric("Completion", f"{s['completion']:.0%}")
+    b.metric("Time on task", minutes(s["time_on_task_s"]))
+    c.metric("Current activity", s["current_activity_id"] or "-")
+    d.metric("Risk", f"{s['risk']:.2f}")
+    if s["reasons"]:
+        st.warning("Why: " + "; ".join(s["reasons"]))
+
+    titles = {act["activity_id"]: act["title"] for act in course["activities"]}
+    rows = [{"activity": titles.get(k, k), "progress": v["progress"], "attempts": v["attempts"],
+             "errors": v["errors"], "hints": v["hints"], "minutes": round(v["time_on_task_s"] / 60, 1)}
+            for k, v in detail["activities"].items()]
+    if rows:
+        frame = pd.DataFrame(rows).set_index("activity")
+        left, right = st.columns(2)
+        left.caption("Progress per activity")
+        left.bar_chart(frame[["progress"]], height=220)
+        right.caption("Attempts and errors")
+        right.bar_chart(frame[["attempts", "errors"]], height=220, stack=False)
+        st.dataframe(frame, use_container_width=True)
+
+    st.markdown("#### Help now")
+    interventions(client, course, s)
+
+    st.markdown("#### Interventions so far")
+    if detail["interventions"]:
+        st.dataframe(pd.DataFrame(detail["interventions"])[["created_at", "kind", "message", "activity_id"]],
+                     use_container_width=True, hide_index=True)
+    else:
+        st.caption("None yet.")
+
+
+def interventions(client: ApiClient, course: dict, s: dict) -> None:
+    """One button per kind, with the fields it needs prefilled."""
+    sid, current = s["student_id"], s["current_activity_id"]
+    others = [a["activity_id"] for a in course["activities"] if a["activity_id"] != current]
+    simpler = [a["activity_id"] for a in course["activities"] if a.get("simplified_of") == current] or others
+    bodies = {}
+    c1, c2 = st.columns(2)
+    with c1:
+        text = st.text_input("Message", TEMPLATES["message"], key=f"msg-{sid}")
+        bodies["message"] = {"kind": "message", "message": text}
+        hint = st.text_input("Hint", TEMPLATES["hint"], key=f"hint-{sid}")
+        bodies["hint"] = {"kind": "hint", "message": hint, "activity_id": current}
+        url = st.text_input("Resource URL", "https://docs.python.org/3/tutorial/", key=f"url-{sid}")
+        bodies["resource"] = {"kind": "resource", "resource_url": url, "activity_id": current}
+    with c2:
+        extra = st.number_input("Extension (minutes)", 5, 10_080, 30, key=f"ext-{sid}")
+        bodies["extension"] = {"kind": "extension", "extension_minutes": extra, "activity_id": current or others[0]}
+        alt = st.selectbox("Simplified version", simpler, key=f"alt-{sid}") if simpler else None
+        bodies["simplified_version"] = {"kind": "simplified_version", "alternative_activity_id": alt,
+                                        "activity_id": current}
+    labels = {"message": "💬 Send message", "hint": "💡 Send hint", "resource": "📚 Push resource",
+              "extension": "⏰ Give extension", "simplified_version": "🪜 Offer simplified version"}
+    for col, (kind, label) in zip(st.columns(len(labels)), labels.items()):
+        if col.button(label, key=f"do-{kind}-{sid}", use_container_width=True):
+            body = {k: v for k, v in bodies[kind].items() if v is not None}
+            try:
+                done = client.intervene(sid, {"course_id": course["course_id"], **body})
+                st.toast(f"{label.split(' ', 1)[1]}: sent ({done['intervention_id'][:11]}…)")
+            except ApiRefused as exc:
+                st.error(f"Not sent: {exc.message}")

@@ -181,6 +181,10 @@ class EventLog:
         rows = await asyncio.to_thread(self._store.interventions, student_id, course_id)
         return [r | {"created_at": iso(r["created_at"])} for r in rows]
 
+    async def timeline(self, course_id: str, student_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await asyncio.to_thread(self._store.student_events, course_id, student_id, limit)
+        return [r | {"ts": iso(r["ts"])} for r in rows]
+
     async def student_courses(self, student_id: str) -> list[str]:
         return [cid for cid, roster in self.catalog.rosters.items() if student_id in roster]
 

@@ -1,6 +1,7 @@
 """Student drill-down: where the student is, where they are stuck, and one click to help."""
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -56,6 +57,19 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
         right.caption("Attempts and errors")
         right.bar_chart(frame[["attempts", "errors"]], height=220, stack=False)
         st.dataframe(frame, use_container_width=True)
+
+    if detail["timeline"]:
+        st.caption("Timeline (latest 100 events)")
+        events = pd.DataFrame(detail["timeline"])
+        events["ts"] = pd.to_datetime(events["ts"])
+        events["activity"] = events["activity_id"].map(lambda a: titles.get(a, a or "(presence)"))
+        st.altair_chart(alt.Chart(events).mark_circle(size=90).encode(
+            x=alt.X("ts:T", title=None), y=alt.Y("activity:N", title=None),
+            color=alt.Color("type:N", scale=alt.Scale(
+                domain=["attempt", "hint_requested", "progress", "activity_started", "activity_completed", "heartbeat"],
+                range=["#1f77b4", "#ff9f1c", "#2ca02c", "#9467bd", "#17becf", "#c7c7c7"])),
+            shape=alt.Shape("correct:N", title="correct"),
+            tooltip=["ts:T", "type", "activity", "correct", "progress"]), use_container_width=True)
 
     st.markdown("#### Help now")
     interventions(client, course, s)

@@ -214,6 +214,15 @@ class Store:
         return [{"intervention_id": r[0], "course_id": r[1], "student_id": r[2], "professor_id": r[3],
                  "kind": r[4], **json.loads(r[5]), "created_at": r[6]} for r in rows]
 
+    def student_events(self, course_id: str, student_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """A student's latest events in a course, newest first (the drill-down timeline)."""
+        rows = self.cursor().execute(
+            "SELECT event_id, type, activity_id, epoch_us(ts) / 1e6, progress, correct, duration_s "
+            "FROM student_activity_log WHERE course_id = ? AND student_id = ? ORDER BY seq DESC LIMIT ?",
+            (course_id, student_id, limit)).fetchall()
+        keys = ("event_id", "type", "activity_id", "ts", "progress", "correct", "duration_s")
+        return [dict(zip(keys, r)) for r in rows]
+
     def save_statements(self, rows: list[tuple[str, str, bool, str, str]]) -> None:
         """(statement_id, statement JSON, applied, note, credential); a known id is kept as first stored."""
         cur = self.cursor()

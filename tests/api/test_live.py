@@ -191,6 +191,7 @@ def test_interventions_alerts_and_drill_down_are_authorised(stack):
         detail = c.get(f"/api/professor/courses/{room.course_id}/students/{s0}").json()
         assert detail["student"]["status"] == "struggling"
         assert detail["activities"][room.activities[0]]["errors"] == 3
+        assert [e["type"] for e in detail["timeline"]] == ["attempt"] * 3
         assert stack_audits(stack) == audits_before + 1
         assert c.get(f"/api/professor/courses/{room.course_id}/students/ghost").status_code == 404
     with stack.client(room.student_tokens[s0]) as c:

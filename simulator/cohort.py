@@ -1,0 +1,145 @@
+"""A cohort: how many students, which course, which archetype mix, how long, how fast.
+
+Loaded from TOML (examples in ``simulator/cohorts/``) or built from flags.
+Every key is checked: an unknown key, an impossible probability or zero
+students is a ``CohortError`` naming the key.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.archetypes import ARCHETYPES
+from simulator.bkt import SkillParams
+
+
+class CohortError(ValueError):
+    def __init__(self, key: str, error: str) -> None:
+        super().__init__(f"{key}: {error}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class SimActivity:
+    activity_id: str
+    title: str
+    expected_minutes: float
+    skill: str
+    difficulty: float = 0.3     # 0 easy .. 1 very hard: lowers learning and guessing
+    correct_to_complete: int = 3
+
+
+@dataclass(frozen=True)
+class Cohort:
+    students: int = 120
+    seed: int = 7
+    speed: float = 60.0
+    minutes: float = 60.0
+    course_id: str = "sim-course"
+    title: str = "Simulated cohort"
+    activities: tuple[SimActivity, ...] = ()
+    skills: dict[str, SkillParams] = field(default_factory=dict)
+    mix: dict[str, float] = field(default_factory=lambda: {"steady": 1.0})
+
+    def archetype_of(self, index: int) -> str:
+        """Deterministic assignment by index, in proportion to the mix."""
+        names = sorted(self.mix)
+        total = sum(self.mix.values())
+        point = ((index * 0.6180339887) % 1.0) * total  # low-discrepancy spread over the mix
+        for name in names:
+            point -= self.mix[name]
+            if point < 0:
+                return name
+        return names[-1]
+
+
+DEFAULT_ACTIVITIES = (
+    SimActivity("intro", "Welcome and setup", 5, "basics", 0.1, 2),
+    SimActivity("vars", "Variables", 8, "basics", 0.2),
+    SimActivity("loops", "Loops", 10, "control", 0.3),
+    SimActivity("funcs", "Functions", 12, "functions", 0.35),
+    SimActivity("recursion", "Recursion (hard)", 15, "recursion", 0.85, 4),
+    SimActivity("lists", "Lists", 10, "data", 0.3),
+    SimActivity("dicts", "Dictionaries", 10, "data", 0.35),
+    SimActivity("project", "Mini project", 20, "project", 0.5, 4),
+)
+DEFAULT_MIX = {"steady": 0.45, "struggling": 0.15, "disengaging": 0.1, "fast_finisher": 0.1,
+               "guesser": 0.1, "late_starter": 0.1}
+
+_TOP = {"students", "seed", "speed", "minutes", "course", "mix", "skills"}
+_COURSE = {"course_id", "title", "activities"}
+_ACTIVITY = {"activity_id", "title", "expected_minutes", "skill", "difficulty", "correct_to_complete"}
+_SKILL = {"p_init", "p_learn", "p_slip", "p_guess"}
+
+
+def default(students: int = 120, seed: int = 7, speed: float = 60.0, minutes: float = 60.0) -> Cohort:
+    return validate(Cohort(students, seed, speed, minutes, activities=DEFAULT_ACTIVITIES, mix=dict(DEFAULT_MIX)))
+
+
+def load(path: Path, **overrides: Any) -> Cohort:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise CohortError("file", f"not valid TOML: {exc}") from None
+    return from_dict(data, **overrides)
+
+
+def from_dict(data: dict[str, Any], **overrides: Any) -> Cohort:
+    _known(data, _TOP, "")
+    course = data.get("course", {})
+    _known(course, _COURSE, "course.")
+    activities = []
+    for i, a in enumerate(course.get("activities", [])):
+        _known(a, _ACTIVITY, f"course.activities[{i}].")
+        for key in ("activity_id", "title", "expected_minutes", "skill"):
+            if key not in a:
+                raise CohortError(f"course.activities[{i}].{key}", "required")
+        activities.append(SimActivity(**a))
+    skills = {}
+    for name, params in data.get("skills", {}).items():
+        _known(params, _SKILL, f"skills.{name}.")
+        skills[name] = SkillParams(**params)
+    values = {k: data[k] for k in ("students", "seed", "speed", "minutes") if k in data}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cohort = Cohort(**values, course_id=course.get("course_id", "sim-course"),
+                    title=course.get("title", "Simulated cohort"),
+                    activities=tuple(activities) or DEFAULT_ACTIVITIES, skills=skills,
+                    mix=data.get("mix", dict(DEFAULT_MIX)))
+    return validate(cohort)
+
+
+def validate(c: Cohort) -> Cohort:
+    if not isinstance(c.students, int) or c.students < 1:
+        raise CohortError("students", "must be a whole number >= 1")
+    if not 0 < c.speed <= 10_000:
+        raise CohortError("speed", "must be > 0 (x real time)")
+    if not 0 < c.minutes <= 7 * 24 * 60:
+        raise CohortError("minutes", "must be > 0")
+    for name, share in c.mix.items():
+        if name not in ARCHETYPES:
+            raise CohortError(f"mix.{name}", f"unknown archetype; known: {', '.join(sorted(ARCHETYPES))}")
+        if not isinstance(share, (int, float)) or share < 0:
+            raise CohortError(f"mix.{name}", "must be a share >= 0")
+    if sum(c.mix.values()) <= 0:
+        raise CohortError("mix", "at least one archetype needs a share > 0")
+    for name, p in c.skills.items():
+        for key in _SKILL:
+            value = getattr(p, key)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise CohortError(f"skills.{name}.{key}", f"must be a probability in [0, 1], got {value!r}")
+    for i, a in enumerate(c.activities):
+        if not 0 <= a.difficulty <= 1:
+            raise CohortError(f"course.activities[{i}].difficulty", "must be in [0, 1]")
+        if a.correct_to_complete < 1:
+            raise CohortError(f"course.activities[{i}].correct_to_complete", "must be >= 1")
+    return c
+
+
+def _known(section: dict[str, Any], allowed: set[str], prefix: str) -> None:
+    if not isinstance(section, dict):
+        raise CohortError(prefix.rstrip(".") or "file", "must be a table")
+    for key in section:
+        if key not in allowed:
+            raise CohortError(prefix + key, f"unknown key; allowed: {', '.join(sorted(allowed))}")

@@ -1,0 +1,171 @@
+"""Live cohorts: every simulated student is a real client of a running classpulse.
+
+Each student holds its own student WebSocket, sends its events over it at the
+pace of the simulated clock (``speed`` x real time) and reacts to what arrives:
+a hint raises its chance to learn, a message may end an idle spell, an
+extension or a simpler version eases its pace. Event ids are deterministic,
+so a frame resent after a lost connection is counted once. A clock task keeps
+the event-clock course's watermark moving with heartbeats.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import httpx
+import websockets
+
+from simulator.cohort import Cohort
+from simulator.student import SimStudent, iso
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveRun:
+    cohort: Cohort
+    api: str
+    professor_id: str = ""
+    professor_token: str = ""
+    acknowledged: int = 0
+    duplicates: int = 0
+    resent_frames: int = 0
+    interventions_received: int = 0
+    truth: list[dict[str, Any]] = field(default_factory=list)
+    detected: list[dict[str, Any]] = field(default_factory=list)
+    students: list[SimStudent] = field(default_factory=list)
+
+
+def setup(cohort: Cohort, api: str, admin_token: str) -> tuple[LiveRun, dict[str, str]]:
+    """Create the professor, the course (event clock) and the roster through the admin API."""
+    run = LiveRun(cohort, api, professor_id=f"{cohort.course_id}-prof")
+    with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60) as c:
+        prof = c.post("/api/admin/professors", json={"professor_id": run.professor_id, "name": "Simulation",
+                                                     "rotate_token": True}).raise_for_status().json()
+        run.professor_token = prof["token"]
+        c.post("/api/admin/courses", json={
+            "course_id": cohort.course_id, "professor_id": run.professor_id, "title": cohort.title,
+            "clock": "event", "activities": [{"activity_id": a.activity_id, "title": a.title,
+                                              "expected_minutes": a.expected_minutes}
+                                             for a in cohort.activities]}).raise_for_status()
+        ids = [f"{cohort.course_id}-s{i:05d}" for i in range(cohort.students)]
+        tokens = {}
+        for start in range(0, len(ids), 1000):
+            roster = c.post(f"/api/admin/courses/{cohort.course_id}/students", json={
+                "students": [{"student_id": s, "name": f"Sim student {s[-5:]}"} for s in ids[start:start + 1000]],
+                "rotate_tokens": True}).raise_for_status().json()
+            tokens.update({s["student_id"]: s["token"] for s in roster["students"]})
+    return run, tokens
+
+
+async def run_live(cohort: Cohort, api: str, admin_token: str, evaluate: bool = False,
+                   progress: Callable[[float], None] | None = None) -> LiveRun:
+    run, tokens = setup(cohort, api, admin_token)
+    wall0, epoch0 = time.monotonic(), time.time()
+    sim_now = lambda: (time.monotonic() - wall0) * cohort.speed / 60.0  # noqa: E731
+    run.students = [SimStudent(cohort, i, epoch0) for i in range(cohort.students)]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(_student(run, s, tokens[s.student_id], sim_now, stop)) for s in run.students]
+    tasks.append(asyncio.create_task(_clock(run, admin_token, sim_now, epoch0, stop)))
+    for minute in range(int(cohort.minutes) + 1):
+        await _sleep_until(minute, sim_now)
+        run.truth.extend(asdict(s.truth(minute)) for s in run.students)
+        if evaluate:
+            run.detected.extend(await _detect(run, minute))
+        if progress:
+            progress(minute / cohort.minutes)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return run
+
+
+async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: asyncio.Event) -> None:
+    url = run.api.replace("http://", "ws://").replace("https://", "wss://") + f"/ws/student/{s.student_id}"
+    pending: list[dict[str, Any]] = []
+    while not stop.is_set():
+        try:
+            async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"},
+                                          open_timeout=20) as ws:
+                acks: asyncio.Queue = asyncio.Queue()
+                reader = asyncio.create_task(_read(run, s, ws, acks, sim_now))
+                try:
+                    if pending:  # resend what was not acknowledged before the connection dropped
+                        run.resent_frames += 1
+                        await _send(run, ws, pending, acks)
+                        pending = []
+                    while not stop.is_set():
+                        wait = (s.t - sim_now()) * 60.0 / run.cohort.speed
+                        if wait > 0:
+                            try:
+                                await asyncio.wait_for(stop.wait(), min(wait, 1.0))
+                            except asyncio.TimeoutError:
+                                pass
+                            continue
+                        pending = s.act()
+                        if pending:
+                            await _send(run, ws, pending, acks)
+                            pending = []
+                finally:
+                    reader.cancel()
+        except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as exc:
+            log.warning("student %s lost its socket (%s); reconnecting", s.student_id, exc)
+            await asyncio.sleep(0.5)
+
+
+async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Queue) -> None:
+    await ws.send(json.dumps({"type": "events", "events": events}))
+    answer = await asyncio.wait_for(acks.get(), 30)
+    if answer.get("type") == "ack":
+        run.acknowledged += answer["accepted"]
+        run.duplicates += answer["duplicates"]
+    else:
+        log.warning("events refused: %s", answer.get("errors"))
+
+
+async def _read(run: LiveRun, s: SimStudent, ws, acks: asyncio.Queue, sim_now) -> None:
+    async for raw in ws:
+        message = json.loads(raw)
+        if message.get("type") in ("ack", "error"):
+            await acks.put(message)
+        elif message.get("type") == "intervention":
+            run.interventions_received += 1
+            s.receive(message, sim_now())
+
+
+async def _clock(run: LiveRun, admin_token: str, sim_now, epoch0: float, stop: asyncio.Event) -> None:
+    """Heartbeats that move the event clock (students in idle spells send nothing)."""
+    n = 0
+    async with httpx.AsyncClient(base_url=run.api, headers={"Authorization": f"Bearer {admin_token}"},
+                                 timeout=30) as c:
+        while not stop.is_set():
+            n += 1
+            s = run.students[n % len(run.students)]
+            event = {"event_id": f"sim-{run.cohort.seed}-clock-{epoch0:.0f}-{n}", "student_id": s.student_id,
+                     "course_id": run.cohort.course_id, "type": "heartbeat",
+                     "ts": iso(epoch0 + 60 * sim_now())}
+            try:
+                await c.post("/api/events", json={"events": [event]})
+            except httpx.HTTPError:
+                pass
+            try:
+                await asyncio.wait_for(stop.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+
+
+async def _detect(run: LiveRun, minute: int) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=run.api, timeout=30,
+                                 headers={"Authorization": f"Bearer {run.professor_token}"}) as c:
+        r = await c.get(f"/api/professor/courses/{run.cohort.course_id}/live-progress")
+    if r.status_code != 200:
+        return []
+    return [{"student_id": s["student_id"], "minute": minute, "status": s["status"]} for s in r.json()["students"]]
+
+
+async def _sleep_until(minute: float, sim_now) -> None:
+    while minute - sim_now() > 0:
+        await asyncio.sleep(0.05)

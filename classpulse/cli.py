@@ -57,36 +57,48 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
     import os
+    import threading
 
     from classpulse import dashboard_process
     from classpulse.stack import Stack, wait_for_signal
-    from simulator.demo import seed_demo_class, start_demo_traffic
+    from simulator import cohort as cohorts
+    from simulator.live import run_live, setup
     settings = _settings(args)
     stack = Stack.start(settings)
-    demo = seed_demo_class(stack.api_url, stack.admin_token, students=args.students)
+    cohort = cohorts.default(students=args.students, speed=args.speed, minutes=args.minutes)
+    prepared = setup(cohort, stack.api_url, stack.admin_token)
+    run = prepared[0]
     token_file = settings.data_dir / "demo-professor.token"
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(demo.professor_token + "\n")
-    traffic = start_demo_traffic(stack.api_url, demo, speed=args.speed)
+        f.write(run.professor_token + "\n")
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    simulation = threading.Thread(target=loop.run_until_complete, daemon=True, name="demo-cohort",
+                                  args=(run_live(cohort, stack.api_url, stack.admin_token, prepared=prepared,
+                                                 stop=stop),))
+    simulation.start()
     dashboard = dashboard_process.start(stack.api_url, settings.dashboard_port, token_file)
     print()
     print("classpulse demo is running")
     print(f"  Dashboard:       http://127.0.0.1:{settings.dashboard_port}   (signed in as the demo professor)")
     print(f"  API:             {stack.api_url}   (OpenAPI docs: {stack.api_url}/docs)")
-    print(f"  Live progress:   {stack.api_url}/api/professor/courses/{demo.course_id}/live-progress")
-    print(f"  Professor token: {demo.professor_token}")
+    print(f"  Class:           {cohort.students} simulated students at {cohort.speed:g}x, "
+          f"{cohort.minutes:g} simulated minutes; they react to your interventions")
+    print(f"  Professor token: {run.professor_token}")
     if stack.admin_token_file:
         print(f"  Admin token in:  {stack.admin_token_file}")
-    print(f"  Try: curl -H 'Authorization: Bearer {demo.professor_token}' "
-          f"{stack.api_url}/api/professor/courses/{demo.course_id}/live-progress")
+    print(f"  Try: curl -H 'Authorization: Bearer {run.professor_token}' "
+          f"{stack.api_url}/api/professor/courses/{cohort.course_id}/live-progress")
     print("Ctrl-C stops everything.", flush=True)
     try:
         wait_for_signal()
     finally:
         dashboard.terminate()
-        traffic.stop()
+        loop.call_soon_threadsafe(stop.set)
+        simulation.join(timeout=5)
         dashboard.wait(10)
         stack.stop()
     return 0
@@ -102,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _stack_flags(p)
     p.add_argument("--students", type=int, default=120)
     p.add_argument("--speed", type=float, default=60.0, help="time acceleration of the demo class")
+    p.add_argument("--minutes", type=float, default=240.0, help="simulated minutes the demo class runs")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("dashboard", help="the professor's Streamlit dashboard (a client of the API)")
     p.add_argument("--api", default="http://127.0.0.1:8000", help="classpulse API URL")

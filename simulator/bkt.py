@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SkillParams:
-    p_init: float = 0.3
-    p_learn: float = 0.2
-    p_slip: float = 0.1
-    p_guess: float = 0.2
+    p_init: float = 0.5
+    p_learn: float = 0.35
+    p_slip: float = 0.08
+    p_guess: float = 0.25
 
     def scaled(self, init: float = 1.0, learn: float = 1.0, guess: float = 1.0) -> "SkillParams":
         clip = lambda p: min(0.99, max(0.01, p))  # noqa: E731

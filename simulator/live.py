@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import httpx
 import websockets
@@ -36,6 +36,8 @@ class LiveRun:
     resent_frames: int = 0
     interventions_received: int = 0
     truth: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)  # acknowledged events, with sim minute
+    sim_now: Callable[[], float] = lambda: 0.0
     detected: list[dict[str, Any]] = field(default_factory=list)
     students: list[SimStudent] = field(default_factory=list)
 
@@ -63,16 +65,26 @@ def setup(cohort: Cohort, api: str, admin_token: str) -> tuple[LiveRun, dict[str
 
 
 async def run_live(cohort: Cohort, api: str, admin_token: str, evaluate: bool = False,
-                   progress: Callable[[float], None] | None = None) -> LiveRun:
-    run, tokens = setup(cohort, api, admin_token)
+                   progress: Callable[[float], None] | None = None,
+                   prepared: tuple[LiveRun, dict[str, str]] | None = None,
+                   during: Callable[[LiveRun], Awaitable[None]] | None = None,
+                   stop: asyncio.Event | None = None) -> LiveRun:
+    """Drive the cohort for ``cohort.minutes`` simulated minutes (or until ``stop`` is set);
+    ``during(run)`` runs alongside (tests and demos use it to act as the professor)."""
+    run, tokens = prepared or setup(cohort, api, admin_token)
     wall0, epoch0 = time.monotonic(), time.time()
     sim_now = lambda: (time.monotonic() - wall0) * cohort.speed / 60.0  # noqa: E731
     run.students = [SimStudent(cohort, i, epoch0) for i in range(cohort.students)]
-    stop = asyncio.Event()
+    run.sim_now = sim_now
+    stop = stop or asyncio.Event()
     tasks = [asyncio.create_task(_student(run, s, tokens[s.student_id], sim_now, stop)) for s in run.students]
     tasks.append(asyncio.create_task(_clock(run, admin_token, sim_now, epoch0, stop)))
+    if during is not None:
+        tasks.append(asyncio.create_task(during(run)))
     for minute in range(int(cohort.minutes) + 1):
-        await _sleep_until(minute, sim_now)
+        await _sleep_until(minute, sim_now, stop)
+        if stop.is_set():
+            break
         run.truth.extend(asdict(s.truth(minute)) for s in run.students)
         if evaluate:
             run.detected.extend(await _detect(run, minute))
@@ -122,6 +134,7 @@ async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Qu
     if answer.get("type") == "ack":
         run.acknowledged += answer["accepted"]
         run.duplicates += answer["duplicates"]
+        run.sent.extend(events)
     else:
         log.warning("events refused: %s", answer.get("errors"))
 
@@ -166,6 +179,6 @@ async def _detect(run: LiveRun, minute: int) -> list[dict[str, Any]]:
     return [{"student_id": s["student_id"], "minute": minute, "status": s["status"]} for s in r.json()["students"]]
 
 
-async def _sleep_until(minute: float, sim_now) -> None:
-    while minute - sim_now() > 0:
+async def _sleep_until(minute: float, sim_now, stop: asyncio.Event) -> None:
+    while minute - sim_now() > 0 and not stop.is_set():
         await asyncio.sleep(0.05)

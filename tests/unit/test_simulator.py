@@ -1,0 +1,83 @@
+"""The cohort simulator without a server: determinism, archetypes, cohort files, evaluation."""
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from simulator import cohort as cohorts
+from simulator import evaluate, offline
+
+
+def run(tmp_path, name="a", **kw):
+    c = cohorts.default(**({"students": 120, "seed": 5, "minutes": 60} | kw))
+    return offline.run(c, tmp_path / name), tmp_path / name
+
+
+def test_same_seed_same_events_and_truth(tmp_path):
+    a, _ = run(tmp_path, "a")
+    b, _ = run(tmp_path, "b")
+    c, _ = run(tmp_path, "c", seed=6)
+    assert (a["events_sha256"], a["truth_sha256"]) == (b["events_sha256"], b["truth_sha256"])
+    assert a["events_sha256"] != c["events_sha256"]
+
+
+def test_chunking_does_not_change_the_result(tmp_path):
+    c = cohorts.default(students=60, seed=9, minutes=30)
+    whole = offline.run(c, tmp_path / "whole", chunk=60)
+    split = offline.run(c, tmp_path / "split", chunk=7)
+    assert whole["events_sha256"] == split["events_sha256"] and whole["truth_sha256"] == split["truth_sha256"]
+
+
+def test_archetypes_behave_as_declared(tmp_path):
+    _, out = run(tmp_path, students=400, minutes=60)
+    events, truth = pl.read_parquet(out / "events.parquet"), pl.read_parquet(out / "truth.parquet")
+    kinds = truth.select("student_id", "archetype").unique()
+    errors = (events.filter(pl.col("type") == "attempt").join(kinds, on="student_id")
+              .group_by("archetype").agg(pl.col("correct").not_().mean().alias("error_rate")))
+    rate = dict(errors.iter_rows())
+    assert rate["struggling"] > rate["steady"] + 0.15
+    idle = dict(truth.group_by("archetype").agg(pl.col("idle").mean()).iter_rows())
+    assert idle["disengaging"] > 0.2 and idle["disengaging"] > 5 * idle["steady"]
+    struggle = dict(truth.group_by("archetype").agg(pl.col("struggling").mean()).iter_rows())
+    assert struggle["struggling"] > 2 * struggle["steady"]
+    first = (events.filter(pl.col("type") != "heartbeat").join(kinds, on="student_id")
+             .group_by("archetype").agg(pl.col("ts").min()))
+    starts = dict(first.iter_rows())
+    assert starts["late_starter"] > starts["steady"]
+
+
+@pytest.mark.parametrize("data, key", [
+    ({"studnets": 5}, "studnets"),
+    ({"students": 0}, "students"),
+    ({"mix": {"wizard": 1.0}}, "mix.wizard"),
+    ({"skills": {"basics": {"p_learn": 1.5}}}, "skills.basics.p_learn"),
+    ({"course": {"activities": [{"activity_id": "a", "title": "A", "expected_minutes": 5, "skill": "s",
+                                 "difficulty": 3}]}}, "course.activities[0].difficulty"),
+    ({"course": {"colour": "red"}}, "course.colour"),
+])
+def test_cohort_errors_name_the_key(data, key):
+    with pytest.raises(cohorts.CohortError) as err:
+        cohorts.from_dict(data)
+    assert err.value.key == key
+
+
+def test_example_cohorts_load():
+    from pathlib import Path
+    for path in (Path(cohorts.__file__).parent / "cohorts").glob("*.toml"):
+        assert cohorts.load(path).students > 0
+
+
+def test_evaluation_on_a_constructed_case():
+    truth, shown = [], []
+    for m in range(10):  # s1 struggles minutes 2-7; the system shows it from minute 4 to 8
+        truth.append({"student_id": "s1", "minute": m, "struggling": 2 <= m <= 7, "idle": False})
+        shown.append({"student_id": "s1", "minute": m, "status": "struggling" if 4 <= m <= 8 else "active"})
+        truth.append({"student_id": "s2", "minute": m, "struggling": False, "idle": m >= 5})  # idle never shown
+        shown.append({"student_id": "s2", "minute": m, "status": "active"})
+    r = evaluate.evaluate(truth, shown)
+    s = r["struggling"]
+    assert (s["true_samples"], s["shown_samples"]) == (6, 5)
+    assert (s["precision"], s["recall"]) == (0.8, round(4 / 6, 3))  # tp 4 (4..7), fp 1 (8), fn 2 (2, 3)
+    assert s["median_delay_min"] == 2 and s["episodes"] == 1 and s["episodes_missed"] == 0
+    i = r["idle"]
+    assert (i["recall"], i["precision"], i["episodes_missed"], i["median_delay_min"]) == (0.0, None, 1, None)

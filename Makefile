@@ -44,6 +44,7 @@ test: install
 bench: install
 	$(PY) -m loadtests.bench_ingest
 	$(PY) -m loadtests.bench_edge
+	$(PY) -m loadtests.bench_simulator
 
 lint: install
 	$(PY) -m ruff check .

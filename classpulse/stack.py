@@ -64,9 +64,10 @@ class Stack:
             token_path.chmod(0o600)
             os.environ["RAY_AUTH_MODE"] = "token"
             os.environ["RAY_AUTH_TOKEN_PATH"] = str(token_path)
-            if "ray" in sys.modules:  # imported already: make Ray re-read its auth settings
-                from ray._raylet import Config
+            if "ray" in sys.modules:  # imported (maybe used) already: make Ray re-read its auth settings
+                from ray._raylet import AuthenticationTokenLoader, Config
                 Config.initialize("")
+                AuthenticationTokenLoader.instance().reset_cache()
         import ray  # only now: Ray reads the variables above when it is imported
         from ray import serve
 

@@ -131,6 +131,8 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
 async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Queue) -> None:
     await ws.send(json.dumps({"type": "events", "events": events}))
     answer = await asyncio.wait_for(acks.get(), 30)
+    if answer.get("type") == "closed":
+        raise ConnectionError("the socket closed before the ack; the frame will be resent")
     if answer.get("type") == "ack":
         run.acknowledged += answer["accepted"]
         run.duplicates += answer["duplicates"]
@@ -140,13 +142,18 @@ async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Qu
 
 
 async def _read(run: LiveRun, s: SimStudent, ws, acks: asyncio.Queue, sim_now) -> None:
-    async for raw in ws:
-        message = json.loads(raw)
-        if message.get("type") in ("ack", "error"):
-            await acks.put(message)
-        elif message.get("type") == "intervention":
-            run.interventions_received += 1
-            s.receive(message, sim_now())
+    try:
+        async for raw in ws:
+            message = json.loads(raw)
+            if message.get("type") in ("ack", "error"):
+                await acks.put(message)
+            elif message.get("type") == "intervention":
+                run.interventions_received += 1
+                s.receive(message, sim_now())
+    except websockets.WebSocketException:
+        pass
+    finally:
+        await acks.put({"type": "closed"})  # a sender waiting for an ack learns at once
 
 
 async def _clock(run: LiveRun, admin_token: str, sim_now, epoch0: float, stop: asyncio.Event) -> None:

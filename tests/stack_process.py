@@ -46,8 +46,8 @@ class StackProcess:
 
 
 def start_stack(data_dir: Path, log_path: Path, admin_token: str = "test-admin-token-0123456789",
-                extra: list[str] | None = None, timeout: float = 180.0) -> StackProcess:
-    port = free_port()
+                extra: list[str] | None = None, timeout: float = 180.0, port: int | None = None) -> StackProcess:
+    port = port or free_port()
     env = dict(os.environ, CLASSPULSE_ADMIN_TOKEN=admin_token, PYTHONUNBUFFERED="1")
     env.pop("RAY_ADDRESS", None)
     log = open(log_path, "ab")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from actors.topology import DomainError
 from engine.events import Event, EventBatch
@@ -52,7 +52,7 @@ class GroupCommitter:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._flush_forever())
 
-    async def append(self, events: "list[Event] | EventBatch") -> Ack:
+    async def append(self, events: list[Event] | EventBatch) -> Ack:
         if self.closed:
             raise DomainError(503, "log", "the event log is shutting down")
         self.start()

@@ -155,7 +155,7 @@ class CourseHub:
             async with self._changed:
                 try:
                     await asyncio.wait_for(self._changed.wait(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     # -- student inboxes (live delivery; the durable copy is in the log) -------

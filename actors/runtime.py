@@ -26,7 +26,7 @@ class Runtime:
         self._owned = owned or []  # non-detached actors live as long as their creator holds them
 
     @classmethod
-    def start(cls, settings: Settings, timeout: float = 120.0) -> "Runtime":
+    def start(cls, settings: Settings, timeout: float = 120.0) -> Runtime:
         """Create (or find) the stack's actors in ``settings.namespace`` and wait until ready."""
         topology = Topology(settings.namespace, settings.shards, settings.hubs)
         cpus = settings.actor_cpus
@@ -42,7 +42,7 @@ class Runtime:
         return cls(topology, [log, *shards, *hubs])
 
     @classmethod
-    def connect(cls, namespace: str, shards: int, hubs: int) -> "Runtime":
+    def connect(cls, namespace: str, shards: int, hubs: int) -> Runtime:
         return cls(Topology(namespace, shards, hubs))
 
     # -- the facade -----------------------------------------------------------

@@ -47,13 +47,13 @@ class Topology:
     def hub_of(self, course_id: str) -> int:
         return shard_for(course_id, self.hubs)
 
-    def event_log(self) -> "ray.actor.ActorHandle":
+    def event_log(self) -> ray.actor.ActorHandle:
         return ray.get_actor(EVENT_LOG, namespace=self.namespace)
 
-    def shard(self, index: int) -> "ray.actor.ActorHandle":
+    def shard(self, index: int) -> ray.actor.ActorHandle:
         return ray.get_actor(self.shard_name(index), namespace=self.namespace)
 
-    def hub(self, index: int) -> "ray.actor.ActorHandle":
+    def hub(self, index: int) -> ray.actor.ActorHandle:
         return ray.get_actor(self.hub_name(index), namespace=self.namespace)
 
 
@@ -67,20 +67,20 @@ class Handles:
         self._log: ray.actor.ActorHandle | None = None
 
     @property
-    def log(self) -> "ray.actor.ActorHandle":
+    def log(self) -> ray.actor.ActorHandle:
         if self._log is None:
             self._log = self.topology.event_log()
         return self._log
 
-    def shard(self, index: int) -> "ray.actor.ActorHandle":
+    def shard(self, index: int) -> ray.actor.ActorHandle:
         if index not in self._shards:
             self._shards[index] = self.topology.shard(index)
         return self._shards[index]
 
-    def hub(self, index: int) -> "ray.actor.ActorHandle":
+    def hub(self, index: int) -> ray.actor.ActorHandle:
         if index not in self._hubs:
             self._hubs[index] = self.topology.hub(index)
         return self._hubs[index]
 
-    def hub_for(self, course_id: str) -> "ray.actor.ActorHandle":
+    def hub_for(self, course_id: str) -> ray.actor.ActorHandle:
         return self.hub(self.topology.hub_of(course_id))

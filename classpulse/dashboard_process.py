@@ -4,10 +4,9 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from classpulse.health import wait_until_healthy
 
 
 def app_path() -> Path:
@@ -31,15 +30,10 @@ def start(api: str, port: int, token_file: Path | None, log_path: Path | None = 
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(command(api, port, token_file), stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the dashboard exited early (code {proc.returncode})")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"the dashboard did not come up on port {port}")
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}/_stcore/health", timeout,
+                           alive=lambda: proc.poll() is None, what="dashboard")
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc

@@ -41,7 +41,7 @@ class Settings:
     def db_path(self) -> Path:
         return self.data_dir / "classpulse.duckdb"
 
-    def with_overrides(self, **values: Any) -> "Settings":
+    def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 
     def to_dict(self) -> dict[str, Any]:

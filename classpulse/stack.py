@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from classpulse import admin_token
+from classpulse.health import wait_until_healthy
 from classpulse.settings import Settings
 
 
@@ -41,7 +40,7 @@ class Stack:
         return f"http://{host}:{self.settings.port}"
 
     @classmethod
-    def start(cls, settings: Settings, echo=print) -> "Stack":
+    def start(cls, settings: Settings, echo=print) -> Stack:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         token, token_file, generated = admin_token.resolve(settings.admin_token, settings.data_dir)
         run_dir = Path(tempfile.mkdtemp(prefix="cp-"))
@@ -105,15 +104,7 @@ class Stack:
         (s.data_dir / "run.json").write_text(json.dumps(self.info, indent=2))
 
     def _wait_healthy(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.api_url}/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"API at {self.api_url} did not become healthy in {timeout:.0f}s")
+        wait_until_healthy(f"{self.api_url}/api/health", timeout, what="API")
 
     def stop(self, echo=print) -> None:
         import ray

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import streamlit as st
 
@@ -100,4 +100,4 @@ def alerts_panel(client: ApiClient, data: dict, projection: bool) -> None:
 def _clock(as_of: str | None) -> str:
     if not as_of:
         return "-"
-    return datetime.fromisoformat(as_of.replace("Z", "+00:00")).astimezone(timezone.utc).strftime("%H:%M:%S UTC")
+    return datetime.fromisoformat(as_of.replace("Z", "+00:00")).astimezone(UTC).strftime("%H:%M:%S UTC")

@@ -9,8 +9,9 @@ it once.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from engine.events import iso
 from engine.status import PRIORITY

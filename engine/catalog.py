@@ -6,8 +6,9 @@ also reject event times more than five minutes in the future.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from engine.config import AlertConfig
 from engine.course import Course, FoldParams
@@ -38,7 +39,7 @@ class Catalog:
         params = FoldParams(len(course.activities), self.config(course_id).idle_after_s)
         return params, {a.activity_id: a.expected_minutes for a in course.activities}
 
-    def check(self, events: "Iterable[Event] | EventBatch", now: float) -> list[dict[str, Any]]:
+    def check(self, events: Iterable[Event] | EventBatch, now: float) -> list[dict[str, Any]]:
         """Errors for events that do not fit the catalogue (empty when all fit)."""
         if isinstance(events, EventBatch):
             rows = zip(*(events.column(n) for n in ("course_id", "student_id", "activity_id", "ts", "ts_given")))

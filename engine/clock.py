@@ -9,8 +9,8 @@ event time seen in the course, advanced by heartbeats. A cohort replayed at
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from engine.course import ClockMode
 from engine.state import StudentSummary

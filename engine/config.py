@@ -31,7 +31,7 @@ class AlertConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def merge(self, updates: dict[str, Any]) -> "AlertConfig":
+    def merge(self, updates: dict[str, Any]) -> AlertConfig:
         """A new config with ``updates`` applied; raises ConfigError naming the field."""
         if not isinstance(updates, dict):
             raise ConfigError("body", "must be a JSON object of thresholds")
@@ -49,7 +49,7 @@ class AlertConfig:
         return merged
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "AlertConfig":
+    def from_dict(cls, data: dict[str, Any] | None) -> AlertConfig:
         return cls().merge({k: v for k, v in (data or {}).items() if k in _BOUNDS})
 
 

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StringConstraints,
-                      TypeAdapter, ValidationError, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from engine.ids import ID_PATTERN, MAX_EVENT_ID
 
@@ -42,7 +50,7 @@ class EventIn(BaseModel):
     duration_s: Annotated[float, Field(ge=0.0, le=86_400.0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
-    def _fields_the_type_needs(self) -> "EventIn":
+    def _fields_the_type_needs(self) -> EventIn:
         if self.type != "heartbeat" and self.activity_id is None:
             raise ValueError("activity_id: required for every type but heartbeat")
         if self.type == "progress" and self.progress is None:
@@ -155,7 +163,7 @@ class EventBatch:
         self.cols = tuple(list(c) if not isinstance(c, list) else c for c in cols)
 
     @classmethod
-    def of(cls, events: "list[Event] | EventBatch | Columns") -> "EventBatch":
+    def of(cls, events: list[Event] | EventBatch | Columns) -> EventBatch:
         if isinstance(events, EventBatch):
             return events
         if events and isinstance(events, list) and isinstance(events[0], Event):
@@ -171,16 +179,16 @@ class EventBatch:
     def events(self) -> list[Event]:
         return from_columns(self.cols)
 
-    def take(self, rows: list[int]) -> "EventBatch":
+    def take(self, rows: list[int]) -> EventBatch:
         return EventBatch(tuple([c[i] for i in rows] for c in self.cols))
 
-    def with_seq(self, first: int) -> "EventBatch":
+    def with_seq(self, first: int) -> EventBatch:
         cols = list(self.cols)
         cols[FIELD["seq"]] = list(range(first, first + len(self)))
         return EventBatch(tuple(cols))
 
     @staticmethod
-    def concat(batches: "list[EventBatch]") -> "EventBatch":
+    def concat(batches: list[EventBatch]) -> EventBatch:
         if len(batches) == 1:
             return batches[0]
         return EventBatch(tuple([v for b in batches for v in b.cols[i]] for i in range(len(Event._fields))))
@@ -188,14 +196,14 @@ class EventBatch:
 
 def _epoch(value: datetime) -> float:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
 
 def iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:

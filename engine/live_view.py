@@ -11,7 +11,8 @@ whose ``seq`` predates this view's ``base_seq`` gets a fresh snapshot.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.alerts import AlertBook
 from engine.clock import CourseClock

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -47,7 +48,7 @@ class Store:
 
     # -- the event log -------------------------------------------------------
 
-    def append(self, events: "list[Event] | EventBatch") -> None:
+    def append(self, events: list[Event] | EventBatch) -> None:
         """Insert one committed batch in a single transaction."""
         c = dict(zip(Event._fields, EventBatch.of(events).cols))
         us = 1_000_000

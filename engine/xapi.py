@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.catalog import Catalog
@@ -130,5 +130,5 @@ def _duration(raw: Any) -> float | None:
 def _time(raw: str) -> float:
     value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()

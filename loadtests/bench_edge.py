@@ -109,7 +109,7 @@ async def stream_latency(api: str, admin: str, room: dict, students: int, second
         while time.monotonic() < stop + 3:
             try:
                 message = json.loads(await asyncio.wait_for(prof.recv(), 1.0))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             now = time.monotonic()
             for s in message.get("students", []):

@@ -18,8 +18,8 @@ class SkillParams:
     p_slip: float = 0.08
     p_guess: float = 0.25
 
-    def scaled(self, init: float = 1.0, learn: float = 1.0, guess: float = 1.0) -> "SkillParams":
-        clip = lambda p: min(0.99, max(0.01, p))  # noqa: E731
+    def scaled(self, init: float = 1.0, learn: float = 1.0, guess: float = 1.0) -> SkillParams:
+        clip = lambda p: min(0.99, max(0.01, p))
         return SkillParams(clip(self.p_init * init), clip(self.p_learn * learn), self.p_slip,
                            clip(self.p_guess * guess))
 
@@ -31,7 +31,7 @@ class Skill:
     hint_boost: float = 0.0  # decays with each attempt
 
     @classmethod
-    def start(cls, params: SkillParams, rng: random.Random) -> "Skill":
+    def start(cls, params: SkillParams, rng: random.Random) -> Skill:
         return cls(params, rng.random() < params.p_init)
 
     def attempt(self, rng: random.Random) -> bool:

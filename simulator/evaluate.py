@@ -8,7 +8,8 @@ shows it (episodes never shown count as missed, not as delays).
 from __future__ import annotations
 
 import statistics
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 CONDITIONS = ("struggling", "idle")
 

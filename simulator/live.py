@@ -13,8 +13,9 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import httpx
 import websockets
@@ -73,7 +74,7 @@ async def run_live(cohort: Cohort, api: str, admin_token: str, evaluate: bool = 
     ``during(run)`` runs alongside (tests and demos use it to act as the professor)."""
     run, tokens = prepared or setup(cohort, api, admin_token)
     wall0, epoch0 = time.monotonic(), time.time()
-    sim_now = lambda: (time.monotonic() - wall0) * cohort.speed / 60.0  # noqa: E731
+    sim_now = lambda: (time.monotonic() - wall0) * cohort.speed / 60.0
     run.students = [SimStudent(cohort, i, epoch0) for i in range(cohort.students)]
     run.sim_now = sim_now
     stop = stop or asyncio.Event()
@@ -114,7 +115,7 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
                         if wait > 0:
                             try:
                                 await asyncio.wait_for(stop.wait(), min(wait, 1.0))
-                            except asyncio.TimeoutError:
+                            except TimeoutError:
                                 pass
                             continue
                         pending = s.act()
@@ -123,7 +124,7 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
                             pending = []
                 finally:
                     reader.cancel()
-        except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, websockets.WebSocketException) as exc:
             log.warning("student %s lost its socket (%s); reconnecting", s.student_id, exc)
             await asyncio.sleep(0.5)
 
@@ -173,7 +174,7 @@ async def _clock(run: LiveRun, admin_token: str, sim_now, epoch0: float, stop: a
                 pass
             try:
                 await asyncio.wait_for(stop.wait(), 0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 

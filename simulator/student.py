@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from simulator.archetypes import ARCHETYPES, NUMERIC, Archetype
@@ -166,7 +166,7 @@ class SimStudent:
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(round(epoch, 3), tz=timezone.utc).isoformat(timespec="milliseconds").replace(
+    return datetime.fromtimestamp(round(epoch, 3), tz=UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
 
 

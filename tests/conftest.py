@@ -16,9 +16,9 @@ _RAY_TOKEN.write_text(secrets.token_hex(32))
 os.environ["RAY_AUTH_MODE"] = "token"
 os.environ["RAY_AUTH_TOKEN_PATH"] = str(_RAY_TOKEN)
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.stack_process import StackProcess, start_stack  # noqa: E402
+from tests.stack_process import StackProcess, start_stack
 
 ARTIFACTS = Path(os.environ.get("CLASSPULSE_TEST_ARTIFACTS", "test-artifacts"))
 

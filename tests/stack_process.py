@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from classpulse.health import wait_until_healthy
 from serve.launch import free_port
 
 
@@ -55,16 +56,13 @@ def start_stack(data_dir: Path, log_path: Path, admin_token: str = "test-admin-t
         [sys.executable, "-m", "classpulse", "serve", "--port", str(port), "--data-dir", str(data_dir),
          *(extra or [])], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     stack = StackProcess(proc, data_dir, admin_token, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"classpulse serve exited early; see {log_path}:\n{log_path.read_text()[-3000:]}")
-        if (data_dir / "run.json").exists():
-            try:
-                if httpx.get(f"{stack.api_url}/api/health", timeout=2).status_code == 200:
-                    return stack
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.5)
-    stack.stop()
-    raise RuntimeError(f"classpulse serve not healthy in {timeout}s; see {log_path}")
+    try:
+        wait_until_healthy(f"{stack.api_url}/api/health", timeout, alive=lambda: proc.poll() is None,
+                           what="classpulse serve")
+    except RuntimeError as exc:
+        stack.stop()
+        raise RuntimeError(f"{exc}; see {log_path}:\n{log_path.read_text()[-3000:]}") from None
+    deadline = time.monotonic() + 30
+    while not (data_dir / "run.json").exists() and time.monotonic() < deadline:  # written right after health
+        time.sleep(0.1)
+    return stack

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
+from engine.events import BatchError, parse_batch
 from serve.auth import Principal, require
 from serve.bodies import ApiError, read_json
 from serve.context import ApiContext
-from engine.events import BatchError, parse_batch
 
 
 async def ingest(ctx: ApiContext, principal: Principal, raw: Any) -> dict[str, int]:

@@ -16,7 +16,7 @@ from serve.auth import Principal, require, token_from
 from serve.bodies import ApiError
 from serve.context import ApiContext, client_of
 from serve.routes.events import ingest
-from serve.streams import pump_progress, inbox_pump
+from serve.streams import inbox_pump, pump_progress
 
 MAX_FRAME = 1 << 20
 

@@ -71,7 +71,7 @@ def router(ctx: ApiContext) -> APIRouter:
         return ORJSONResponse(result["ids"], headers=HEADERS)
 
     @r.get("/api/xapi/statements")
-    async def get_statement(request: Request, statementId: str) -> ORJSONResponse:  # noqa: N803 (spec name)
+    async def get_statement(request: Request, statementId: str) -> ORJSONResponse:
         principal = await caller(request)
         if not principal.is_admin:
             raise HTTPException(403, "reading statements needs the LRS (admin) credential")

@@ -103,9 +103,9 @@ def _live(cohort, args) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     import httpx
-    import polars as pl
     cohort = json.loads((args.folder / "cohort.json").read_text())
-    events = pl.read_parquet(args.folder / "events.parquet")
+    from simulator.offline import read_events
+    events = read_events(args.folder).sort(["ts", "student_id", "event_id"])
     token = args.token_file.read_text().strip()
     course_id = cohort["course_id"]
     students = sorted(events["student_id"].unique().to_list())

@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="cp-simbench-"))
     cohort = cohorts.default(students=args.students, seed=1, minutes=args.minutes)
-    single = offline.run(cohort, tmp / "single", workers=0, chunk=1000)
+    single = offline.run(cohort, tmp / "single", workers=0)
     ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False)
-    parallel = offline.run(cohort, tmp / "ray", workers=2, chunk=1000)
+    parallel = offline.run(cohort, tmp / "ray", workers=2)
     ray.shutdown()
     live = _live(args, tmp)
 

@@ -2,9 +2,10 @@
 
 Each student is simulated from its own seed, so the result is the same
 whatever splits the work: one process, or Ray tasks over chunks of students.
-Output: ``events.parquet`` (wire-shaped events, ``classpulse import`` loads
-them), ``truth.parquet`` (per student and minute), ``cohort.json`` and a
-``manifest.json`` with counts and content hashes.
+Output: ``events/part-*.parquet`` (wire-shaped events, ``classpulse import``
+loads them), ``truth/part-*.parquet`` (per student and minute), ``cohort.json``
+and a ``manifest.json`` with counts and content hashes. On a Ray cluster the
+output folder must be shared storage (every task writes its own part).
 """
 from __future__ import annotations
 
@@ -42,44 +43,78 @@ def simulate(cohort: Cohort, indices: range | list[int], start_epoch: float = ST
     return events, truth
 
 
-def run(cohort: Cohort, out: Path, workers: int = 0, chunk: int = 500, progress=None) -> dict[str, Any]:
-    """Simulate the cohort (Ray tasks when ``workers`` > 0) and write the Parquet files."""
+PART_STUDENTS = 1000  # students per Parquet part: fixed, so the output never depends on the workers
+
+
+def run(cohort: Cohort, out: Path, workers: int = 0, progress=None) -> dict[str, Any]:
+    """Simulate the cohort part by part (Ray tasks when ``workers`` > 0) into
+    ``out/events/part-NNNNN.parquet`` and ``out/truth/part-NNNNN.parquet``.
+
+    Parts hold fixed ranges of students and each is sorted, so the files (and the
+    manifest's hashes) are the same whatever ran them; memory stays bounded by a part.
+    """
     started = time.perf_counter()
-    chunks = [range(i, min(i + chunk, cohort.students)) for i in range(0, cohort.students, chunk)]
-    events: list[dict[str, Any]] = []
-    truth: list[dict[str, Any]] = []
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("events", "truth"):
+        (out / sub).mkdir(exist_ok=True)
+        for old in (out / sub).glob("part-*.parquet"):
+            old.unlink()
+    parts = [(k, range(i, min(i + PART_STUDENTS, cohort.students)))
+             for k, i in enumerate(range(0, cohort.students, PART_STUDENTS))]
+    results: dict[int, dict[str, Any]] = {}
     if workers > 0:
         import ray
-        task = ray.remote(num_cpus=1)(simulate)
+        task = ray.remote(num_cpus=1)(write_part)
         cohort_ref = ray.put(cohort)
-        pending = [task.remote(cohort_ref, c) for c in chunks]
+        pending = [task.remote(cohort_ref, k, students, str(out)) for k, students in parts]
         while pending:
             done, pending = ray.wait(pending)
-            for part_events, part_truth in ray.get(done):
-                events.extend(part_events)
-                truth.extend(part_truth)
+            for r in ray.get(done):
+                results[r["part"]] = r
             if progress:
-                progress(len(chunks) - len(pending), len(chunks))
+                progress(len(results), len(parts))
     else:
-        for n, c in enumerate(chunks, 1):
-            part_events, part_truth = simulate(cohort, c)
-            events.extend(part_events)
-            truth.extend(part_truth)
+        for k, students in parts:
+            results[k] = write_part(cohort, k, students, str(out))
             if progress:
-                progress(n, len(chunks))
+                progress(len(results), len(parts))
     elapsed = time.perf_counter() - started
-    frame = pl.DataFrame(events, schema=EVENT_SCHEMA).sort(["ts", "student_id", "event_id"])
-    truth_frame = pl.DataFrame(truth).sort(["minute", "student_id"])
-    out.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(out / "events.parquet")
-    truth_frame.write_parquet(out / "truth.parquet")
+    ordered = [results[k] for k in sorted(results)]
+    events = sum(r["events"] for r in ordered)
     (out / "cohort.json").write_text(json.dumps(cohort_to_dict(cohort), indent=2))
-    manifest = {"students": cohort.students, "events": frame.height, "truth_rows": truth_frame.height,
-                "events_sha256": content_hash(frame), "truth_sha256": content_hash(truth_frame),
-                "seconds": round(elapsed, 3), "events_per_s": round(frame.height / max(elapsed, 1e-9)),
+    manifest = {"students": cohort.students, "parts": len(ordered), "events": events,
+                "truth_rows": sum(r["truth_rows"] for r in ordered),
+                "events_sha256": _combine(r["events_sha256"] for r in ordered),
+                "truth_sha256": _combine(r["truth_sha256"] for r in ordered),
+                "seconds": round(elapsed, 3), "events_per_s": round(events / max(elapsed, 1e-9)),
                 "workers": workers}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def write_part(cohort: Cohort, part: int, students: range, out: str) -> dict[str, Any]:
+    events, truth = simulate(cohort, students)
+    frame = pl.DataFrame(events, schema=EVENT_SCHEMA).sort(["ts", "student_id", "event_id"])
+    truth_frame = pl.DataFrame(truth).sort(["minute", "student_id"])
+    frame.write_parquet(Path(out) / "events" / f"part-{part:05d}.parquet")
+    truth_frame.write_parquet(Path(out) / "truth" / f"part-{part:05d}.parquet")
+    return {"part": part, "events": frame.height, "truth_rows": truth_frame.height,
+            "events_sha256": content_hash(frame), "truth_sha256": content_hash(truth_frame)}
+
+
+def read_events(folder: Path) -> pl.DataFrame:
+    return pl.read_parquet(Path(folder) / "events" / "*.parquet")
+
+
+def read_truth(folder: Path) -> pl.DataFrame:
+    return pl.read_parquet(Path(folder) / "truth" / "*.parquet")
+
+
+def _combine(hashes) -> str:
+    digest = hashlib.sha256()
+    for h in hashes:
+        digest.update(h.encode())
+    return digest.hexdigest()
 
 
 def content_hash(frame: pl.DataFrame) -> str:

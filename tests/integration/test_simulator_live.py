@@ -14,10 +14,11 @@ from simulator.live import run_live
 pytestmark = pytest.mark.ray
 
 
-def test_ray_tasks_produce_the_same_cohort_as_one_process(ray_driver, tmp_path):
+def test_ray_tasks_produce_the_same_cohort_as_one_process(ray_driver, tmp_path, monkeypatch):
+    monkeypatch.setattr(offline, "PART_STUDENTS", 40)
     c = cohorts.default(students=300, seed=21, minutes=40)
-    single = offline.run(c, tmp_path / "single", workers=0, chunk=300)
-    parallel = offline.run(c, tmp_path / "ray", workers=2, chunk=40)
+    single = offline.run(c, tmp_path / "single", workers=0)
+    parallel = offline.run(c, tmp_path / "ray", workers=2)
     assert single["events_sha256"] == parallel["events_sha256"]
     assert single["truth_sha256"] == parallel["truth_sha256"]
 

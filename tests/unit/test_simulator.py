@@ -21,16 +21,17 @@ def test_same_seed_same_events_and_truth(tmp_path):
     assert a["events_sha256"] != c["events_sha256"]
 
 
-def test_chunking_does_not_change_the_result(tmp_path):
-    c = cohorts.default(students=60, seed=9, minutes=30)
-    whole = offline.run(c, tmp_path / "whole", chunk=60)
-    split = offline.run(c, tmp_path / "split", chunk=7)
-    assert whole["events_sha256"] == split["events_sha256"] and whole["truth_sha256"] == split["truth_sha256"]
+def test_parts_hold_fixed_student_ranges(tmp_path, monkeypatch):
+    monkeypatch.setattr(offline, "PART_STUDENTS", 25)
+    manifest = offline.run(cohorts.default(students=60, seed=9, minutes=20), tmp_path / "p")
+    assert manifest["parts"] == 3
+    events = offline.read_events(tmp_path / "p")
+    assert events.height == manifest["events"] and events["student_id"].n_unique() == 60
 
 
 def test_archetypes_behave_as_declared(tmp_path):
     _, out = run(tmp_path, students=400, minutes=60)
-    events, truth = pl.read_parquet(out / "events.parquet"), pl.read_parquet(out / "truth.parquet")
+    events, truth = offline.read_events(out), offline.read_truth(out)
     kinds = truth.select("student_id", "archetype").unique()
     errors = (events.filter(pl.col("type") == "attempt").join(kinds, on="student_id")
               .group_by("archetype").agg(pl.col("correct").not_().mean().alias("error_rate")))

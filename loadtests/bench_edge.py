@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=3.0)
     ap.add_argument("--haproxy", choices=["auto", "on", "off"], default="auto",
                     help="Serve ingress for the Serve side (off: Serve's default proxy)")
+    ap.add_argument("--replicas", type=int, default=1, help="Serve replicas of the API")
     ap.add_argument("--out", type=Path, default=Path("bench-results/edge"))
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dir = Path(tempfile.mkdtemp(prefix="cp-edge-"))
     stack = Stack.start(Settings(data_dir=data_dir, port=free_port(), haproxy=args.haproxy,
+                                 api_replicas=args.replicas,
                                  admin_token="bench-admin-" + uuid.uuid4().hex), echo=lambda *_: None)
     results: dict[str, dict] = {}
     try:

@@ -1,0 +1,110 @@
+"""``classpulse loadtest``: Locust headless against a stack, with SLO gates.
+
+Gates (exit code 1 when one fails): p95 event -> professor <= 1 s, zero failed requests, zero lost
+events (events acknowledged == the course's events in the log). Locust's CSV files and HTML report
+are saved in ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=120)
+LOCUSTFILE = Path(__file__).resolve().parents[1] / "loadtests" / "locustfile.py"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("loadtest", help="Locust load test with SLO gates (starts a stack unless --host)")
+    p.add_argument("--students", type=int, default=100)
+    p.add_argument("--duration", default="60s", help="e.g. 60s, 2m")
+    p.add_argument("--host", help="target an existing stack (needs --token-file with an admin token)")
+    p.add_argument("--token-file", type=Path)
+    p.add_argument("--event-every", type=float, default=3.0, help="seconds between a student's events")
+    p.add_argument("--p95-ms", type=float, default=1000.0, help="gate: p95 event -> professor")
+    p.add_argument("--out", type=Path, default=Path("loadtest-results"))
+    p.set_defaults(func=cmd_loadtest)
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    stack = None
+    if args.host:
+        if not args.token_file:
+            console.print("[red]--host needs --token-file (an admin token)[/red]")
+            return 2
+        host, admin = args.host.rstrip("/"), args.token_file.read_text().strip()
+    else:
+        from classpulse.settings import from_env
+        from classpulse.stack import Stack
+        from serve.launch import free_port
+        settings = from_env().with_overrides(data_dir=Path(tempfile.mkdtemp(prefix="cp-load-")), port=free_port())
+        stack = Stack.start(settings, echo=lambda m: console.print(m))
+        host, admin = stack.api_url, stack.admin_token
+    try:
+        return _run(args, host, admin)
+    finally:
+        if stack is not None:
+            stack.stop(echo=lambda m: console.print(m))
+
+
+def _run(args: argparse.Namespace, host: str, admin: str) -> int:
+    args.out.mkdir(parents=True, exist_ok=True)
+    result_file = args.out / "result.json"
+    env = dict(os.environ, CP_ADMIN_TOKEN=admin, CP_STUDENTS=str(args.students),
+               CP_EVENT_EVERY_S=str(args.event_every), CP_RESULT=str(result_file))
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(args.students + 1),
+           "-r", str(min(args.students, 100)), "-t", args.duration, "--host", host,
+           "--csv", str(args.out / "locust"), "--html", str(args.out / "report.html"), "--only-summary",
+           "--stop-timeout", "5", "--loglevel", "WARNING"]
+    console.print(f"Locust: {args.students} students + 1 professor for {args.duration} against {host}")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    (args.out / "locust.log").write_text(proc.stdout + proc.stderr)
+    if not result_file.exists():
+        console.print(f"[red]Locust did not finish (exit {proc.returncode}); see {args.out / 'locust.log'}[/red]")
+        return 1
+    result = json.loads(result_file.read_text())
+    stats = {r["Name"]: r for r in csv.DictReader(open(args.out / "locust_stats.csv"))}
+    stored = _stored(host, admin, result["course_id"], result["acknowledged"])
+    latency = stats.get("event->professor", {})
+    p95 = float(latency.get("95%", "nan") or "nan")
+    failures = int(float(stats.get("Aggregated", {}).get("Failure Count", 0) or 0))
+    gates = [("p95 event -> professor", f"{p95:.0f} ms", p95 <= args.p95_ms),
+             ("failed requests", str(failures), failures == 0),
+             ("lost events (acknowledged - in the log)", f"{result['acknowledged'] - stored}",
+              stored == result["acknowledged"])]
+    table = Table(title="loadtest")
+    for col in ("measure", "value", "gate"):
+        table.add_column(col)
+    agg = stats.get("Aggregated", {})
+    table.add_row("requests/s", f"{float(agg.get('Requests/s', 0) or 0):.0f}", "")
+    table.add_row("events acknowledged", str(result["acknowledged"]), "")
+    table.add_row("p50 / p99 event -> professor", f"{latency.get('50%', '-')} / {latency.get('99%', '-')} ms", "")
+    for name, value, ok in gates:
+        table.add_row(name, value, "[green]pass[/green]" if ok else "[red]FAIL[/red]")
+    console.print(table)
+    console.print(f"Locust CSV and HTML report in {args.out}")
+    return 0 if all(ok for *_, ok in gates) else 1
+
+
+def _stored(host: str, admin: str, course_id: str, expected: int, settle_s: float = 10.0) -> int:
+    """The course's events in the log (learning events, as the heatmap counts them)."""
+    prof = httpx.Client(base_url=host, headers={"Authorization": f"Bearer {admin}"}, timeout=30)
+    deadline = time.monotonic() + settle_s
+    stored = -1
+    while time.monotonic() < deadline:
+        r = prof.get(f"/api/professor/courses/{course_id}/analytics/real-time")
+        stored = sum(c["events"] for c in r.json()["heatmap"]["by_weekday_hour"]) if r.status_code == 200 else -1
+        if stored == expected:
+            break
+        time.sleep(0.5)
+    return stored

@@ -1,0 +1,24 @@
+"""A short real Locust run (100 students on their sockets + a professor stream) with the SLO gates."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.ray
+
+
+def test_100_student_loadtest_meets_the_gates(stack, tmp_path):
+    token = tmp_path / "admin.token"
+    token.write_text(stack.admin_token)
+    out = tmp_path / "lt"
+    proc = subprocess.run([sys.executable, "-m", "classpulse", "loadtest", "--students", "100", "--duration", "25s",
+                           "--host", stack.api_url, "--token-file", str(token), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    result = json.loads((out / "result.json").read_text())
+    assert result["acknowledged"] > 500 and result["rejected"] == 0
+    assert len(result["latencies_ms"]) > 300  # the professor saw most events arrive
+    assert (out / "report.html").exists() and (out / "locust_stats.csv").exists()

@@ -196,6 +196,11 @@ class EventLog:
                    default_course: str | None = None) -> dict[str, Any]:
         """Store every checked statement; apply those that map to a roster student (one batch)."""
         self._start()
+        known = await asyncio.to_thread(self._store.statements, [st["id"] for st in statements])
+        for i, st in enumerate(statements):
+            if st["id"] in known and _canonical(known[st["id"]]) != _canonical(st):
+                raise DomainError(409, f"[{i}].id", f"statement id '{st['id']}' was already used "
+                                                    "for a different statement")
         now = quantize(time.time())
         events, rows, notes = [], [], []
         for st in statements:
@@ -247,3 +252,7 @@ class EventLog:
         """Flush and close the DuckDB file (called on shutdown)."""
         await self._commit.drain()
         await asyncio.to_thread(self._store.close)
+
+
+def _canonical(statement: dict[str, Any]) -> str:
+    return json.dumps(statement, sort_keys=True, separators=(",", ":"))

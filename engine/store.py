@@ -233,9 +233,18 @@ class Store:
         cur.execute("COMMIT")
 
     def statement(self, statement_id: str) -> dict[str, Any] | None:
-        row = self.cursor().execute("SELECT statement, epoch(stored_at) FROM xapi_statements WHERE statement_id = ?",
-                                    (statement_id,)).fetchone()
-        return None if row is None else {"statement": json.loads(row[0]), "stored": row[1]}
+        row = self.cursor().execute(
+            "SELECT statement, epoch(stored_at), credential FROM xapi_statements WHERE statement_id = ?",
+            (statement_id,)).fetchone()
+        return None if row is None else {"statement": json.loads(row[0]), "stored": row[1], "credential": row[2]}
+
+    def statements(self, statement_ids: list[str]) -> dict[str, Any]:
+        """Stored statements by id (those that exist)."""
+        if not statement_ids:
+            return {}
+        rows = self.cursor().execute("SELECT statement_id, statement FROM xapi_statements "
+                                     "WHERE statement_id IN (SELECT unnest(?))", (statement_ids,)).fetchall()
+        return {sid: json.loads(body) for sid, body in rows}
 
     def counts(self) -> dict[str, int]:
         cur = self.cursor()

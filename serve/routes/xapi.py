@@ -11,9 +11,10 @@ import base64
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import ORJSONResponse, Response
 
 from engine import xapi
+from engine.events import iso
 from serve.auth import Principal, token_from
 from serve.bodies import ApiError, read_json
 from serve.context import ApiContext, client_of
@@ -46,14 +47,12 @@ def router(ctx: ApiContext) -> APIRouter:
     async def about() -> ORJSONResponse:
         return ORJSONResponse({"version": [VERSION]}, headers=HEADERS)
 
-    @r.post("/api/xapi/statements")
-    async def post_statements(request: Request) -> ORJSONResponse:
+    async def store(request: Request, raw: list[Any]) -> list[str]:
+        """Check, authorise and store statements (all or nothing); -> their ids."""
         principal = await caller(request)
         if principal.role not in ("admin", "student"):
             raise HTTPException(403, "statements are sent by an LRS credential (admin) or a student")
         check_version(request)
-        body = await read_json(request, ctx.config.max_body_bytes)
-        raw = body if isinstance(body, list) else [body]
         if not 1 <= len(raw) <= MAX_STATEMENTS:
             raise ApiError(400, "statements", f"send 1 to {MAX_STATEMENTS} statements", headers=HEADERS)
         statements = []
@@ -68,7 +67,22 @@ def router(ctx: ApiContext) -> APIRouter:
             if foreign:
                 raise ApiError(403, "actor", f"statements {foreign[:10]} are for another student")
         result = await ctx.log.xapi.remote(statements, f"{principal.role}:{principal.id}")
-        return ORJSONResponse(result["ids"], headers=HEADERS)
+        return result["ids"]
+
+    @r.put("/api/xapi/statements")
+    async def put_statement(request: Request, statementId: str) -> Response:  # noqa: N803 (spec name)
+        body = await read_json(request, ctx.config.max_body_bytes)
+        if not isinstance(body, dict):
+            raise ApiError(400, "statement", "PUT takes one statement", headers=HEADERS)
+        if body.get("id", statementId) != statementId:
+            raise ApiError(400, "id", "the statement's id differs from statementId", headers=HEADERS)
+        await store(request, [body | {"id": statementId}])
+        return Response(status_code=204, headers=HEADERS)
+
+    @r.post("/api/xapi/statements")
+    async def post_statements(request: Request) -> ORJSONResponse:
+        body = await read_json(request, ctx.config.max_body_bytes)
+        return ORJSONResponse(await store(request, body if isinstance(body, list) else [body]), headers=HEADERS)
 
     @r.get("/api/xapi/statements")
     async def get_statement(request: Request, statementId: str) -> ORJSONResponse:
@@ -78,6 +92,9 @@ def router(ctx: ApiContext) -> APIRouter:
         found: dict[str, Any] | None = await ctx.log.statement.remote(statementId)
         if found is None:
             raise HTTPException(404, f"no statement '{statementId}'")
-        return ORJSONResponse(found["statement"], headers=HEADERS)
+        stored = iso(found["stored"])
+        authority = {"objectType": "Agent", "account": {"homePage": "urn:classpulse", "name": found["credential"]}}
+        return ORJSONResponse(found["statement"] | {"stored": stored, "authority": authority},
+                              headers=HEADERS | {"X-Experience-API-Consistent-Through": stored})
 
     return r

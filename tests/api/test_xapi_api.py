@@ -73,3 +73,25 @@ def test_students_send_only_their_own_statements_and_about_is_open(stack):
     assert other.status_code == 403
     assert httpx.post(stack.api_url + "/api/xapi/statements", json={}, timeout=10).status_code == 401
     assert httpx.get(stack.api_url + "/api/xapi/about", timeout=10).json() == {"version": ["1.0.3"]}
+
+
+def test_put_stores_by_id_and_a_reused_id_with_other_content_is_409(stack):
+    room = create_class(stack, students=1)
+    s0 = next(iter(room.student_tokens))
+    st = statement(room, s0, "answered", room.activities[0], result={"success": True})
+    sid = st.pop("id")
+    headers = {"Authorization": f"Bearer {stack.admin_token}", "X-Experience-API-Version": "1.0.3"}
+    url = stack.api_url + "/api/xapi/statements"
+    put = httpx.put(url, params={"statementId": sid}, json=st, headers=headers, timeout=10)
+    assert put.status_code == 204
+    again = httpx.post(url, json=st | {"id": sid}, headers=headers, timeout=10)
+    assert again.status_code == 200  # the same statement again: idempotent
+    other = httpx.post(url, json=st | {"id": sid, "result": {"success": False}}, headers=headers, timeout=10)
+    assert other.status_code == 409
+    got = httpx.get(url, params={"statementId": sid}, headers=headers, timeout=10)
+    assert got.status_code == 200 and got.json()["result"] == {"success": True}
+    assert got.json()["stored"] and got.json()["authority"]["account"]["name"] == "admin:admin"
+    assert got.headers["X-Experience-API-Consistent-Through"] == got.json()["stored"]
+    mismatch = httpx.put(url, params={"statementId": str(uuid.uuid4())}, json=st | {"id": sid}, headers=headers,
+                         timeout=10)
+    assert mismatch.status_code == 400

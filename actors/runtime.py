@@ -91,6 +91,13 @@ class Runtime:
             ray.get(self.handles.log.close.remote(), timeout=max(1.0, deadline - time.monotonic()))
         except Exception:
             pass
+        if self._owned:  # our own handles: no name lookups (they need the GCS)
+            for handle in self._owned:
+                try:
+                    ray.kill(handle, no_restart=True)
+                except Exception:
+                    pass
+            return
         names = [EVENT_LOG] + [self.topology.shard_name(i) for i in range(self.topology.shards)] + \
                 [self.topology.hub_name(i) for i in range(self.topology.hubs)]
         for name in names:

@@ -52,7 +52,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         wait_for_signal()
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except Exception:
+            proc.kill()
     return 0
 
 
@@ -96,11 +99,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         wait_for_signal()
     finally:
-        dashboard.terminate()
-        loop.call_soon_threadsafe(stop.set)
-        simulation.join(timeout=5)
-        dashboard.wait(10)
-        stack.stop()
+        try:
+            dashboard.terminate()
+            loop.call_soon_threadsafe(stop.set)
+            simulation.join(timeout=5)
+            dashboard.wait(5)
+        except Exception:
+            dashboard.kill()
+        finally:
+            stack.stop()
     return 0
 
 

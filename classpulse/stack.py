@@ -107,22 +107,26 @@ class Stack:
         wait_until_healthy(f"{self.api_url}/api/health", timeout, what="API")
 
     def stop(self, echo=print) -> None:
+        """HAProxy first (found by its per-stack paths, no Ray needed: a terminal's Ctrl-C may have
+        reached Ray's own processes too), then flush and close the log, then stop Ray."""
         import ray
 
         from serve.launch import haproxy_pids
         started = time.monotonic()
+        pids = set(self.info.get("haproxy_pids", []))
+        if self.ingress is not None:
+            pids.update(haproxy_pids(self.ingress))
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             if self.runtime is not None:
                 self.runtime.stop(flush_timeout=5.0)
+        except Exception as exc:  # Ray already gone: the log was committed before each ack anyway
+            echo(f"Could not close the event log cleanly ({exc.__class__.__name__}); it is intact")
         finally:
-            pids = set(self.info.get("haproxy_pids", []))
-            if self.ingress is not None:
-                pids.update(haproxy_pids(self.ingress))
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             if ray.is_initialized():
                 ray.shutdown()
             (self.settings.data_dir / "run.json").unlink(missing_ok=True)

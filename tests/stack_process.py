@@ -32,11 +32,15 @@ class StackProcess:
         headers = {"Authorization": f"Bearer {token or self.admin_token}"}
         return httpx.Client(base_url=self.api_url, headers=headers, timeout=30, **kw)
 
-    def stop(self, timeout: float = 15.0) -> float:
-        """SIGTERM, wait; returns seconds taken (raises if it did not exit in time)."""
+    def stop(self, timeout: float = 15.0, terminal_ctrl_c: bool = False) -> float:
+        """SIGTERM to the process (or, like Ctrl-C in a terminal, SIGINT to its whole process group,
+        Ray's own processes included); wait; return the seconds taken (raise if not in time)."""
         started = time.monotonic()
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            if terminal_ctrl_c:
+                os.killpg(self.proc.pid, signal.SIGINT)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

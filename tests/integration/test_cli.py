@@ -33,11 +33,15 @@ def test_restart_on_the_same_data_dir_keeps_live_progress_and_tokens(tmp_path, s
         time.sleep(1.0)
         before = live(first, room)
         pids = [first.proc.pid, *first.info["haproxy_pids"]]
+        run_dir = first.info["run_dir"]
     finally:
-        took = first.stop()
+        took = first.stop(terminal_ctrl_c=True)  # Ctrl-C reaches Ray's processes too
     assert took < 10.0
     time.sleep(0.5)
     assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
+                 if any(run_dir in arg for arg in (p.info["cmdline"] or []))]
+    assert not leftovers, f"processes of the stopped stack still running: {leftovers}"
 
     second = start_stack(tmp_path, ARTIFACTS / "restart.log")
     try:

@@ -205,8 +205,9 @@ class EventLog:
         events, rows, notes = [], [], []
         for st in statements:
             event, note = xapi.to_event(st, self.catalog, default_course, now)
-            if event is not None and self.catalog.check([event], now):
-                event, note = None, self.catalog.check([event], now)[0]["error"]
+            problems = self.catalog.check([event], now) if event is not None else []
+            if problems:
+                event, note = None, problems[0]["error"]
             if event is not None:
                 events.append(event)
             rows.append((st["id"], json.dumps(st), event is not None, note, credential))

@@ -67,13 +67,14 @@ def _run(args: argparse.Namespace, host: str, admin: str) -> int:
            "--csv", str(args.out / "locust"), "--html", str(args.out / "report.html"), "--only-summary",
            "--stop-timeout", "5", "--loglevel", "WARNING"]
     console.print(f"Locust: {args.students} students + 1 professor for {args.duration} against {host}")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     (args.out / "locust.log").write_text(proc.stdout + proc.stderr)
     if not result_file.exists():
         console.print(f"[red]Locust did not finish (exit {proc.returncode}); see {args.out / 'locust.log'}[/red]")
         return 1
     result = json.loads(result_file.read_text())
-    stats = {r["Name"]: r for r in csv.DictReader(open(args.out / "locust_stats.csv"))}
+    with open(args.out / "locust_stats.csv") as f:
+        stats = {r["Name"]: r for r in csv.DictReader(f)}
     stored = _stored(host, admin, result["course_id"], result["acknowledged"])
     latency = stats.get("event->professor", {})
     p95 = float(latency.get("95%", "nan") or "nan")
@@ -98,13 +99,13 @@ def _run(args: argparse.Namespace, host: str, admin: str) -> int:
 
 def _stored(host: str, admin: str, course_id: str, expected: int, settle_s: float = 10.0) -> int:
     """The course's events in the log (learning events, as the heatmap counts them)."""
-    prof = httpx.Client(base_url=host, headers={"Authorization": f"Bearer {admin}"}, timeout=30)
     deadline = time.monotonic() + settle_s
     stored = -1
-    while time.monotonic() < deadline:
-        r = prof.get(f"/api/professor/courses/{course_id}/analytics/real-time")
-        stored = sum(c["events"] for c in r.json()["heatmap"]["by_weekday_hour"]) if r.status_code == 200 else -1
-        if stored == expected:
-            break
-        time.sleep(0.5)
+    with httpx.Client(base_url=host, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as client:
+        while time.monotonic() < deadline:
+            r = client.get(f"/api/professor/courses/{course_id}/analytics/real-time")
+            stored = sum(c["events"] for c in r.json()["heatmap"]["by_weekday_hour"]) if r.status_code == 200 else -1
+            if stored == expected:
+                break
+            time.sleep(0.5)
     return stored

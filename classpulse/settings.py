@@ -4,7 +4,7 @@ overridden by command-line flags, passed down explicitly (nothing below reads
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +43,6 @@ class Settings:
 
     def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["data_dir"] = str(self.data_dir)
-        data.pop("admin_token")
-        return data
 
 
 def from_env(env: dict[str, str] | None = None) -> Settings:

@@ -63,7 +63,7 @@ def live_panel(client: ApiClient, course_id: str, projection: bool, shown: list[
 
 
 def card(s: dict, projection: bool) -> None:
-    color, icon, label = STATUS[s["status"]]
+    _, icon, label = STATUS[s["status"]]
     with st.container(border=True, key=f"card-{s['student_id']}"):
         st.markdown(f"**{display_name(s, projection)}**  \n:{COLOR[s['status']]}[{icon} {label}]")
         st.progress(min(max(s["completion"], 0.0), 1.0), text=f"{s['completion']:.0%} complete")
@@ -100,4 +100,4 @@ def alerts_panel(client: ApiClient, data: dict, projection: bool) -> None:
 def _clock(as_of: str | None) -> str:
     if not as_of:
         return "-"
-    return datetime.fromisoformat(as_of.replace("Z", "+00:00")).astimezone(UTC).strftime("%H:%M:%S UTC")
+    return datetime.fromisoformat(as_of).astimezone(UTC).strftime("%H:%M:%S UTC")

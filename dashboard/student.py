@@ -35,7 +35,7 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
         return
     detail = client.student(course_id, sid)
     s = detail["student"]
-    color, icon, label = STATUS[s["status"]]
+    _, icon, label = STATUS[s["status"]]
     st.subheader(f"{s['name']} — {icon} {label}")
     a, b, c, d = st.columns(4)
     a.metric("Completion", f"{s['completion']:.0%}")

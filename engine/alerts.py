@@ -68,9 +68,10 @@ class AlertBook:
                 changed.append(self._store(alert))
             elif current.state == SNOOZED and current.snoozed_until is not None and now >= current.snoozed_until:
                 changed.append(self._store(replace(current, state=OPEN, snoozed_until=None)))
-        for kind in [k for (sid, k) in self._active if sid == student_id and k not in holding]:
-            current = self._active[(student_id, kind)]
-            changed.append(self._store(replace(current, state=RESOLVED, resolved_ts=now)))
+        for kind in PRIORITY:  # a handful of kinds: no scan over every open alert of the course
+            current = self._active.get((student_id, kind))
+            if current is not None and kind not in holding:
+                changed.append(self._store(replace(current, state=RESOLVED, resolved_ts=now)))
         return changed
 
     def acknowledge(self, alert_id: str) -> Alert | None:
@@ -102,7 +103,7 @@ class AlertBook:
         else:
             self._active.pop(key, None)
         self._by_id[alert.alert_id] = alert
-        if any(a.state == SNOOZED for (sid, _), a in self._active.items() if sid == alert.student_id):
+        if any(getattr(self._active.get((alert.student_id, k)), "state", None) == SNOOZED for k in PRIORITY):
             self.snoozed_students.add(alert.student_id)
         else:
             self.snoozed_students.discard(alert.student_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from engine import risk
 from engine.course import Course
 
 MIN_STARTED = 3
@@ -104,7 +105,7 @@ def _bottlenecks(raw: dict[str, Any], course: Course, students: list[dict]) -> l
 
 def _at_risk(students: list[dict], threshold: float) -> dict[str, Any]:
     flagged = sorted((s for s in students if s["risk"] >= threshold), key=lambda s: -s["risk"])
-    return {"model": "rules-v1", "threshold": threshold,
+    return {"model": risk.MODEL_NAME, "threshold": threshold,
             "note": "transparent rules until a trained model passes its acceptance gate",
             "students": [{"student_id": s["student_id"], "name": s["name"], "risk": s["risk"],
                           "reasons": s["reasons"]} for s in flagged]}

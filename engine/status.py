@@ -61,8 +61,7 @@ def window_stats(tail: str, window: int) -> WindowStats:
     return WindowStats(attempts, errors, tail.count("h", start))
 
 
-def struggling_reason(tail: str, config: AlertConfig, activity_title: str) -> str | None:
-    w = window_stats(tail, config.struggling_window)
+def struggling_reason(w: WindowStats, config: AlertConfig, activity_title: str) -> str | None:
     rate = w.error_rate
     if (w.attempts >= config.struggling_min_attempts and rate is not None
             and rate >= config.struggling_error_rate):
@@ -77,7 +76,8 @@ def assess(s: StudentSummary, config: AlertConfig, clock: CourseClock, ctx: Clas
     title = course.title_of(s.current_activity_id)
     silent = clock.silent_for(s)
     idle = s.started and not s.completed_all and silent is not None and silent >= config.idle_after_s
-    struggling = None if s.completed_all else struggling_reason(s.tail, config, title)
+    recent = window_stats(s.tail, config.struggling_window)
+    struggling = None if s.completed_all else struggling_reason(recent, config, title)
     if s.completed_all:
         status = "completed"
     elif idle:
@@ -99,7 +99,6 @@ def assess(s: StudentSummary, config: AlertConfig, clock: CourseClock, ctx: Clas
             and median - s.completion > config.behind_by):
         conditions.append(("behind", f"at {s.completion:.0%} while the class median is {median:.0%}"))
 
-    recent = window_stats(s.tail, config.struggling_window)
     recent_rate = recent.error_rate if recent.attempts >= config.struggling_min_attempts else None
     score, reasons = (0.0, ()) if s.completed_all else risk.score(
         risk.inputs_for(s, median, recent_rate, idle, others))

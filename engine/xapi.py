@@ -128,7 +128,7 @@ def _duration(raw: Any) -> float | None:
 
 
 def _time(raw: str) -> float:
-    value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    value = datetime.fromisoformat(str(raw))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()

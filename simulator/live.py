@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -86,7 +86,7 @@ async def run_live(cohort: Cohort, api: str, admin_token: str, evaluate: bool = 
         await _sleep_until(minute, sim_now, stop)
         if stop.is_set():
             break
-        run.truth.extend(asdict(s.truth(minute)) for s in run.students)
+        run.truth.extend(s.truth(minute).row() for s in run.students)
         if evaluate:
             run.detected.extend(await _detect(run, minute))
         if progress:

@@ -39,7 +39,7 @@ def simulate(cohort: Cohort, indices: range | list[int], start_epoch: float = ST
             beat = s.heartbeat(minute)
             if beat is not None:
                 events.append(beat)
-            truth.append(asdict(s.truth(minute)))
+            truth.append(s.truth(minute).row())
     return events, truth
 
 

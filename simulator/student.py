@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,10 @@ class Truth:
     @property
     def on_track(self) -> bool:
         return not (self.idle or self.struggling or self.at_risk)
+
+    def row(self) -> dict[str, Any]:
+        """The saved form: every field plus ``on_track``."""
+        return asdict(self) | {"on_track": self.on_track}
 
 
 class SimStudent:

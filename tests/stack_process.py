@@ -55,10 +55,10 @@ def start_stack(data_dir: Path, log_path: Path, admin_token: str = "test-admin-t
     port = port or free_port()
     env = dict(os.environ, CLASSPULSE_ADMIN_TOKEN=admin_token, PYTHONUNBUFFERED="1")
     env.pop("RAY_ADDRESS", None)
-    log = open(log_path, "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "classpulse", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         *(extra or [])], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "classpulse", "serve", "--port", str(port), "--data-dir", str(data_dir),
+             *(extra or [])], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     stack = StackProcess(proc, data_dir, admin_token, f"http://127.0.0.1:{port}", log_path)
     try:
         wait_until_healthy(f"{stack.api_url}/api/health", timeout, alive=lambda: proc.poll() is None,

@@ -119,7 +119,7 @@ def _snooze_until(body: Any) -> float:
         return time.time() + 60 * minutes
     if isinstance(body, dict) and isinstance(body.get("until"), str):
         try:
-            until = datetime.fromisoformat(body["until"].replace("Z", "+00:00")).timestamp()
+            until = datetime.fromisoformat(body["until"]).timestamp()
         except ValueError:
             raise ApiError(422, "until", "must be an ISO-8601 time") from None
         if until <= time.time():

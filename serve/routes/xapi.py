@@ -70,7 +70,7 @@ def router(ctx: ApiContext) -> APIRouter:
         return result["ids"]
 
     @r.put("/api/xapi/statements")
-    async def put_statement(request: Request, statementId: str) -> Response:  # noqa: N803 (spec name)
+    async def put_statement(request: Request, statementId: str) -> Response:
         body = await read_json(request, ctx.config.max_body_bytes)
         if not isinstance(body, dict):
             raise ApiError(400, "statement", "PUT takes one statement", headers=HEADERS)

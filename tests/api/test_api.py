@@ -46,7 +46,8 @@ def test_events_are_acknowledged_then_visible_and_duplicates_counted(stack, room
         assert r.status_code == 202 and r.json() == {"accepted": 3, "duplicates": 0}
         r = c.post("/api/events", json={"events": batch})
         assert r.json() == {"accepted": 0, "duplicates": 3}
-    students = wait_for(lambda: (lambda s: s if s[s0]["status"] == "active" else None)(live(stack, room)[0]))
+    wait_for(lambda: live(stack, room)[0][s0]["status"] == "active")
+    students = live(stack, room)[0]
     assert students[s0]["completion"] == pytest.approx(0.5 / 3, abs=1e-4)
     assert students[s0]["last_event_id"] == batch[-1]["event_id"]
     body = live(stack, room)[1]

@@ -37,6 +37,8 @@ def test_archetypes_behave_as_declared(tmp_path):
               .group_by("archetype").agg(pl.col("correct").not_().mean().alias("error_rate")))
     rate = dict(errors.iter_rows())
     assert rate["struggling"] > rate["steady"] + 0.15
+    on_track = ~(truth["idle"] | truth["struggling"] | truth["at_risk"])
+    assert truth["on_track"].to_list() == on_track.to_list() and 0 < on_track.mean() < 1
     idle = dict(truth.group_by("archetype").agg(pl.col("idle").mean()).iter_rows())
     assert idle["disengaging"] > 0.2 and idle["disengaging"] > 5 * idle["steady"]
     struggle = dict(truth.group_by("archetype").agg(pl.col("struggling").mean()).iter_rows())

@@ -51,8 +51,8 @@ def test_gap_is_charged_to_the_earlier_activity_and_duration_replaces_it():
 
 
 def test_heartbeats_show_presence_but_are_not_learning():
-    state, s = fold([ev("attempt", correct=True, t=0), ev("heartbeat", activity=None, t=50),
-                     ev("attempt", correct=False, t=90)])
+    _, s = fold([ev("attempt", correct=True, t=0), ev("heartbeat", activity=None, t=50),
+                 ev("attempt", correct=False, t=90)])
     assert s.time_on_task_s == 90  # the heartbeat does not split or add time
     assert s.last_seen_ts == s.last_learning_ts
     _, s2 = fold([ev("attempt", correct=True, t=0), ev("heartbeat", activity=None, t=50)])

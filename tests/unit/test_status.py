@@ -26,7 +26,10 @@ def attempts(marks, t0=0.0):
     return out
 
 
-def status(events, now_offset=None, config=CFG, ctx=ClassContext(None, 0)):
+NO_CLASS = ClassContext(None, 0)
+
+
+def status(events, now_offset=None, config=CFG, ctx=NO_CLASS):
     s = summary_of(events)
     clock = CourseClock("event")
     clock.observe(T0 + (now_offset if now_offset is not None else (s.last_seen_ts or T0) - T0))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from actors.topology import DomainError
 from engine.events import Event, EventBatch
+from engine.privacy import erased_id
 from engine.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class GroupCommitter:
         self._on_commit = on_commit
         self._interval = flush_interval_s
         self._max_group = max_group
-        self.index, self.seq = store.event_index()
+        self.index, self.erased, self.seq = store.event_index()
         self._inflight: dict[str, asyncio.Future] = {}
         self._queue: list[tuple[EventBatch, asyncio.Future]] = []
         self._wake = asyncio.Event()
@@ -65,6 +66,8 @@ class GroupCommitter:
         conflicts = []
         for i, (event_id, fp) in enumerate(zip(ids, prints)):
             known = index.get(event_id)
+            if known is None and self.erased:  # an erased student's events stay duplicates
+                known = self.erased.get(erased_id(event_id))
             if known is None:
                 known = seen_here.get(event_id)
             if known is None:
@@ -93,11 +96,21 @@ class GroupCommitter:
             await asyncio.shield(wait)
         return ack
 
-    async def drain(self, timeout: float = 5.0) -> None:
-        """Wait for queued and running commits to finish, then refuse new ones."""
+    def forget(self, events: dict[str, int]) -> None:
+        """Erased events: keep only their hashes, so retries are still duplicates."""
+        for event_id, fp in events.items():
+            self.index.pop(event_id, None)
+            self.erased[erased_id(event_id)] = fp
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every queued or running commit has finished (new ones still allowed)."""
         deadline = time.monotonic() + timeout
         while (self._queue or self._inflight) and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait for queued and running commits to finish, then refuse new ones."""
+        await self.settle(timeout)
         self.closed = True
 
     async def _flush_forever(self) -> None:

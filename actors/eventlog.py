@@ -20,7 +20,7 @@ from actors.commit import GroupCommitter
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
-from engine import analytics, interventions, xapi
+from engine import analytics, interventions, privacy, xapi
 from engine.events import Columns, Event, EventBatch, iso, quantize
 from engine.store import Store, activity_to_dict
 
@@ -233,6 +233,46 @@ class EventLog:
             finally:
                 cur.close()
         return await asyncio.to_thread(run)
+
+    # -- right of access and erasure --------------------------------------------
+
+    def _known_student(self, student_id: str) -> None:
+        if student_id not in self.catalog.students:
+            raise DomainError(404, "student_id", f"unknown student '{student_id}'")
+
+    async def export_student(self, student_id: str) -> dict[str, Any]:
+        """Every stored row about one student (the right of access)."""
+        self._known_student(student_id)
+        await self.wait_delivered()
+        tables = await asyncio.to_thread(self._on_cursor, privacy.export, student_id)
+        await self.audit("admin", "admin", "export_student", privacy.erased_id(student_id))
+        return {"student_id": student_id, "exported_at": iso(time.time()), "tables": tables}
+
+    async def erase_student(self, student_id: str) -> dict[str, Any]:
+        """Purge one student everywhere: log rows, statements, snapshots, derived rows, live state.
+
+        Their event ids are kept only as hashes, so a retried batch is still a duplicate."""
+        self._known_student(student_id)
+        courses = self._registry.forget_student(student_id)  # from here on no new event of theirs passes
+        await self._commit.settle()
+        await self.wait_delivered()
+        removed, events = await asyncio.to_thread(self._on_cursor, privacy.erase, student_id)
+        self._commit.forget(events)
+        await asyncio.to_thread(self._on_cursor, lambda cur: cur.execute("CHECKPOINT"))
+        shard = self._handles.shard(self._topology.shard_of(student_id))
+        await shard.forget.remote(student_id)
+        await asyncio.gather(*(self._handles.hub_for(cid).forget_student.remote(cid, student_id)
+                               for cid in courses))
+        await self.audit("admin", "admin", "erase_student", privacy.erased_id(student_id),
+                         {"rows": sum(removed.values())})
+        return {"student_id": student_id, "erased": removed, "courses": courses}
+
+    def _on_cursor(self, fn, *args):
+        cur = self._store.cursor()
+        try:
+            return fn(cur, *args)
+        finally:
+            cur.close()
 
     # -- operations ----------------------------------------------------------
 

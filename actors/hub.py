@@ -81,6 +81,15 @@ class CourseHub:
         self.views[course.course_id].refresh()
         await self._publish(self._seqs.last != before)
 
+    async def forget_student(self, course_id: str, student_id: str) -> None:
+        """Erasure: drop the student's live view, alerts and undelivered inbox."""
+        await self._ensure_ready()
+        view = self.views.get(course_id)
+        if view is not None:
+            view.remove_student(student_id)
+        self._inbox.pop(student_id, None)
+        await self._publish(True)
+
     def _apply(self, summaries: list[StudentSummary]) -> None:
         for s in summaries:
             view = self.views.get(s.course_id)

@@ -104,3 +104,10 @@ class Registry:
         self._store.save_config(course_id, config, by)
         self.catalog.configs[course_id] = config
         return config
+
+    def forget_student(self, student_id: str) -> list[str]:
+        """Drop an erased student from the catalogue and tokens; returns the courses they were in."""
+        self.catalog.students.pop(student_id, None)
+        courses = [cid for cid, roster in self.catalog.rosters.items() if roster.pop(student_id, None) is not None]
+        self.tokens = {h: p for h, p in self.tokens.items() if p != ("student", student_id)}
+        return courses

@@ -111,6 +111,17 @@ class StudentShard:
             self._queue_summary(key)
             self.applied = max(self.applied, e.seq)
 
+    async def forget(self, student_id: str) -> int:
+        """Erasure: drop the student's state in every course (their log rows are already gone)."""
+        await self._ensure_ready()
+        keys = [k for k in self.states if k[1] == student_id]
+        for key in keys:
+            del self.states[key]
+            self._dirty.discard(key)
+            for pending in self._outbox.values():
+                pending.discard(key)
+        return len(keys)
+
     # -- to the hubs ----------------------------------------------------------
 
     def _queue_summary(self, key: Key) -> None:
@@ -134,7 +145,7 @@ class StudentShard:
             await self._hub_wake[hub].wait()
             self._hub_wake[hub].clear()
             keys = self._outbox.pop(hub, set())
-            batch = [s for s in map(self._summary, keys) if s is not None]
+            batch = [s for s in map(self._summary, keys & self.states.keys()) if s is not None]
             if not batch:
                 continue
             self._hub_busy[hub] = True

@@ -86,6 +86,13 @@ class AlertBook:
             return alert
         return self._store(replace(alert, state=SNOOZED, snoozed_until=until))
 
+    def forget_student(self, student_id: str) -> None:
+        """Erasure: no alert, open or past, keeps naming the student."""
+        for kind in PRIORITY:
+            self._active.pop((student_id, kind), None)
+        self._by_id = {i: a for i, a in self._by_id.items() if a.student_id != student_id}
+        self.snoozed_students.discard(student_id)
+
     def get(self, alert_id: str) -> Alert | None:
         return self._by_id.get(alert_id)
 

@@ -70,6 +70,14 @@ class CourseView:
                 self.summaries[student_id] = _blank(self.course_id, student_id)
         self.dirty = True
 
+    def remove_student(self, student_id: str) -> None:
+        """Erasure: the student leaves the view; subscribers get a fresh snapshot without them."""
+        for held in (self.names, self.summaries, self.assessments, self.views, self.view_seq, self._inputs):
+            held.pop(student_id, None)
+        self.alerts.forget_student(student_id)
+        self.base_seq = self._seqs.next()
+        self.dirty = True
+
     def set_course(self, course: Course) -> None:
         self.course = course
         self._inputs.clear()

@@ -80,14 +80,14 @@ class Store:
         finally:
             cur.close()
 
-    def event_index(self) -> tuple[dict[str, int], int]:
-        """Every logged event id with its fingerprint, and the highest seq."""
+    def event_index(self) -> tuple[dict[str, int], dict[str, int], int]:
+        """Every logged event id with its fingerprint, erased ones by hash, and the highest seq."""
         cur = self.cursor()
-        table = cur.sql("SELECT event_id, fingerprint FROM student_activity_log "
-                        "UNION ALL SELECT event_id_hash, fingerprint FROM erased_event_ids").to_arrow_table()
+        table = cur.sql("SELECT event_id, fingerprint FROM student_activity_log").to_arrow_table()
         index = dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist()))
+        erased = dict(cur.execute("SELECT event_id_hash, fingerprint FROM erased_event_ids").fetchall())
         max_seq = cur.execute("SELECT coalesce(max(seq), 0) FROM student_activity_log").fetchone()[0]
-        return index, int(max_seq)
+        return index, erased, int(max_seq)
 
     def events_for_shard(self, count: int, index: int, after_seq: int, limit: int,
                          upto_seq: int | None = None) -> list[Event]:

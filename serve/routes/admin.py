@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
-from serve.auth import require
+from serve.auth import Principal, require
 from serve.bodies import CourseIn, ProfessorIn, RosterIn, read_json, validate
 from serve.context import ApiContext
 
@@ -43,6 +43,21 @@ def router(ctx: ApiContext) -> APIRouter:
     async def stats(request: Request) -> dict[str, Any]:
         require(await ctx.caller(request), "admin")
         return await ctx.log.stats.remote()
+
+    @r.get("/api/admin/students/{student_id}")
+    async def export_student(student_id: str, request: Request) -> ORJSONResponse:
+        """Right of access: every stored row about one student, as JSON."""
+        require(await ctx.caller(request), "admin")
+        return ORJSONResponse(await ctx.log.export_student.remote(student_id),
+                              headers={"Content-Disposition": f'attachment; filename="{student_id}.json"'})
+
+    @r.delete("/api/admin/students/{student_id}")
+    async def erase_student(student_id: str, request: Request) -> dict[str, Any]:
+        """Right to erasure: purge the student's events, statements, snapshots and derived rows."""
+        require(await ctx.caller(request), "admin")
+        erased = await ctx.log.erase_student.remote(student_id)
+        ctx.auth.forget(Principal("student", student_id))
+        return erased
 
     return r
 

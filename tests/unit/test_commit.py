@@ -63,3 +63,34 @@ def test_index_survives_reopening(tmp_path):
     ack = run(go(s2))
     assert (ack.accepted, ack.duplicates) == (0, 1)
     s2.close()
+
+
+def test_erased_events_stay_duplicates_by_hash_in_memory_and_after_reopening(tmp_path):
+    from engine import privacy
+    s = Store(tmp_path / "log.duckdb")
+    gone = [ev("attempt", "s9", correct=True, event_id="g1"), ev("hint_requested", "s9", event_id="g2")]
+
+    async def erase_then_retry(store):
+        c = GroupCommitter(store, lambda _: None)
+        await c.append(gone)
+        _, events = privacy.erase(store.cursor(), "s9")
+        c.forget(events)
+        assert "g1" not in c.index
+        return await c.append(gone)
+
+    ack = run(erase_then_retry(s))
+    assert (ack.accepted, ack.duplicates) == (0, 2) and s.counts()["student_activity_log"] == 0
+    s.close()
+    s2 = Store(tmp_path / "log.duckdb")
+
+    async def retry(store):
+        c = GroupCommitter(store, lambda _: None)
+        again = await c.append(gone)
+        with pytest.raises(DomainError) as err:
+            await c.append([ev("attempt", "s9", correct=False, event_id="g1")])
+        return again, err.value
+
+    again, err = run(retry(s2))
+    assert (again.accepted, again.duplicates) == (0, 2) and err.status == 409
+    assert s2.counts()["student_activity_log"] == 0
+    s2.close()

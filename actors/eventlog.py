@@ -135,6 +135,12 @@ class EventLog:
         self.course_info(course_id)
         return self.catalog.courses[course_id]
 
+    async def professor_courses(self, professor_id: str) -> list[dict[str, Any]]:
+        """A named professor's courses (404 for an unknown professor, unlike ``courses_of``)."""
+        if professor_id not in self.catalog.professors:
+            raise DomainError(404, "professor_id", f"unknown professor '{professor_id}'")
+        return await self.courses_of(professor_id)
+
     async def courses_of(self, professor_id: str) -> list[dict[str, Any]]:
         return [self.course_info(c.course_id) for c in self.catalog.courses_of(professor_id)]
 

@@ -18,7 +18,7 @@ from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from actors.topology import DomainError
-from serve.bodies import ApiError
+from serve.bodies import ApiError, add_body_schemas
 from serve.context import ApiConfig, ApiContext
 from serve.routes import admin, events, live, professor, xapi
 
@@ -42,6 +42,12 @@ def build_app(config: ApiConfig) -> FastAPI:
 
     for module in (admin, events, professor, live, xapi):
         app.include_router(module.router(ctx))
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_body_schemas(FastAPI.openapi(app))
+        return app.openapi_schema
+    app.openapi = openapi
     return app
 
 

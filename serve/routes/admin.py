@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
 from serve.auth import Principal, require
-from serve.bodies import CourseIn, ProfessorIn, RosterIn, read_json, validate
+from serve.bodies import CourseIn, ProfessorIn, RosterIn, documented, read_json, validate
 from serve.context import ApiContext
 
 
@@ -16,7 +16,7 @@ def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(tags=["admin"])
     limit = ctx.config.max_body_bytes
 
-    @r.post("/api/admin/professors", status_code=201)
+    @r.post("/api/admin/professors", status_code=201, openapi_extra=documented(ProfessorIn))
     async def add_professor(request: Request) -> ORJSONResponse:
         require(await ctx.caller(request), "admin")
         body = validate(ProfessorIn, await read_json(request, limit))
@@ -24,14 +24,14 @@ def router(ctx: ApiContext) -> APIRouter:
             body.professor_id, body.name, body.email, body.rotate_token)
         return ORJSONResponse(professor, status_code=201 if created or professor["token"] else 200)
 
-    @r.post("/api/admin/courses", status_code=201)
+    @r.post("/api/admin/courses", status_code=201, openapi_extra=documented(CourseIn))
     async def add_course(request: Request) -> ORJSONResponse:
         require(await ctx.caller(request), "admin")
         body = validate(CourseIn, await read_json(request, limit))
         course, created = await ctx.log.add_course.remote(_epochs(body.model_dump()))
         return ORJSONResponse(course, status_code=201 if created else 200)
 
-    @r.post("/api/admin/courses/{course_id}/students", status_code=201)
+    @r.post("/api/admin/courses/{course_id}/students", status_code=201, openapi_extra=documented(RosterIn))
     async def add_students(course_id: str, request: Request) -> ORJSONResponse:
         require(await ctx.caller(request), "admin")
         body = validate(RosterIn, await read_json(request, limit))

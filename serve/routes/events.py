@@ -9,7 +9,7 @@ from fastapi.responses import ORJSONResponse
 
 from engine.events import BatchError, parse_batch
 from serve.auth import Principal, require
-from serve.bodies import ApiError, read_json
+from serve.bodies import ApiError, EventsIn, documented, read_json
 from serve.context import ApiContext
 
 
@@ -30,7 +30,7 @@ async def ingest(ctx: ApiContext, principal: Principal, raw: Any) -> dict[str, i
 def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(tags=["events"])
 
-    @r.post("/api/events", status_code=202)
+    @r.post("/api/events", status_code=202, openapi_extra=documented(EventsIn))
     async def post_events(request: Request) -> ORJSONResponse:
         principal = await ctx.caller(request)
         require(principal, "admin", "student")

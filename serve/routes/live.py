@@ -31,7 +31,7 @@ def router(ctx: ApiContext) -> APIRouter:
     async def professor_courses(principal: Principal, professor_id: str) -> list[str]:
         if not (principal.is_admin or (principal.role == "professor" and principal.id == professor_id)):
             raise HTTPException(403, f"this is not the stream of '{principal.id}'")
-        return [c["course_id"] for c in await ctx.log.courses_of.remote(professor_id)]
+        return [c["course_id"] for c in await ctx.log.professor_courses.remote(professor_id)]
 
     async def socket_principal(ws: WebSocket) -> Principal | None:
         """Authenticate a WebSocket before accepting it; refuse the handshake (403) if not."""
@@ -48,7 +48,7 @@ def router(ctx: ApiContext) -> APIRouter:
             return
         try:
             courses = await professor_courses(principal, professor_id)
-        except HTTPException:
+        except (HTTPException, DomainError):
             await ws.close(code=1008)
             return
         after = _int_or_none(ws.query_params.get("after_seq"))
@@ -56,7 +56,9 @@ def router(ctx: ApiContext) -> APIRouter:
         await _serve_until_closed(ws, pump_progress(ctx.runtime, courses, after,
                                                     lambda m: ws.send_text(_dumps(m))))
 
-    @r.get("/api/professor/{professor_id}/progress-updates/stream")
+    @r.get("/api/professor/{professor_id}/progress-updates/stream", response_class=StreamingResponse,
+           responses={200: {"content": {"text/event-stream": {}},
+                            "description": "snapshot then coalesced diffs, as Server-Sent Events"}})
     async def professor_sse(professor_id: str, request: Request) -> StreamingResponse:
         principal = await ctx.principal(token_from(request, allow_query=True), client_of(request))
         courses = await professor_courses(principal, professor_id)

@@ -45,6 +45,7 @@ bench: install
 	$(PY) -m loadtests.bench_ingest
 	$(PY) -m loadtests.bench_edge
 	$(PY) -m loadtests.bench_simulator
+	$(PY) -m loadtests.bench_capacity --steps 100,250,500,1000,1500 --seconds 20
 
 lint: install
 	$(PY) -m ruff check .

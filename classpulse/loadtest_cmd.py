@@ -57,39 +57,63 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
             stack.stop(echo=lambda m: console.print(m))
 
 
-def _run(args: argparse.Namespace, host: str, admin: str) -> int:
-    args.out.mkdir(parents=True, exist_ok=True)
-    result_file = args.out / "result.json"
-    env = dict(os.environ, CP_ADMIN_TOKEN=admin, CP_STUDENTS=str(args.students),
-               CP_EVENT_EVERY_S=str(args.event_every), CP_RESULT=str(result_file))
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(args.students + 1),
-           "-r", str(min(args.students, 100)), "-t", args.duration, "--host", host,
-           "--csv", str(args.out / "locust"), "--html", str(args.out / "report.html"), "--only-summary",
+def run_locust(host: str, admin: str, students: int, duration: str, event_every: float, out: Path,
+               on_started=None) -> dict | None:
+    """One headless Locust run; returns its figures (None if Locust did not finish).
+
+    ``on_started(pid)`` is called once Locust runs (the capacity bench samples CPU beside it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    result_file = out / "result.json"
+    result_file.unlink(missing_ok=True)
+    env = dict(os.environ, CP_ADMIN_TOKEN=admin, CP_STUDENTS=str(students),
+               CP_EVENT_EVERY_S=str(event_every), CP_RESULT=str(result_file))
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(students + 1),
+           "-r", str(min(students, 100)), "-t", duration, "--host", host,
+           "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--only-summary",
            "--stop-timeout", "5", "--loglevel", "WARNING"]
-    console.print(f"Locust: {args.students} students + 1 professor for {args.duration} against {host}")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    (args.out / "locust.log").write_text(proc.stdout + proc.stderr)
+    with open(out / "locust.log", "w") as log_file:
+        proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        if on_started is not None:
+            on_started(proc.pid)
+        proc.wait()
     if not result_file.exists():
-        console.print(f"[red]Locust did not finish (exit {proc.returncode}); see {args.out / 'locust.log'}[/red]")
-        return 1
+        return None
     result = json.loads(result_file.read_text())
-    with open(args.out / "locust_stats.csv") as f:
+    with open(out / "locust_stats.csv") as f:
         stats = {r["Name"]: r for r in csv.DictReader(f)}
-    stored = _stored(host, admin, result["course_id"], result["acknowledged"])
     latency = stats.get("event->professor", {})
-    p95 = float(latency.get("95%", "nan") or "nan")
-    failures = int(float(stats.get("Aggregated", {}).get("Failure Count", 0) or 0))
+    agg = stats.get("Aggregated", {})
+    stored = _stored(host, admin, result["course_id"], result["acknowledged"])
+    return {"students": students, "acknowledged": result["acknowledged"], "stored": stored,
+            "lost": result["acknowledged"] - stored, "latencies_ms": result["latencies_ms"],
+            "p50_ms": _num(latency.get("50%")), "p95_ms": _num(latency.get("95%")),
+            "p99_ms": _num(latency.get("99%")), "requests_per_s": _num(agg.get("Requests/s")) or 0.0,
+            "failures": int(_num(agg.get("Failure Count")) or 0), "course_id": result["course_id"]}
+
+
+def _num(raw) -> float:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _run(args: argparse.Namespace, host: str, admin: str) -> int:
+    console.print(f"Locust: {args.students} students + 1 professor for {args.duration} against {host}")
+    figures = run_locust(host, admin, args.students, args.duration, args.event_every, args.out)
+    if figures is None:
+        console.print(f"[red]Locust did not finish; see {args.out / 'locust.log'}[/red]")
+        return 1
+    p95 = figures["p95_ms"]
     gates = [("p95 event -> professor", f"{p95:.0f} ms", p95 <= args.p95_ms),
-             ("failed requests", str(failures), failures == 0),
-             ("lost events (acknowledged - in the log)", f"{result['acknowledged'] - stored}",
-              stored == result["acknowledged"])]
+             ("failed requests", str(figures["failures"]), figures["failures"] == 0),
+             ("lost events (acknowledged - in the log)", str(figures["lost"]), figures["lost"] == 0)]
     table = Table(title="loadtest")
     for col in ("measure", "value", "gate"):
         table.add_column(col)
-    agg = stats.get("Aggregated", {})
-    table.add_row("requests/s", f"{float(agg.get('Requests/s', 0) or 0):.0f}", "")
-    table.add_row("events acknowledged", str(result["acknowledged"]), "")
-    table.add_row("p50 / p99 event -> professor", f"{latency.get('50%', '-')} / {latency.get('99%', '-')} ms", "")
+    table.add_row("requests/s", f"{figures['requests_per_s']:.0f}", "")
+    table.add_row("events acknowledged", str(figures["acknowledged"]), "")
+    table.add_row("p50 / p99 event -> professor", f"{figures['p50_ms']:.0f} / {figures['p99_ms']:.0f} ms", "")
     for name, value, ok in gates:
         table.add_row(name, value, "[green]pass[/green]" if ok else "[red]FAIL[/red]")
     console.print(table)

@@ -1,0 +1,142 @@
+"""Capacity benchmark: step concurrent students up until an SLO breaks.
+
+Each step is a real Locust run (`classpulse loadtest`'s locustfile: every student holds its own
+WebSocket and posts an event every few seconds; one professor holds the progress stream) against
+one stack started here. Per step: students, events/s acknowledged, event -> professor latency
+p50/p95/p99, lost events, failed requests, machine CPU (of all cores, Locust's own share
+subtracted) and the stack's memory (RSS of the Ray/Serve/HAProxy processes it started).
+
+    python -m loadtests.bench_capacity [--steps 100,250,500,1000] [--seconds 30] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from classpulse.loadtest_cmd import run_locust
+
+console = Console(width=150)
+SLO_P95_MS = 1000.0
+
+
+@dataclass
+class Sampler:
+    """Machine CPU and the stack's RSS, sampled beside a Locust run (Locust's own CPU left out)."""
+
+    stack_root: psutil.Process
+    locust_pid: int | None = None
+    cpu: list[float] = field(default_factory=list)
+    rss: list[int] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        psutil.cpu_percent(None)
+        locust_t = 0.0
+        while not self._stop.wait(1.0):
+            total = psutil.cpu_percent(None) * psutil.cpu_count() / 100  # cores busy
+            locust_now = self._locust_seconds()
+            self.cpu.append(max(total - (locust_now - locust_t), 0.0))
+            locust_t = locust_now
+            self.rss.append(self._stack_rss())
+
+    def _locust_seconds(self) -> float:
+        if self.locust_pid is None:
+            return 0.0
+        try:
+            t = psutil.Process(self.locust_pid).cpu_times()
+            return t.user + t.system
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    def _stack_rss(self) -> int:
+        total = 0
+        for p in [self.stack_root, *self.stack_root.children(recursive=True)]:
+            if p.pid == self.locust_pid:
+                continue
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", default="100,250,500,1000,1500")
+    ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--event-every", type=float, default=3.0)
+    ap.add_argument("--quick", action="store_true", help="two small steps, 15 s each (make bench)")
+    ap.add_argument("--out", type=Path, default=Path("bench-results/capacity"))
+    args = ap.parse_args()
+    steps = [50, 100] if args.quick else [int(s) for s in args.steps.split(",")]
+    seconds = 15 if args.quick else args.seconds
+
+    from classpulse.settings import from_env
+    from classpulse.stack import Stack
+    from serve.launch import free_port
+    settings = from_env().with_overrides(data_dir=Path(tempfile.mkdtemp(prefix="cp-capacity-")), port=free_port())
+    stack = Stack.start(settings, echo=lambda m: console.print(m))
+    rows = []
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("capacity steps", total=len(steps))
+            for students in steps:
+                sampler = Sampler(psutil.Process())
+                sampler.start()
+
+                def started(pid: int, s: Sampler = sampler) -> None:
+                    s.locust_pid = pid
+                figures = run_locust(stack.api_url, stack.admin_token, students, f"{seconds}s",
+                                     args.event_every, args.out / f"{students}", on_started=started)
+                sampler.stop()
+                progress.advance(task)
+                if figures is None:
+                    console.print(f"[red]Locust did not finish at {students} students[/red]")
+                    break
+                figures["events_per_s"] = figures["acknowledged"] / seconds
+                figures["cpu_cores"] = sum(sampler.cpu) / max(len(sampler.cpu), 1)
+                figures["rss_gb"] = max(sampler.rss, default=0) / 2**30
+                figures["slo_ok"] = (figures["p95_ms"] <= SLO_P95_MS and figures["failures"] == 0
+                                     and figures["lost"] == 0)
+                rows.append(figures)
+                if not figures["slo_ok"]:
+                    break
+                time.sleep(2)
+    finally:
+        stack.stop(echo=lambda m: console.print(m))
+    _print(rows, seconds, args.event_every)
+
+
+def _print(rows: list[dict], seconds: int, every: float) -> None:
+    table = Table(title=f"capacity: {seconds} s per step, one event per student every {every:g} s, "
+                        f"{psutil.cpu_count()} cores")
+    for col in ("students", "events/s", "p50 ms", "p95 ms", "p99 ms", "lost", "failed requests",
+                "CPU cores busy", "stack RSS GB", "SLO"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(str(r["students"]), f"{r['events_per_s']:.0f}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}",
+                      f"{r['p99_ms']:.0f}", str(r["lost"]), str(r["failures"]), f"{r['cpu_cores']:.2f}",
+                      f"{r['rss_gb']:.2f}", "[green]ok[/green]" if r["slo_ok"] else "[red]broken[/red]")
+    console.print(table)
+    held = [r["students"] for r in rows if r["slo_ok"]]
+    console.print(f"largest step within the SLOs (p95 event -> professor <= {SLO_P95_MS:.0f} ms, "
+                  f"no failed request, no lost event): {max(held) if held else 'none'} students")
+
+
+if __name__ == "__main__":
+    main()

@@ -123,3 +123,15 @@ def test_killing_the_event_log_loses_no_acknowledged_event(runtime_factory):
     stats = ray.get(runtime.handles.log.stats.remote())
     assert stats["tables"]["student_activity_log"] == len(acked) == len(room.events)
     assert states_of(runtime) == reference_states(room.events)
+
+
+def test_verify_against_log_finds_agreement_and_a_tampered_shard(loaded):
+    runtime, _, room = loaded
+    report = runtime.verify_against_log()
+    assert report["events_replayed"] == len(room.events) and report["mismatched"] == []
+    assert report["students_compared"] == len({e.student_id for e in room.events})
+    # make one shard forget a student: the check must notice
+    victim = next(iter(runtime.shard_states())).split("/", 1)[1]
+    shard = runtime.handles.shard(runtime.topology.shard_of(victim))
+    assert ray.get(shard.forget.remote(victim)) == 1
+    assert runtime.verify_against_log()["mismatched"] == [f"{room.course_id}/{victim}"]

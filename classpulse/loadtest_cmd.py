@@ -33,10 +33,19 @@ def add_parser(sub) -> None:
     p.add_argument("--event-every", type=float, default=3.0, help="seconds between a student's events")
     p.add_argument("--p95-ms", type=float, default=1000.0, help="gate: p95 event -> professor")
     p.add_argument("--out", type=Path, default=Path("loadtest-results"))
+    p.add_argument("--chaos", action="store_true",
+                   help="fault drill: kill a shard, a hub, the event log and the Serve replica under load "
+                        "(starts its own stack)")
     p.set_defaults(func=cmd_loadtest)
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
+    if args.chaos:
+        if args.host:
+            console.print("[red]--chaos starts its own stack (it kills its actors); drop --host[/red]")
+            return 2
+        from classpulse import chaos
+        return chaos.run(args.students, _seconds(args.duration), args.event_every, args.out)
     stack = None
     if args.host:
         if not args.token_file:
@@ -89,6 +98,12 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
             "p50_ms": _num(latency.get("50%")), "p95_ms": _num(latency.get("95%")),
             "p99_ms": _num(latency.get("99%")), "requests_per_s": _num(agg.get("Requests/s")) or 0.0,
             "failures": int(_num(agg.get("Failure Count")) or 0), "course_id": result["course_id"]}
+
+
+def _seconds(duration: str) -> float:
+    """'60s', '2m', '90' -> seconds."""
+    unit = {"s": 1, "m": 60, "h": 3600}.get(duration[-1:], None)
+    return float(duration[:-1]) * unit if unit else float(duration)
 
 
 def _num(raw) -> float:

@@ -31,7 +31,11 @@ TAG = uuid.uuid4().hex[:6]
 COURSE = f"load-{TAG}"
 ACTIVITIES = ["a1", "a2", "a3", "a4"]
 
-state = {"roster": [], "professor": None, "acked": 0, "rejected": 0, "sent": {}, "latencies": []}
+RETRIES = int(os.environ.get("CP_RETRIES", "10"))
+RETRYABLE = {0, 502, 503, 504}  # 0: no answer (connection refused or reset)
+
+state = {"roster": [], "professor": None, "acked": 0, "rejected": 0, "retries": 0, "reconnects": 0,
+         "sent": {}, "latencies": []}
 _ids = itertools.count()
 _lock = threading.Lock()
 
@@ -56,7 +60,30 @@ def write_result(**_kw) -> None:
     if RESULT:
         with open(RESULT, "w") as f:
             json.dump({"course_id": COURSE, "acknowledged": state["acked"], "rejected": state["rejected"],
+                       "retries": state["retries"], "reconnects": state["reconnects"],
                        "latencies_ms": state["latencies"], "unmatched": len(state["sent"])}, f)
+
+
+def _retry_after(response, attempt: int) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", "")), 5.0)
+    except (TypeError, ValueError):
+        return min(0.25 * 2 ** attempt, 5.0)
+
+
+def _reconnect(connect):
+    """Reconnect with backoff until the server answers again."""
+    delay = 0.25
+    while True:
+        gevent.sleep(delay)
+        try:
+            ws = connect()
+        except (OSError, websocket.WebSocketException):
+            delay = min(delay * 2, 5.0)
+            continue
+        with _lock:
+            state["reconnects"] += 1
+        return ws
 
 
 def _ws_url(host: str, path: str, token: str) -> str:
@@ -79,11 +106,14 @@ class StudentUser(FastHttpUser):
         self.reader = gevent.spawn(self._read)
 
     def _read(self) -> None:
+        """Read frames; when the socket drops (a fault drill, a restart), reconnect like a browser."""
         while True:
             try:
                 frame = json.loads(self.ws.recv())
-            except Exception:
-                return
+            except (OSError, ValueError, websocket.WebSocketException):
+                self.ws = _reconnect(lambda: websocket.create_connection(
+                    _ws_url(self.host, f"/ws/student/{self.student_id}", self.token), timeout=30))
+                continue
             if frame.get("type") == "intervention":  # react: pick up the pace on the activity
                 self.interventions += 1
 
@@ -98,17 +128,26 @@ class StudentUser(FastHttpUser):
                  "type": "attempt", "activity_id": ACTIVITIES[(self.done // 5) % len(ACTIVITIES)],
                  "correct": self.done % 3 != 0}
         sent = time.time()
-        with self.client.post("/api/events", json={"events": [event]}, name="/api/events",
-                              headers={"Authorization": f"Bearer {self.token}"}, catch_response=True) as r:
-            if r.status_code == 202:
-                with _lock:
-                    state["acked"] += r.json()["accepted"]
-                    state["sent"][event["event_id"]] = sent
-                r.success()
-            else:
+        for attempt in range(RETRIES + 1):
+            # A real client retries the same batch (same event ids) on 5xx / no answer: idempotent.
+            with self.client.post("/api/events", json={"events": [event]}, name="/api/events",
+                                  headers={"Authorization": f"Bearer {self.token}"}, catch_response=True) as r:
+                if r.status_code == 202:
+                    with _lock:
+                        state["acked"] += r.json()["accepted"]
+                        state["sent"][event["event_id"]] = sent
+                    r.success()
+                    return
+                if r.status_code in RETRYABLE and attempt < RETRIES:
+                    r.success()  # not a failure yet: the retry decides
+                    with _lock:
+                        state["retries"] += 1
+                    gevent.sleep(_retry_after(r, attempt))
+                    continue
                 with _lock:
                     state["rejected"] += 1
                 r.failure(f"{r.status_code}: {r.text[:200]}")
+                return
 
 
 class ProfessorUser(HttpUser):
@@ -125,11 +164,18 @@ class ProfessorUser(HttpUser):
         self.reader = gevent.spawn(self._watch)
 
     def _watch(self) -> None:
+        professor_id, _ = state["professor"]
+        seq = None
         while True:
             try:
                 message = json.loads(self.ws.recv())
-            except Exception:
-                return
+            except (OSError, ValueError, websocket.WebSocketException):
+                # resume where we were: the server sends what we missed (or a fresh snapshot)
+                url = _ws_url(self.host, f"/ws/professor/{professor_id}/progress-updates", self.token)
+                url += f"&after_seq={seq}" if seq is not None else ""
+                self.ws = _reconnect(lambda u=url: websocket.create_connection(u, timeout=60))
+                continue
+            seq = message.get("seq", seq)
             arrived = time.time()
             for s in message.get("students", []):
                 with _lock:

@@ -69,6 +69,11 @@ def prepare_environment(settings: Settings, run_dir: Path) -> Ingress:
     grpc_base = free_block(16, start=http_base + 16)
     env["RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT"] = str(grpc_base)
     env["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] = str(grpc_base + 15)
+    # HAProxy's backup server is Serve's proxy actor, on a fixed port (8500/9500) by default. It is
+    # bound with SO_REUSEPORT, so two stacks on one machine would share it and, while a replica
+    # restarts, one stack's requests would be answered by the other stack's app.
+    env["RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"] = str(free_port())
+    env["RAY_SERVE_FALLBACK_PROXY_GRPC_PORT"] = str(free_port())
     binary = haproxy_binary()
     if settings.haproxy == "off":
         return Ingress("proxy", "HAProxy disabled by configuration")

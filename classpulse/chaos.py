@@ -1,0 +1,164 @@
+"""``classpulse loadtest --chaos``: a fault drill under real Locust load.
+
+Starts its own stack (the drill kills its actors and processes), runs the loadtest's Locust
+students and professor, and while they run kills, in turn, a StudentShard, a CourseHub, the
+EventLog actor and the Serve replica's process. Clients behave like real ones: they retry the
+same batch (same event ids) on 5xx or no answer, and reconnect their sockets (the professor
+resumes with ``after_seq``). Gates, exit code 1 when one fails:
+
+- zero lost events: every acknowledged event is in the log;
+- zero duplicates: the log holds exactly the acknowledged events (this stack has no other traffic);
+- zero requests failed after the client's retries;
+- derived state equals a replay of the log (``Runtime.verify_against_log``).
+
+Recovery time of each fault (until the killed part answers again, and until the API is healthy)
+is printed and saved in ``chaos.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import ray
+from rich.console import Console
+from rich.table import Table
+
+from classpulse.loadtest_cmd import run_locust
+
+console = Console(width=120)
+
+
+def run(students: int, duration_s: float, event_every: float, out: Path) -> int:
+    from classpulse.settings import from_env
+    from classpulse.stack import Stack
+    from serve.launch import free_port
+    settings = from_env().with_overrides(data_dir=Path(tempfile.mkdtemp(prefix="cp-chaos-")), port=free_port(),
+                                         snapshot_interval_s=5.0)
+    stack = Stack.start(settings, echo=lambda m: console.print(m))
+    try:
+        return _drill(stack, students, duration_s, event_every, out)
+    finally:
+        stack.stop(echo=lambda m: console.print(m))
+
+
+def _drill(stack, students: int, duration_s: float, event_every: float, out: Path) -> int:
+    runtime, handles = stack.runtime, stack.runtime.handles
+    faults: list[tuple[str, Callable[[], None], Callable[[], Any]]] = [
+        ("StudentShard 0", *_actor_fault(handles.shard(0), "status")),
+        ("CourseHub 0", *_actor_fault(handles.hub(0), "status")),
+        ("EventLog", *_actor_fault(handles.log, "ready")),
+        ("Serve replica (SIGKILL)", _kill_serve_replica, lambda: _healthy(stack.api_url)),
+    ]
+    figures: dict[str, Any] = {}
+    locust = threading.Thread(target=lambda: figures.update(run_locust(
+        stack.api_url, stack.admin_token, students, f"{int(duration_s)}s", event_every, out) or {}))
+    started = time.monotonic()
+    locust.start()
+    recoveries = []
+    for i, (name, kill, answers) in enumerate(faults):
+        at = duration_s * (0.2 + 0.55 * i / max(len(faults) - 1, 1))
+        time.sleep(max(0.0, started + at - time.monotonic()))
+        console.print(f"[yellow]t={time.monotonic() - started:.0f}s: killing {name}[/yellow]")
+        t0 = time.monotonic()
+        kill()
+        back = _until(answers)
+        healthy = _until(lambda: _healthy(stack.api_url))
+        recoveries.append({"fault": name, "answers_after_s": round(back - t0, 2),
+                           "api_healthy_after_s": round(healthy - t0, 2)})
+    locust.join()
+    if not figures:
+        console.print(f"[red]Locust did not finish; see {out / 'locust.log'}[/red]")
+        return 1
+    verify = runtime.verify_against_log()
+    logged = ray.get(handles.log.stats.remote())["tables"]["student_activity_log"]
+    result = json.loads((out / "result.json").read_text())
+    gates = [("lost events (acknowledged, not in the log)", figures["lost"], figures["lost"] == 0),
+             ("duplicates (log rows - acknowledged)", logged - figures["acknowledged"],
+              logged == figures["acknowledged"]),
+             ("requests failed after retries", figures["failures"], figures["failures"] == 0),
+             ("students whose state differs from a replay", len(verify["mismatched"]), not verify["mismatched"])]
+    _report(figures, result, recoveries, verify, gates)
+    (out / "chaos.json").write_text(json.dumps({"recoveries": recoveries, "verify": verify, "gates": [
+        {"gate": g, "value": v, "ok": ok} for g, v, ok in gates], "acknowledged": figures["acknowledged"],
+        "retries": result.get("retries"), "reconnects": result.get("reconnects")}, indent=2))
+    return 0 if all(ok for *_, ok in gates) else 1
+
+
+def _actor_fault(handle, probe: str) -> tuple[Callable[[], None], Callable[[], Any]]:
+    """Kill an actor (Ray restarts it); it is back when a new process answers ``probe``."""
+    before: dict[str, int] = {}
+
+    def pid() -> int:
+        return ray.get(handle.__ray_call__.remote(lambda _self: os.getpid()), timeout=5)
+
+    def kill() -> None:
+        before["pid"] = pid()
+        ray.kill(handle, no_restart=False)
+
+    def answers() -> None:
+        if pid() == before["pid"]:
+            raise RuntimeError("still the old process")
+        ray.get(getattr(handle, probe).remote(), timeout=5)
+    return kill, answers
+
+
+def _kill_serve_replica() -> None:
+    """SIGKILL the Api replica's process: Serve's controller must notice and start another.
+
+    Only among this process's descendants (the stack started here), never another stack's."""
+    victims = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "ServeReplica:classpulse:Api" in " ".join(p.cmdline()) + p.name():
+                victims.append(p)
+        except psutil.NoSuchProcess:
+            continue
+    if not victims:
+        raise RuntimeError("no Serve replica process found")
+    for p in victims[:1]:
+        p.send_signal(signal.SIGKILL)
+
+
+def _healthy(api_url: str) -> bool:
+    r = httpx.get(api_url + "/api/health", timeout=5)
+    if r.status_code != 200:
+        raise RuntimeError(f"health {r.status_code}")
+    return True
+
+
+def _until(check: Callable[[], Any], timeout: float = 120.0) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            check()
+            return time.monotonic()
+        except Exception:  # noqa: BLE001 - anything but an answer means "not back yet"
+            time.sleep(0.1)
+    raise TimeoutError("did not recover within 120 s")
+
+
+def _report(figures, result, recoveries, verify, gates) -> None:
+    table = Table(title="fault drill: recovery")
+    for col in ("fault", "killed part answers after", "API healthy after"):
+        table.add_column(col)
+    for r in recoveries:
+        table.add_row(r["fault"], f"{r['answers_after_s']:.2f} s", f"{r['api_healthy_after_s']:.2f} s")
+    console.print(table)
+    gate_table = Table(title=f"fault drill: {figures['acknowledged']} events acknowledged, "
+                             f"{result.get('retries', 0)} client retries, {result.get('reconnects', 0)} "
+                             f"socket reconnects, {verify['events_replayed']} events replayed")
+    for col in ("gate", "value", ""):
+        gate_table.add_column(col)
+    for name, value, ok in gates:
+        gate_table.add_row(name, str(value), "[green]pass[/green]" if ok else "[red]FAIL[/red]")
+    gate_table.add_row("p95 event -> professor (reported, not gated in a drill)", f"{figures['p95_ms']:.0f} ms", "")
+    console.print(gate_table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import orjson
@@ -23,6 +24,10 @@ MAX_FRAME = 1 << 20
 
 def _dumps(message: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
+
+
+FLOOD_CLOSE_AFTER = 1000  # refused frames within FLOOD_WINDOW_S that close the socket (1008)
+FLOOD_WINDOW_S = 10.0
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -100,10 +105,23 @@ def router(ctx: ApiContext) -> APIRouter:
                 await ws.send_text(_dumps(message))
 
         async def receive_frames() -> None:
+            refused, window = 0, time.monotonic()
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+                if not (principal.is_admin or ctx.limits.allow(f"{principal.role}:{principal.id}")):
+                    # A flood: answer (so the client learns why), never queue; a sustained flood ends the socket.
+                    if time.monotonic() - window > FLOOD_WINDOW_S:
+                        refused, window = 0, time.monotonic()
+                    refused += 1
+                    if refused > FLOOD_CLOSE_AFTER:
+                        await ws.close(code=1008, reason="too many frames; slow down")
+                        return
+                    await send({"type": "error", "status": 429, "errors": [{
+                        "index": None, "field": "frame", "error": "rate limit exceeded for this token",
+                        "retry_after_s": ctx.limits.retry_after(f"{principal.role}:{principal.id}")}]})
+                    continue
                 await send(await _answer_frame(ctx, principal, message))
 
         inbox = asyncio.create_task(inbox_pump(ctx.runtime, student_id, courses, send))

@@ -8,7 +8,6 @@ owns the file; course hubs are told of every catalogue change.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from pathlib import Path
@@ -20,8 +19,9 @@ from actors.commit import GroupCommitter
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
-from engine import analytics, interventions, xapi
-from engine.events import Columns, Event, EventBatch, iso, quantize
+from actors.xapi_desk import XapiDesk
+from engine import analytics, interventions, voiding
+from engine.events import Columns, Event, EventBatch, iso
 from engine.store import Store, activity_to_dict
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class EventLog:
         self._registry = Registry(self._store, self._store.load_catalog())
         self._commit = GroupCommitter(self._store, self._on_commit, flush_interval_ms / 1000)
         self._dispatch = ShardDispatcher(self._handles, self._fold_params)
+        self._xapi = XapiDesk(self._store, self._registry, self._commit)
         self._started = time.time()
         self._acked = 0
 
@@ -192,34 +193,33 @@ class EventLog:
         self.course_info(course_id)
         return dict(self.catalog.rosters.get(course_id, {}))
 
-    async def xapi(self, statements: list[dict[str, Any]], credential: str,
-                   default_course: str | None = None) -> dict[str, Any]:
-        """Store every checked statement; apply those that map to a roster student (one batch)."""
-        self._start()
-        known = await asyncio.to_thread(self._store.statements, [st["id"] for st in statements])
-        for i, st in enumerate(statements):
-            if st["id"] in known and _canonical(known[st["id"]]) != _canonical(st):
-                raise DomainError(409, f"[{i}].id", f"statement id '{st['id']}' was already used "
-                                                    "for a different statement")
-        now = quantize(time.time())
-        events, rows, notes = [], [], []
-        for st in statements:
-            event, note = xapi.to_event(st, self.catalog, default_course, now)
-            problems = self.catalog.check([event], now) if event is not None else []
-            if problems:
-                event, note = None, problems[0]["error"]
-            if event is not None:
-                events.append(event)
-            rows.append((st["id"], json.dumps(st), event is not None, note, credential))
-            notes.append({"id": st["id"], "applied": event is not None, "note": note})
-        await asyncio.to_thread(self._store.save_statements, rows)
-        if events:
-            ack = await self._commit.append(events)
-            self._acked += ack.accepted
-        return {"ids": [st["id"] for st in statements], "results": notes}
+    # -- xAPI (actors/xapi_desk.py) ---------------------------------------------
 
-    async def statement(self, statement_id: str) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self._store.statement, statement_id)
+    async def xapi(self, statements: list[dict[str, Any]], role: str, principal_id: str) -> dict[str, Any]:
+        """Store every checked statement; apply those that map to a roster student; void (one request)."""
+        self._start()
+        return await self._xapi.ingest(statements, role, principal_id)
+
+    async def statement(self, statement_id: str, voided: bool, role: str, principal_id: str) -> dict[str, Any] | None:
+        return await self._xapi.read(statement_id, voided, role, principal_id)
+
+    async def issue_xapi_credential(self, course_ids: list[str], institution: str | None) -> dict[str, Any]:
+        return self._xapi.issue(course_ids, institution)
+
+    async def student_log(self, course_id: str, student_id: str, upto_seq: int) -> tuple[list[Event], dict[str, Any]]:
+        """One student's logged events up to ``upto_seq`` (a shard refolds them after a voiding)."""
+        events = await asyncio.to_thread(self._read, voiding.student_log, course_id, student_id, upto_seq)
+        return events, self._fold_params({course_id})
+
+    async def shard_voided(self, index: int) -> list[tuple[str, str, str]]:
+        return await asyncio.to_thread(self._read, voiding.shard_voided, self._topology.shards, index)
+
+    def _read(self, fn, *args: Any) -> Any:
+        cur = self._store.cursor()
+        try:
+            return fn(cur, *args)
+        finally:
+            cur.close()
 
     async def analytics_raw(self, course_id: str) -> dict[str, Any]:
         """The SQL part of the real-time analytics (engine/analytics.py), on its own cursor."""
@@ -253,7 +253,3 @@ class EventLog:
         """Flush and close the DuckDB file (called on shutdown)."""
         await self._commit.drain()
         await asyncio.to_thread(self._store.close)
-
-
-def _canonical(statement: dict[str, Any]) -> str:
-    return json.dumps(statement, sort_keys=True, separators=(",", ":"))

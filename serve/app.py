@@ -42,6 +42,7 @@ def build_app(config: ApiConfig) -> FastAPI:
 
     for module in (admin, events, professor, live, xapi):
         app.include_router(module.router(ctx))
+    app.add_middleware(xapi.XapiEdge)
     return app
 
 

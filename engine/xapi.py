@@ -3,9 +3,11 @@
 The actor's ``account.name`` is the ``student_id``; the activity is the one
 whose declared ``xapi_iri`` equals ``object.id``, else the last path segment
 of ``object.id``; the course is the last path segment of
-``context.contextActivities.parent[0].id``, else the course the credential
-belongs to. A statement that maps to no roster student, or whose verb has no
-mapping, is stored but not applied.
+``context.contextActivities.parent[0].id`` when that names a course, else the
+course the credential belongs to. A statement that maps to no roster student,
+whose object is no Activity or whose verb has no mapping, is stored but not
+applied. Validation is engine/xapi_validate.py; planning a request (voiding,
+scopes, conflicts) is engine/xapi_ingest.py.
 """
 from __future__ import annotations
 

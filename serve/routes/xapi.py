@@ -110,6 +110,9 @@ def router(ctx: ApiContext) -> APIRouter:
     async def store(request: Request, raw: list[Any]) -> list[str]:
         """Check, authorise and store statements (all or nothing); -> their ids."""
         principal = await caller(request)
+        if principal.role not in ("admin", "xapi", "student"):
+            raise HTTPException(403, "statements are sent with an xAPI credential, the admin token or a "
+                                     "student's own token")
         check_version(request)
         if not 1 <= len(raw) <= MAX_STATEMENTS:
             raise ApiError(400, "statements", f"send 1 to {MAX_STATEMENTS} statements")

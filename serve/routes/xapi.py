@@ -103,6 +103,15 @@ def router(ctx: ApiContext) -> APIRouter:
         if version != "1.0" and not (version.startswith("1.0.") and version[4:].isdigit()):
             raise ApiError(400, "X-Experience-API-Version", f"unsupported version '{version}'; use 1.0.x")
 
+    async def read_body(request: Request) -> Any:
+        """The JSON body; unparsable JSON is a 400 here, as the xAPI spec answers bad requests."""
+        try:
+            return await read_json(request, ctx.config.max_body_bytes)
+        except ApiError as exc:
+            if exc.status == 422:
+                raise ApiError(400, exc.field, exc.error) from None
+            raise
+
     @r.get("/api/xapi/about")
     async def about() -> ORJSONResponse:
         return ORJSONResponse({"version": [VERSION]})
@@ -132,7 +141,7 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.put("/api/xapi/statements")
     async def put_statement(request: Request, statementId: str) -> Response:
-        body = await read_json(request, ctx.config.max_body_bytes)
+        body = await read_body(request)
         if not isinstance(body, dict):
             raise ApiError(400, "statement", "PUT takes one statement")
         if not UUID_RE.match(statementId):
@@ -144,7 +153,7 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.post("/api/xapi/statements")
     async def post_statements(request: Request) -> ORJSONResponse:
-        body = await read_json(request, ctx.config.max_body_bytes)
+        body = await read_body(request)
         return ORJSONResponse(await store(request, body if isinstance(body, list) else [body]))
 
     @r.get("/api/xapi/statements")

@@ -95,6 +95,7 @@ def test_invalid_statement_is_400_naming_path_and_rule_and_the_batch_stores_noth
     assert httpx.get(url(stack), params={"statementId": good["id"]}, headers=headers, timeout=10).status_code == 404
     assert completion(stack, room, s0, 0.0, timeout=1.0) == 0.0
     assert httpx.post(url(stack), json=[], headers=headers, timeout=10).status_code == 400
+    assert httpx.post(url(stack), content=b"{not json", headers=headers, timeout=10).status_code == 400
 
 
 def test_a_1000_statement_batch_is_accepted(stack):

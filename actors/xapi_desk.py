@@ -30,6 +30,7 @@ class XapiDesk:
         self._registry = registry
         self._commit = commit
         self._lock = asyncio.Lock()
+        self._inflight: dict[str, asyncio.Future] = {}  # statement id -> its request's commit
         self.credentials = self._run_now(xapi_store.credentials)
 
     def _run_now(self, fn: Callable, *args: Any) -> Any:
@@ -85,14 +86,32 @@ class XapiDesk:
             except IngestError as exc:
                 raise DomainError(exc.status, exc.path, exc.problem) from None
             await self._run(xapi_store.save, todo)
+            waits = [self._inflight[sid] for sid in ids if sid in known and sid in self._inflight]
+            done = asyncio.get_running_loop().create_future()
+            for sid in todo.rows:
+                self._inflight[sid] = done
         applied = 0
-        if todo.events:
+        try:
+            if todo.events:
+                try:
+                    applied = (await self._commit.append(todo.events)).accepted
+                except DomainError as exc:  # nothing of the request was committed
+                    await self._run(xapi_store.unsave, todo)
+                    done.set_exception(exc)
+                    done.exception()  # retrieved: only later waiters need it
+                    raise
+            done.set_result(True)
+        finally:
+            for sid in todo.rows:
+                self._inflight.pop(sid, None)
+            if not done.done():
+                done.cancel()
+        for wait in waits:  # a statement sent again while its first request commits: answer after it
             try:
-                ack = await self._commit.append(todo.events)
-                applied = ack.accepted
-            except DomainError:  # nothing of the request was committed
-                await self._run(xapi_store.unsave, todo)
-                raise
+                await asyncio.shield(wait)
+            except (DomainError, asyncio.CancelledError):
+                raise DomainError(503, "statements", "an earlier request with these statements failed; "
+                                                     "send them again") from None
         return {"ids": ids, "applied": applied,
                 "results": [{"id": sid, "note": todo.notes.get(sid)} for sid in ids]}
 

@@ -1,9 +1,16 @@
 """xAPI 1.0.3 Data rules, one table row per rule: a valid variant is accepted, an invalid one is
 refused with the JSON path and the section of the spec that it breaks."""
 import copy
+import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
+from engine import xapi
+from engine.catalog import Catalog
+from engine.course import Activity, Course
+from engine.xapi_ingest import Caller, plan
 from engine.xapi_validate import StatementError, validate
 
 DELETE = object()
@@ -207,3 +214,37 @@ def test_context_activities_come_back_as_arrays_and_ids_lowercase():
 
 def test_extension_values_may_be_null_and_anything():
     validate(with_({"result.extensions": {"https://x.example/e": None, "https://x.example/f": [1, {"a": None}]}}))
+
+
+
+def _paths(node, prefix=()):
+    """Every location in a JSON document (keys, and list indexes)."""
+    yield prefix
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        yield from _paths(value, (*prefix, key))
+
+
+PATHS = list(_paths(base()))[1:]
+JSON = hs.recursive(hs.none() | hs.booleans() | hs.integers() | hs.floats(allow_nan=False) | hs.text(max_size=20),
+                    lambda inner: hs.lists(inner, max_size=3) | hs.dictionaries(hs.text(max_size=8), inner, max_size=3),
+                    max_leaves=8)
+CATALOG = Catalog(courses={"c1": Course("c1", "p1", "C", "live", (Activity("q1", "Q1", 10),))},
+                  rosters={"c1": {"s1": "S1"}})
+
+
+@settings(max_examples=400, deadline=None)
+@given(hs.sampled_from(PATHS), JSON)
+def test_any_json_anywhere_is_accepted_or_refused_cleanly_never_a_crash(path, value):
+    """Nothing a client sends can make validation, mapping or planning fail other than with a 400."""
+    st = base()
+    node = st
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    try:
+        checked = xapi.check(st)
+    except StatementError as err:
+        assert err.path and err.rule
+        return
+    plan([checked], {}, {}, CATALOG, Caller("admin:admin"), time.time())

@@ -206,6 +206,9 @@ class EventLog:
     async def issue_xapi_credential(self, course_ids: list[str], institution: str | None) -> dict[str, Any]:
         return self._xapi.issue(course_ids, institution)
 
+    async def xapi_summary(self) -> dict[str, Any]:
+        return await self._xapi.summary()
+
     async def student_log(self, course_id: str, student_id: str, upto_seq: int) -> tuple[list[Event], dict[str, Any]]:
         """One student's logged events up to ``upto_seq`` (a shard refolds them after a voiding)."""
         events = await asyncio.to_thread(self._read, voiding.student_log, course_id, student_id, upto_seq)

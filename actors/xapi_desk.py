@@ -125,3 +125,6 @@ class XapiDesk:
         if not caller.may_use(row.course_id) and row.credential != caller.credential:
             raise DomainError(403, "statementId", "this statement belongs to a course outside this credential")
         return {"statement": row.statement, "stored": found["stored"], "credential": row.credential}
+
+    async def summary(self) -> dict[str, Any]:
+        return await self._run(xapi_store.summary)

@@ -96,3 +96,14 @@ def credentials(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, f
     rows = cur.execute("SELECT credential_key, institution, course_ids FROM xapi_credentials "
                        "WHERE revoked_at IS NULL").fetchall()
     return {key: (inst, frozenset(courses)) for key, inst, courses in rows}
+
+
+def summary(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Counts of stored, applied and voided statements, and why the others were not applied."""
+    stored, applied, voided = cur.execute(
+        "SELECT count(*), count(*) FILTER (WHERE applied), count(*) FILTER (WHERE voided_by IS NOT NULL) "
+        "FROM xapi_statements").fetchone()
+    reasons = cur.execute("SELECT note, count(*) FROM xapi_statements WHERE NOT applied AND voids IS NULL "
+                          "AND voided_by IS NULL GROUP BY note ORDER BY 2 DESC, 1 LIMIT 20").fetchall()
+    return {"stored": stored, "applied": applied, "voided": voided,
+            "not_applied": [{"reason": note, "statements": n} for note, n in reasons]}

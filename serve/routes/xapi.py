@@ -186,4 +186,10 @@ def router(ctx: ApiContext) -> APIRouter:
         issued = await ctx.log.issue_xapi_credential.remote(body.course_ids or [body.course_id], body.institution)
         return ORJSONResponse(issued | {"endpoint": PREFIX}, status_code=201)
 
+    @r.get("/api/admin/xapi-status")
+    async def xapi_status(request: Request) -> ORJSONResponse:
+        """What came in over xAPI: stored, applied, voided, and why the rest was not applied."""
+        require(await ctx.caller(request), "admin")
+        return ORJSONResponse(await ctx.log.xapi_summary.remote())
+
     return r

@@ -69,6 +69,11 @@ def test_statements_are_stored_and_mapped_ones_applied(stack):
     stored = httpx.get(url(stack), params={"statementId": batch[1]["id"]}, headers=headers, timeout=10)
     assert stored.status_code == 200 and stored.json()["verb"]["id"].endswith("experienced")
     assert stored.json()["version"] == "1.0.0" and stored.json()["timestamp"] == stored.json()["stored"]
+    with stack.client() as admin:
+        status = admin.get("/api/admin/xapi-status").json()
+    reasons = {r["reason"] for r in status["not_applied"]}
+    assert f"actor 'stranger' is not on the roster of '{room.course_id}'" in reasons
+    assert "verb 'experienced' is stored, not applied" in reasons and status["applied"] >= 1
 
 
 @pytest.mark.parametrize("version, status", [(None, 400), ("0.95", 400), ("2.0.0", 400), ("1.0", 200),

@@ -79,6 +79,8 @@ def test_concurrent_requests_store_once_and_a_racing_voider_still_voids(tmp_path
         counted = {e.event_id for e in events} - {e.event_id for e in events if voiding.is_marker(e)} \
             - {voiding.target(e) for e in events if voiding.is_marker(e)}
         assert counted == {f"xapi:{done['id']}"}
+        summary = await desk.summary()
+        assert summary["stored"] == 3 and summary["applied"] >= 1 and summary["not_applied"] == []
         store.close()
 
     asyncio.run(run())

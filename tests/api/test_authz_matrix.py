@@ -51,6 +51,8 @@ def cases(room, s0):
         ("POST", f"/api/professor/alerts/{c}:0000/acknowledge", None, {"admin": 404, "owner": 404}),
         ("GET", "/api/student/inbox", None, {"student": 200}),
         ("POST", "/api/xapi/statements", xapi, {"admin": 200, "student": 200}),
+        ("POST", "/api/admin/xapi-credentials", {"course_id": c}, {"admin": 201}),
+        ("GET", "/api/admin/xapi-status", None, {"admin": 200}),
         ("GET", f"/api/professor/{room.professor_id}/progress-updates/stream", None, {"admin": 200, "owner": 200}),
     ]
 

@@ -3,34 +3,39 @@
 ``validate(statement)`` returns the statement normalised as the spec requires
 (``contextActivities`` values as arrays, 2.4.6.2.s4.b3) or raises
 ``StatementError`` naming the JSON path and the spec rule, so a 400 tells the
-sender exactly what to fix. Formats (IRI, mailto, UUID, RFC 5646 tag, ISO 8601
-timestamp and duration) are checked with best-effort patterns, as the spec
-allows an LRS (2.2.s4.b6, b7); none of them needs a library beyond ``re``.
+sender exactly what to fix. The value formats (IRI, mailto, UUID, RFC 5646
+tag, ISO 8601 timestamp and duration) are engine/xapi_formats.py.
 """
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
+
+from engine.xapi_formats import (
+    IRI_RE,
+    LANG_RE,
+    MAILTO_RE,
+    SHA1_RE,
+    UUID_RE,
+    StatementError,
+    boolean,
+    duration,
+    extensions,
+    fail,
+    iri,
+    language_map,
+    number,
+    props,
+    string,
+    timestamp,
+    uuid_string,
+)
+from engine.xapi_formats import at as _at
+
+__all__ = ["IRI_RE", "UUID_RE", "VOIDED_VERB", "StatementError", "object_type", "validate"]
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
-MAILTO_RE = re.compile(r"^mailto:[^@\s:/]+@[^@\s/]+$")
-SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
-_SUB = r"[A-Za-z0-9]"
-_LANGTAG = (r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})"  # language (+ extlang)
-            r"(?:-[A-Za-z]{4})?"                                   # script
-            r"(?:-(?:[A-Za-z]{2}|\d{3}))?"                         # region
-            rf"(?:-(?:{_SUB}{{5,8}}|\d{_SUB}{{3}}))*"              # variants
-            rf"(?:-[0-9A-WY-Za-wy-z](?:-{_SUB}{{2,8}})+)*"         # extensions
-            rf"(?:-[xX](?:-{_SUB}{{1,8}})+)?")                     # private use
-_IRREGULAR = r"en-GB-oed|sgn-BE-FR|sgn-BE-NL|sgn-CH-DE"  # grandfathered tags outside the grammar
-LANG_RE = re.compile(rf"^(?:{_LANGTAG}|[xX](?:-{_SUB}{{1,8}})+|[iI]-[A-Za-z]{{2,8}}|{_IRREGULAR})$", re.IGNORECASE)
-TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?P<tz>Z|[+-]\d{2}(?::?\d{2})?)?$")
-_N = r"\d+(?:[.,]\d+)?"
-DURATION_RE = re.compile(rf"^P(?:{_N}W|(?=\d|T\d)(?:{_N}Y)?(?:{_N}M)?(?:{_N}D)?(?:T(?=\d)(?:{_N}H)?(?:{_N}M)?(?:{_N}S)?)?)$")
 VERSION_RE = re.compile(r"^1\.0\.\d+$")
 
 OBJECT_TYPES = ("Activity", "Agent", "Group", "SubStatement", "StatementRef")
@@ -44,108 +49,9 @@ STATEMENT_KEYS = {"id", "actor", "verb", "object", "result", "context", "timesta
 SUBSTATEMENT_KEYS = {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
 
 
-class StatementError(ValueError):
-    """An invalid statement (answered 400, as the xAPI spec says); ``path`` locates the problem."""
-
-    def __init__(self, path: str, problem: str, rule: str) -> None:
-        self.path, self.problem, self.rule = path or "statement", problem, rule
-        super().__init__(f"{self.path}: {problem} (xAPI 1.0.3 Data {rule})")
-
-
-def fail(path: str, problem: str, rule: str) -> None:
-    raise StatementError(path, problem, rule)
-
-
 def validate(statement: Any) -> dict[str, Any]:
     """The statement, normalised, if it follows every Data rule; else StatementError."""
     return _statement(statement, "", sub=False)
-
-
-# -- building blocks -----------------------------------------------------------
-
-def _at(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-def _props(value: Any, allowed: set[str] | tuple[str, ...], path: str, rule: str) -> dict[str, Any]:
-    """An object with only allowed keys and no null values (2.2.s4.b1.b1, b7)."""
-    if not isinstance(value, dict):
-        fail(path, "must be a JSON object", rule)
-    for key, v in value.items():
-        if key not in allowed:
-            fail(_at(path, key), "is not a property allowed here (keys are case sensitive)", "2.2.s4.b1.b7")
-        if v is None:
-            fail(_at(path, key), "null is not allowed outside extensions", "2.2.s4.b1.b1")
-    return value
-
-
-def _string(value: Any, path: str, rule: str) -> str:
-    if not isinstance(value, str):
-        fail(path, "must be a string", rule)
-    return value
-
-
-def _iri(value: Any, path: str, rule: str = "2.2.s4.b1.b8") -> str:
-    if not isinstance(value, str) or not IRI_RE.match(value):
-        fail(path, "must be an absolute IRI with a scheme (e.g. https://...)", rule)
-    return value
-
-
-def _uuid(value: Any, path: str, rule: str = "4.4") -> str:
-    if not isinstance(value, str) or not UUID_RE.match(value):
-        fail(path, "must be a UUID in standard string form", rule)
-    return value.lower()
-
-
-def _number(value: Any, path: str, rule: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        fail(path, "must be a number (not a string or boolean)", rule + ", 2.2.s4.b1.b2")
-    return value
-
-
-def _boolean(value: Any, path: str, rule: str) -> bool:
-    if not isinstance(value, bool):
-        fail(path, "must be true or false (not a string)", rule + ", 2.2.s4.b1.b3")
-    return value
-
-
-def _language_map(value: Any, path: str) -> None:
-    if not isinstance(value, dict):
-        fail(path, "must be a language map (an object of language tag -> string)", "4.2")
-    for tag, text in value.items():
-        if not LANG_RE.match(tag):
-            fail(_at(path, tag), "is not an RFC 5646 language tag", "2.2.s4.b2")
-        if not isinstance(text, str):
-            fail(_at(path, tag), "language map values must be strings", "4.2")
-
-
-def _extensions(value: Any, path: str) -> None:
-    """Keys are IRIs; values are anything, null included (4.1.s3)."""
-    if not isinstance(value, dict):
-        fail(path, "extensions must be an object", "4.1.s3")
-    for key in value:
-        _iri(key, _at(path, key), "4.1.s3.b1")
-
-
-def timestamp(value: Any, path: str) -> datetime:
-    """An ISO 8601 date and time; a zone is optional (read as UTC) but -00:00 is not ISO 8601."""
-    m = TIMESTAMP_RE.match(value) if isinstance(value, str) else None
-    if m is None:
-        fail(path, "must be an ISO 8601 date and time, e.g. 2026-01-07T10:00:00.000Z", "4.5.s1.b1")
-    if m.group("tz") and m.group("tz").startswith("-") and set(m.group("tz")[1:]) <= {"0", ":"}:
-        fail(path, "a -00:00 offset is not ISO 8601; use Z or +00:00", "4.5.s1.b1")
-    try:
-        return datetime.fromisoformat(value.replace(",", "."))
-    except ValueError:
-        raise StatementError(path, "is not a real date and time", "4.5.s1.b1") from None
-
-
-def duration(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not DURATION_RE.match(value):
-        fail(path, "must be an ISO 8601 duration, e.g. PT1M30S", "4.6.s1.b1")
-    return value
 
 
 # -- actors ----------------------------------------------------------------------
@@ -159,25 +65,25 @@ def _ifis(value: dict[str, Any], path: str) -> list[str]:
         if key == "mbox_sha1sum" and not (isinstance(value[key], str) and SHA1_RE.match(value[key])):
             fail(at, "must be the 40 hex digit SHA1 of a mailto IRI", "2.4.2.3.s3")
         if key == "openid":
-            _iri(value[key], at, "2.4.2.3.s3")
+            iri(value[key], at, "2.4.2.3.s3")
         if key == "account":
-            account = _props(value[key], {"homePage", "name"}, at, "2.4.2.4")
+            account = props(value[key], {"homePage", "name"}, at, "2.4.2.4")
             for part in ("homePage", "name"):
                 if part not in account:
                     fail(_at(at, part), "is required in an account", "2.4.2.4.s2")
-            _iri(account["homePage"], _at(at, "homePage"), "2.4.2.4.s2")
-            _string(account["name"], _at(at, "name"), "2.4.2.4.s2")
+            iri(account["homePage"], _at(at, "homePage"), "2.4.2.4.s2")
+            string(account["name"], _at(at, "name"), "2.4.2.4.s2")
     return found
 
 
 def agent(value: Any, path: str, object_type_required: bool = False) -> None:
-    a = _props(value, {"objectType", "name", *IFIS}, path, "2.4.2.1")
+    a = props(value, {"objectType", "name", *IFIS}, path, "2.4.2.1")
     if object_type_required and "objectType" not in a:
         fail(_at(path, "objectType"), "is required when an Agent is the object", "2.4.4.2.s1.b1")
     if a.get("objectType", "Agent") != "Agent":
         fail(_at(path, "objectType"), "must be 'Agent' here", "2.4.2.2.s4.b2")
     if "name" in a:
-        _string(a["name"], _at(path, "name"), "2.4.2.1")
+        string(a["name"], _at(path, "name"), "2.4.2.1")
     found = _ifis(a, path)
     if len(found) != 1:
         fail(path, f"an Agent needs exactly one of mbox, mbox_sha1sum, openid, account (found {len(found)})",
@@ -193,11 +99,11 @@ def actor(value: Any, path: str, object_type_required: bool = False) -> None:
 
 
 def group(value: Any, path: str) -> None:
-    g = _props(value, {"objectType", "name", "member", *IFIS}, path, "2.4.2.2")
+    g = props(value, {"objectType", "name", "member", *IFIS}, path, "2.4.2.2")
     if g.get("objectType") != "Group":
         fail(_at(path, "objectType"), "must be 'Group'", "2.4.2.2.s2")
     if "name" in g:
-        _string(g["name"], _at(path, "name"), "2.4.2.2")
+        string(g["name"], _at(path, "name"), "2.4.2.2")
     found = _ifis(g, path)
     if len(found) > 1:
         fail(path, "an identified Group has exactly one inverse functional identifier", "2.4.2.2.s5.b1")
@@ -214,37 +120,37 @@ def group(value: Any, path: str) -> None:
 # -- verb, object ----------------------------------------------------------------
 
 def verb(value: Any, path: str) -> None:
-    v = _props(value, {"id", "display"}, path, "2.4.3")
+    v = props(value, {"id", "display"}, path, "2.4.3")
     if "id" not in v:
         fail(_at(path, "id"), "is required", "2.4.3.s3")
-    _iri(v["id"], _at(path, "id"), "2.4.3.s3")
+    iri(v["id"], _at(path, "id"), "2.4.3.s3")
     if "display" in v:
-        _language_map(v["display"], _at(path, "display"))
+        language_map(v["display"], _at(path, "display"))
 
 
 def activity(value: Any, path: str) -> None:
-    a = _props(value, {"objectType", "id", "definition"}, path, "2.4.4.1")
+    a = props(value, {"objectType", "id", "definition"}, path, "2.4.4.1")
     if a.get("objectType", "Activity") != "Activity":
         fail(_at(path, "objectType"), "must be 'Activity' here", "2.4.4.1.s1")
     if "id" not in a:
         fail(_at(path, "id"), "an Activity needs an id", "2.4.4.1.s1")
-    _iri(a["id"], _at(path, "id"), "2.4.4.1.s1")
+    iri(a["id"], _at(path, "id"), "2.4.4.1.s1")
     if "definition" in a:
         _definition(a["definition"], _at(path, "definition"))
 
 
 def _definition(value: Any, path: str) -> None:
-    d = _props(value, {"name", "description", "type", "moreInfo", "interactionType",
+    d = props(value, {"name", "description", "type", "moreInfo", "interactionType",
                        "correctResponsesPattern", *COMPONENT_LISTS, "extensions"}, path, "2.4.4.1.s2")
     for key in ("name", "description"):
         if key in d:
-            _language_map(d[key], _at(path, key))
+            language_map(d[key], _at(path, key))
     if "type" in d:
-        _iri(d["type"], _at(path, "type"), "2.4.4.1.s2")
+        iri(d["type"], _at(path, "type"), "2.4.4.1.s2")
     if "moreInfo" in d:
-        _iri(d["moreInfo"], _at(path, "moreInfo"), "2.4.4.1.s2")
+        iri(d["moreInfo"], _at(path, "moreInfo"), "2.4.4.1.s2")
     if "extensions" in d:
-        _extensions(d["extensions"], _at(path, "extensions"))
+        extensions(d["extensions"], _at(path, "extensions"))
     interaction = [k for k in ("correctResponsesPattern", *COMPONENT_LISTS) if k in d]
     if "interactionType" in d and d["interactionType"] not in INTERACTION_TYPES:
         fail(_at(path, "interactionType"), f"must be one of {', '.join(INTERACTION_TYPES)}", "2.4.4.1.s13.b1")
@@ -266,24 +172,24 @@ def _components(value: Any, path: str) -> None:
     seen: set[str] = set()
     for i, c in enumerate(value):
         at = _at(path, i)
-        comp = _props(c, {"id", "description"}, at, "2.4.4.1.s15")
+        comp = props(c, {"id", "description"}, at, "2.4.4.1.s15")
         if "id" not in comp:
             fail(_at(at, "id"), "is required in an interaction component", "2.4.4.1.s15")
-        cid = _string(comp["id"], _at(at, "id"), "2.4.4.1.s15")
+        cid = string(comp["id"], _at(at, "id"), "2.4.4.1.s15")
         if cid in seen:
             fail(_at(at, "id"), f"component id '{cid}' appears twice", "2.4.4.1.s16.b1")
         seen.add(cid)
         if "description" in comp:
-            _language_map(comp["description"], _at(at, "description"))
+            language_map(comp["description"], _at(at, "description"))
 
 
 def statement_ref(value: Any, path: str) -> None:
-    r = _props(value, {"objectType", "id"}, path, "2.4.4.3.s4")
+    r = props(value, {"objectType", "id"}, path, "2.4.4.3.s4")
     if r.get("objectType") != "StatementRef":
         fail(_at(path, "objectType"), "must be 'StatementRef'", "2.4.4.3.s4.b1")
     if "id" not in r:
         fail(_at(path, "id"), "a StatementRef needs the id of a statement", "2.4.4.3.s4.b2")
-    _uuid(r["id"], _at(path, "id"), "2.4.4.3.s4.b2")
+    uuid_string(r["id"], _at(path, "id"), "2.4.4.3.s4.b2")
 
 
 def object_type(value: Any) -> str:
@@ -313,23 +219,23 @@ def _object(value: Any, path: str, sub: bool) -> dict[str, Any]:
 # -- result, context -------------------------------------------------------------
 
 def result(value: Any, path: str) -> None:
-    r = _props(value, {"score", "success", "completion", "response", "duration", "extensions"}, path, "2.4.5")
+    r = props(value, {"score", "success", "completion", "response", "duration", "extensions"}, path, "2.4.5")
     for key in ("success", "completion"):
         if key in r:
-            _boolean(r[key], _at(path, key), "2.4.5.s2")
+            boolean(r[key], _at(path, key), "2.4.5.s2")
     if "response" in r:
-        _string(r["response"], _at(path, "response"), "2.4.5.s2")
+        string(r["response"], _at(path, "response"), "2.4.5.s2")
     if "duration" in r:
         duration(r["duration"], _at(path, "duration"))
     if "extensions" in r:
-        _extensions(r["extensions"], _at(path, "extensions"))
+        extensions(r["extensions"], _at(path, "extensions"))
     if "score" in r:
         score(r["score"], _at(path, "score"))
 
 
 def score(value: Any, path: str) -> None:
-    s = _props(value, {"scaled", "raw", "min", "max"}, path, "2.4.5.1")
-    n = {k: _number(s[k], _at(path, k), "2.4.5.1.s2") for k in ("scaled", "raw", "min", "max") if k in s}
+    s = props(value, {"scaled", "raw", "min", "max"}, path, "2.4.5.1")
+    n = {k: number(s[k], _at(path, k), "2.4.5.1.s2") for k in ("scaled", "raw", "min", "max") if k in s}
     if "scaled" in n and not -1 <= n["scaled"] <= 1:
         fail(_at(path, "scaled"), "must be between -1 and 1", "2.4.5.1.s2")
     if "min" in n and "max" in n and not n["min"] < n["max"]:
@@ -341,11 +247,11 @@ def score(value: Any, path: str) -> None:
 
 
 def context(value: Any, path: str, object_kind: str) -> dict[str, Any]:
-    c = _props(value, {"registration", "instructor", "team", "contextActivities", "revision", "platform",
+    c = props(value, {"registration", "instructor", "team", "contextActivities", "revision", "platform",
                        "language", "statement", "extensions"}, path, "2.4.6")
     out = dict(c)
     if "registration" in c:
-        out["registration"] = _uuid(c["registration"], _at(path, "registration"), "2.4.6.s3")
+        out["registration"] = uuid_string(c["registration"], _at(path, "registration"), "2.4.6.s3")
     if "instructor" in c:
         actor(c["instructor"], _at(path, "instructor"))
     if "team" in c:
@@ -354,7 +260,7 @@ def context(value: Any, path: str, object_kind: str) -> dict[str, Any]:
         group(c["team"], _at(path, "team"))
     for key, rule in (("revision", "2.4.6.s4.b1"), ("platform", "2.4.6.s4.b2")):
         if key in c:
-            _string(c[key], _at(path, key), "2.4.6.s3")
+            string(c[key], _at(path, key), "2.4.6.s3")
             if object_kind != "Activity":
                 fail(_at(path, key), "may only be used when the object is an Activity", rule)
     if "language" in c and not (isinstance(c["language"], str) and LANG_RE.match(c["language"])):
@@ -362,10 +268,10 @@ def context(value: Any, path: str, object_kind: str) -> dict[str, Any]:
     if "statement" in c:
         statement_ref(c["statement"], _at(path, "statement"))
     if "extensions" in c:
-        _extensions(c["extensions"], _at(path, "extensions"))
+        extensions(c["extensions"], _at(path, "extensions"))
     if "contextActivities" in c:
         at = _at(path, "contextActivities")
-        ca = _props(c["contextActivities"], CONTEXT_TYPES, at, "2.4.6.2.s4.b1")
+        ca = props(c["contextActivities"], CONTEXT_TYPES, at, "2.4.6.2.s4.b1")
         arrays = {}
         for key, acts in ca.items():
             acts = acts if isinstance(acts, list) else [acts]  # returned as arrays (2.4.6.2.s4.b3)
@@ -381,23 +287,23 @@ def _attachments(value: Any, path: str) -> None:
         fail(path, "must be an array of Attachment objects", "2.4.11")
     for i, item in enumerate(value):
         at = _at(path, i)
-        a = _props(item, {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"},
+        a = props(item, {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"},
                    at, "2.4.11.s2")
         for key in ("usageType", "display", "contentType", "length", "sha2"):
             if key not in a:
                 fail(_at(at, key), "is required in an Attachment", "2.4.11.s2")
-        _iri(a["usageType"], _at(at, "usageType"), "2.4.11.s2")
-        _language_map(a["display"], _at(at, "display"))
+        iri(a["usageType"], _at(at, "usageType"), "2.4.11.s2")
+        language_map(a["display"], _at(at, "display"))
         if "description" in a:
-            _language_map(a["description"], _at(at, "description"))
-        _string(a["contentType"], _at(at, "contentType"), "2.4.11.s2")
-        _string(a["sha2"], _at(at, "sha2"), "2.4.11.s2")
+            language_map(a["description"], _at(at, "description"))
+        string(a["contentType"], _at(at, "contentType"), "2.4.11.s2")
+        string(a["sha2"], _at(at, "sha2"), "2.4.11.s2")
         if isinstance(a["length"], bool) or not isinstance(a["length"], int) or a["length"] < 0:
             fail(_at(at, "length"), "must be a whole number of octets", "2.4.11.s2")
         if "fileUrl" not in a:
             fail(_at(at, "fileUrl"), "attachment data must be referenced by fileUrl: this LRS does not take "
                  "multipart/mixed requests", "2.4.11")
-        _iri(a["fileUrl"], _at(at, "fileUrl"), "2.4.11.s2")
+        iri(a["fileUrl"], _at(at, "fileUrl"), "2.4.11.s2")
 
 
 # -- the statement -----------------------------------------------------------------
@@ -408,13 +314,13 @@ def _statement(value: Any, path: str, sub: bool) -> dict[str, Any]:
             if isinstance(value, dict) and key in value:
                 fail(_at(path, key), "a SubStatement must not have id, stored, version or authority",
                      "2.4.4.3.s8.b3")
-    st = _props(value, SUBSTATEMENT_KEYS if sub else STATEMENT_KEYS, path, "2.4")
+    st = props(value, SUBSTATEMENT_KEYS if sub else STATEMENT_KEYS, path, "2.4")
     for key in ("actor", "verb", "object"):
         if key not in st:
             fail(_at(path, key), "is required", "2.4.s1")
     out = dict(st)
     if "id" in st:
-        out["id"] = _uuid(st["id"], _at(path, "id"), "2.4.1")
+        out["id"] = uuid_string(st["id"], _at(path, "id"), "2.4.1")
     actor(st["actor"], _at(path, "actor"))
     verb(st["verb"], _at(path, "verb"))
     out["object"] = _object(st["object"], _at(path, "object"), sub)

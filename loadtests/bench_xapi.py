@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,18 @@ from loadtests.bench_edge import run_locust, seed
 console = Console(width=150)
 BATCHES = (1, 50, 500)
 KINDS = {"events": "/api/events", "xapi": "/api/xapi/statements"}
+
+
+def seeded(api: str, admin: str, students: int, attempts: int = 5) -> dict:
+    """The bench class; retried, since a just-started stack on a busy machine may answer 503 at first."""
+    for attempt in range(attempts):
+        try:
+            return seed(api, admin, students)
+        except (KeyError, httpx.HTTPError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(3)
+    raise AssertionError("unreachable")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                         echo=lambda *_: None)
     results: dict[tuple[str, int], dict[str, float]] = {}
     try:
-        room = seed(stack.api_url, stack.admin_token, args.students)
+        room = seeded(stack.api_url, stack.admin_token, args.students)
         env = {"CP_TOKEN": stack.admin_token, "CP_COURSE": room["course_id"], "CP_ACTIVITY": "a0",
                "CP_STUDENTS": ",".join(room["student_tokens"])}
         with Progress(console=console, transient=True) as bar:

@@ -44,8 +44,8 @@ test: install
 bench: install
 	$(PY) -m loadtests.bench_ingest
 	$(PY) -m loadtests.bench_edge
-	$(PY) -m loadtests.bench_simulator
 	$(PY) -m loadtests.bench_xapi
+	$(PY) -m loadtests.bench_simulator
 
 lint: install
 	$(PY) -m ruff check .

@@ -105,6 +105,19 @@ class StudentShard:
         await self._rebuild_students()
         return self.applied
 
+    async def _rebuild_students(self) -> None:
+        """Refold students whose events were voided from the log up to ``applied``, without them."""
+        while self._rebuild:
+            key = self._rebuild.pop()
+            events, params = await self._handles.log.student_log.remote(key[0], key[1], self.applied)
+            self._params.update(params)
+            if key[0] not in self._params:
+                continue
+            self.states[key] = voiding.refold(key[0], key[1], events, self._params[key[0]][0],
+                                              self._voided.get(key, set()))
+            self._dirty.add(key)
+            self._queue_summary(key)
+
     def _fold(self, events: list[Event], params: dict[str, Any]) -> None:
         self._params.update(params)
         for e in events:
@@ -123,19 +136,6 @@ class StudentShard:
             self._dirty.add(key)
             self._queue_summary(key)
             self.applied = max(self.applied, e.seq)
-
-    async def _rebuild_students(self) -> None:
-        """Refold students whose events were voided from the log up to ``applied``, without them."""
-        while self._rebuild:
-            key = self._rebuild.pop()
-            events, params = await self._handles.log.student_log.remote(key[0], key[1], self.applied)
-            self._params.update(params)
-            if key[0] not in self._params:
-                continue
-            self.states[key] = voiding.refold(key[0], key[1], events, self._params[key[0]][0],
-                                              self._voided.get(key, set()))
-            self._dirty.add(key)
-            self._queue_summary(key)
 
     # -- to the hubs ----------------------------------------------------------
 

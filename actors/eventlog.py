@@ -8,7 +8,6 @@ owns the file; course hubs are told of every catalogue change.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from pathlib import Path
@@ -20,8 +19,9 @@ from actors.commit import GroupCommitter
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
-from engine import analytics, interventions, privacy, xapi
-from engine.events import Columns, Event, EventBatch, iso, quantize
+from actors.xapi_desk import XapiDesk
+from engine import analytics, interventions, privacy, voiding
+from engine.events import Columns, Event, EventBatch, iso
 from engine.store import Store, activity_to_dict
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class EventLog:
         self._registry = Registry(self._store, self._store.load_catalog())
         self._commit = GroupCommitter(self._store, self._on_commit, flush_interval_ms / 1000)
         self._dispatch = ShardDispatcher(self._handles, self._fold_params)
+        self._xapi = XapiDesk(self._store, self._registry, self._commit)
         self._started = time.time()
         self._acked = 0
 
@@ -198,34 +199,36 @@ class EventLog:
         self.course_info(course_id)
         return dict(self.catalog.rosters.get(course_id, {}))
 
-    async def xapi(self, statements: list[dict[str, Any]], credential: str,
-                   default_course: str | None = None) -> dict[str, Any]:
-        """Store every checked statement; apply those that map to a roster student (one batch)."""
-        self._start()
-        known = await asyncio.to_thread(self._store.statements, [st["id"] for st in statements])
-        for i, st in enumerate(statements):
-            if st["id"] in known and _canonical(known[st["id"]]) != _canonical(st):
-                raise DomainError(409, f"[{i}].id", f"statement id '{st['id']}' was already used "
-                                                    "for a different statement")
-        now = quantize(time.time())
-        events, rows, notes = [], [], []
-        for st in statements:
-            event, note = xapi.to_event(st, self.catalog, default_course, now)
-            problems = self.catalog.check([event], now) if event is not None else []
-            if problems:
-                event, note = None, problems[0]["error"]
-            if event is not None:
-                events.append(event)
-            rows.append((st["id"], json.dumps(st), event is not None, note, credential))
-            notes.append({"id": st["id"], "applied": event is not None, "note": note})
-        await asyncio.to_thread(self._store.save_statements, rows)
-        if events:
-            ack = await self._commit.append(events)
-            self._acked += ack.accepted
-        return {"ids": [st["id"] for st in statements], "results": notes}
+    # -- xAPI (actors/xapi_desk.py) ---------------------------------------------
 
-    async def statement(self, statement_id: str) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self._store.statement, statement_id)
+    async def xapi(self, statements: list[dict[str, Any]], role: str, principal_id: str) -> dict[str, Any]:
+        """Store every checked statement; apply those that map to a roster student; void (one request)."""
+        self._start()
+        return await self._xapi.ingest(statements, role, principal_id)
+
+    async def statement(self, statement_id: str, voided: bool, role: str, principal_id: str) -> dict[str, Any] | None:
+        return await self._xapi.read(statement_id, voided, role, principal_id)
+
+    async def issue_xapi_credential(self, course_ids: list[str], institution: str | None) -> dict[str, Any]:
+        return self._xapi.issue(course_ids, institution)
+
+    async def xapi_summary(self) -> dict[str, Any]:
+        return await self._xapi.summary()
+
+    async def student_log(self, course_id: str, student_id: str, upto_seq: int) -> tuple[list[Event], dict[str, Any]]:
+        """One student's logged events up to ``upto_seq`` (a shard refolds them after a voiding)."""
+        events = await asyncio.to_thread(self._read, voiding.student_log, course_id, student_id, upto_seq)
+        return events, self._fold_params({course_id})
+
+    async def shard_voided(self, index: int) -> list[tuple[str, str, str]]:
+        return await asyncio.to_thread(self._read, voiding.shard_voided, self._topology.shards, index)
+
+    def _read(self, fn, *args: Any) -> Any:
+        cur = self._store.cursor()
+        try:
+            return fn(cur, *args)
+        finally:
+            cur.close()
 
     async def analytics_raw(self, course_id: str) -> dict[str, Any]:
         """The SQL part of the real-time analytics (engine/analytics.py), on its own cursor."""
@@ -250,7 +253,7 @@ class EventLog:
         """Every stored row about one student (the right of access)."""
         self._known_student(student_id)
         await self.wait_delivered()
-        tables = await asyncio.to_thread(self._on_cursor, privacy.export, student_id)
+        tables = await asyncio.to_thread(self._read, privacy.export, student_id)
         await self.audit("admin", "admin", "export_student", privacy.erased_id(student_id))
         return {"student_id": student_id, "exported_at": iso(time.time()), "tables": tables}
 
@@ -262,9 +265,9 @@ class EventLog:
         courses = self._registry.forget_student(student_id)  # from here on no new event of theirs passes
         await self._commit.settle()
         await self.wait_delivered()
-        removed, events = await asyncio.to_thread(self._on_cursor, privacy.erase, student_id)
+        removed, events = await asyncio.to_thread(self._read, privacy.erase, student_id)
         self._commit.forget(events)
-        await asyncio.to_thread(self._on_cursor, lambda cur: cur.execute("CHECKPOINT"))
+        await asyncio.to_thread(self._read, lambda cur: cur.execute("CHECKPOINT"))
         shard = self._handles.shard(self._topology.shard_of(student_id))
         await shard.forget.remote(student_id)
         await asyncio.gather(*(self._handles.hub_for(cid).forget_student.remote(cid, student_id)
@@ -272,13 +275,6 @@ class EventLog:
         await self.audit("admin", "admin", "erase_student", privacy.erased_id(student_id),
                          {"rows": sum(removed.values())})
         return {"student_id": student_id, "erased": removed, "courses": courses}
-
-    def _on_cursor(self, fn, *args):
-        cur = self._store.cursor()
-        try:
-            return fn(cur, *args)
-        finally:
-            cur.close()
 
     # -- operations ----------------------------------------------------------
 
@@ -299,7 +295,3 @@ class EventLog:
         """Flush and close the DuckDB file (called on shutdown)."""
         await self._commit.drain()
         await asyncio.to_thread(self._store.close)
-
-
-def _canonical(statement: dict[str, Any]) -> str:
-    return json.dumps(statement, sort_keys=True, separators=(",", ":"))

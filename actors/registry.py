@@ -42,6 +42,10 @@ class Registry:
         self.tokens[digest] = (role, principal_id)
         return token
 
+    def issue_token(self, role: str, principal_id: str) -> str:
+        """A new token for a principal beside any it has (xAPI credentials: one secret each)."""
+        return self._issue(role, principal_id, revoke=False)
+
     def add_professor(self, professor_id: str, name: str, email: str | None,
                       rotate: bool) -> tuple[dict[str, Any], bool]:
         """Returns the professor (with a token if new or rotated) and whether it was created."""

@@ -89,23 +89,24 @@ class Runtime:
 
         What ops run after a fault drill: derived state must equal a replay of the log
         (``mismatched`` lists the students that differ; empty means the shards are right)."""
-        from engine.state import StudentState, to_snapshot
+        from engine import voiding
+        from engine.state import to_snapshot
         self.sync()
         mismatched: list[str] = []
         events_total = compared = 0
         for index in range(self.topology.shards):
             held = ray.get(self.handles.shard(index).fingerprint.remote())
-            states: dict[tuple[str, str], StudentState] = {}
-            after = 0
+            events, params, after = [], {}, 0
             while True:
-                events, params = ray.get(self.handles.log.shard_events.remote(index, after, None, page))
-                if not events:
+                page_events, page_params = ray.get(self.handles.log.shard_events.remote(index, after, None, page))
+                if not page_events:
                     break
-                for e in events:
-                    key = (e.course_id, e.student_id)
-                    states.setdefault(key, StudentState(*key)).apply(e, params[e.course_id][0])
-                after = events[-1].seq
-                events_total += len(events)
+                events.extend(page_events)
+                params.update(page_params)
+                after = page_events[-1].seq
+            events_total += len(events)
+            # the same rule the shards follow: voided xAPI statements do not count
+            states = voiding.replay(events, {cid: p[0] for cid, p in params.items()})
             replayed = {f"{k[0]}/{k[1]}": to_snapshot(s) for k, s in states.items()}
             for key in held.keys() | replayed.keys():
                 compared += 1

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 
 from actors.topology import Handles, Topology
+from engine import voiding
 from engine.course import FoldParams
 from engine.events import Columns, Event, from_columns
 from engine.state import StudentState, StudentSummary, from_snapshot, to_snapshot
@@ -35,6 +36,8 @@ class StudentShard:
         self._params: dict[str, tuple[FoldParams, dict[str, float]]] = {}
         self.applied = 0  # global seq up to which this shard has folded everything it owns
         self._dirty: set[Key] = set()  # changed since the last snapshot
+        self._voided: dict[Key, set[str]] = {}  # event ids voided by markers (engine/voiding.py)
+        self._rebuild: set[Key] = set()  # students to refold from the log (a marker arrived)
         self._outbox: dict[int, set[Key]] = {}  # students whose summary a hub still needs
         self._hub_wake: dict[int, asyncio.Event] = {}
         self._hub_busy: dict[int, bool] = {}
@@ -63,6 +66,8 @@ class StudentShard:
             state = from_snapshot(row)
             self.states[(state.course_id, state.student_id)] = state
         self.applied = seq
+        for course_id, student_id, event_id in await self._handles.log.shard_voided.remote(self.index):
+            self._voided.setdefault((course_id, student_id), set()).add(event_id)
         courses = {key[0] for key in self.states}
         if courses:
             self._params.update(await self._handles.log.fold_params.remote(sorted(courses)))
@@ -81,6 +86,7 @@ class StudentShard:
             if not events:
                 break
             self._fold(events, params)
+            await self._rebuild_students()
             total += len(events)
         if upto is not None:
             self.applied = max(self.applied, upto)
@@ -96,12 +102,32 @@ class StudentShard:
             await self._pull(first - 1)
         self._fold([e for e in events if e.seq > self.applied], params)
         self.applied = max(self.applied, upto_seq)
+        await self._rebuild_students()
         return self.applied
+
+    async def _rebuild_students(self) -> None:
+        """Refold students whose events were voided from the log up to ``applied``, without them."""
+        while self._rebuild:
+            key = self._rebuild.pop()
+            events, params = await self._handles.log.student_log.remote(key[0], key[1], self.applied)
+            self._params.update(params)
+            if key[0] not in self._params:
+                continue
+            self.states[key] = voiding.refold(key[0], key[1], events, self._params[key[0]][0],
+                                              self._voided.get(key, set()))
+            self._dirty.add(key)
+            self._queue_summary(key)
 
     def _fold(self, events: list[Event], params: dict[str, Any]) -> None:
         self._params.update(params)
         for e in events:
             key = (e.course_id, e.student_id)
+            if voiding.is_marker(e) or e.event_id in self._voided.get(key, ()):
+                if voiding.is_marker(e):
+                    self._voided.setdefault(key, set()).add(voiding.target(e))
+                    self._rebuild.add(key)
+                self.applied = max(self.applied, e.seq)
+                continue
             state = self.states.get(key)
             if state is None:
                 state = self.states[key] = StudentState(e.course_id, e.student_id)

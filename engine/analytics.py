@@ -12,13 +12,13 @@ from typing import Any
 
 import duckdb
 
-from engine import risk
+from engine import risk, voiding
 from engine.course import Course
 
 MIN_STARTED = 3
 MIN_ATTEMPTS_PER_HOUR = 10
 
-_LEARNING = "course_id = $course AND type <> 'heartbeat'"
+_LEARNING = f"course_id = $course AND type <> 'heartbeat' AND {voiding.COUNTS_SQL}"  # voided events never count
 
 
 def query(cur: duckdb.DuckDBPyConnection, course_id: str, idle_after_s: float) -> dict[str, Any]:

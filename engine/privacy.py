@@ -41,8 +41,9 @@ def student_tables(cur: duckdb.DuckDBPyConnection) -> list[str]:
 def _scopes(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     present = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables "
                                          "WHERE table_schema = 'main'").fetchall()}
-    return ([(t, "student_id = $sid") for t in student_tables(cur)]
-            + [(t, cond) for t, cond in _OTHER_LINKS if t in present])
+    keyed = student_tables(cur)
+    return ([(t, "student_id = $sid") for t in keyed]
+            + [(t, cond) for t, cond in _OTHER_LINKS if t in present and t not in keyed])
 
 
 def export(cur: duckdb.DuckDBPyConnection, student_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -57,3 +57,11 @@ CREATE TABLE IF NOT EXISTS erased_event_ids (
 CREATE TABLE IF NOT EXISTS xapi_statements (
     statement_id VARCHAR PRIMARY KEY, stored_at TIMESTAMP NOT NULL DEFAULT now(),
     statement JSON NOT NULL, applied BOOLEAN NOT NULL, note VARCHAR, credential VARCHAR);
+ALTER TABLE xapi_statements ADD COLUMN IF NOT EXISTS course_id VARCHAR;
+ALTER TABLE xapi_statements ADD COLUMN IF NOT EXISTS student_id VARCHAR;
+ALTER TABLE xapi_statements ADD COLUMN IF NOT EXISTS event_id VARCHAR;
+ALTER TABLE xapi_statements ADD COLUMN IF NOT EXISTS voids VARCHAR;
+ALTER TABLE xapi_statements ADD COLUMN IF NOT EXISTS voided_by VARCHAR;
+CREATE TABLE IF NOT EXISTS xapi_credentials (
+    credential_key VARCHAR PRIMARY KEY, institution VARCHAR, course_ids VARCHAR[] NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT now(), revoked_at TIMESTAMP);

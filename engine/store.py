@@ -27,7 +27,7 @@ LOG_COLUMNS = ("seq", "event_id", "fingerprint", "student_id", "course_id", "act
 TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_records",
           "engagement_metrics", "alert_configurations", "professors", "courses", "students",
           "enrollments", "tokens", "messages", "office_hours_queue", "audit_log",
-          "shard_checkpoints", "erased_event_ids", "xapi_statements")
+          "shard_checkpoints", "erased_event_ids", "xapi_statements", "xapi_credentials")
 
 
 class Store:
@@ -223,28 +223,6 @@ class Store:
             (course_id, student_id, limit)).fetchall()
         keys = ("event_id", "type", "activity_id", "ts", "progress", "correct", "duration_s")
         return [dict(zip(keys, r)) for r in rows]
-
-    def save_statements(self, rows: list[tuple[str, str, bool, str, str]]) -> None:
-        """(statement_id, statement JSON, applied, note, credential); a known id is kept as first stored."""
-        cur = self.cursor()
-        cur.execute("BEGIN")
-        cur.executemany("INSERT OR IGNORE INTO xapi_statements (statement_id, statement, applied, note, credential) "
-                        "VALUES (?, ?, ?, ?, ?)", rows)
-        cur.execute("COMMIT")
-
-    def statement(self, statement_id: str) -> dict[str, Any] | None:
-        row = self.cursor().execute(
-            "SELECT statement, epoch(stored_at), credential FROM xapi_statements WHERE statement_id = ?",
-            (statement_id,)).fetchone()
-        return None if row is None else {"statement": json.loads(row[0]), "stored": row[1], "credential": row[2]}
-
-    def statements(self, statement_ids: list[str]) -> dict[str, Any]:
-        """Stored statements by id (those that exist)."""
-        if not statement_ids:
-            return {}
-        rows = self.cursor().execute("SELECT statement_id, statement FROM xapi_statements "
-                                     "WHERE statement_id IN (SELECT unnest(?))", (statement_ids,)).fetchall()
-        return {sid: json.loads(body) for sid, body in rows}
 
     def counts(self) -> dict[str, int]:
         cur = self.cursor()

@@ -3,9 +3,11 @@
 The actor's ``account.name`` is the ``student_id``; the activity is the one
 whose declared ``xapi_iri`` equals ``object.id``, else the last path segment
 of ``object.id``; the course is the last path segment of
-``context.contextActivities.parent[0].id``, else the course the credential
-belongs to. A statement that maps to no roster student, or whose verb has no
-mapping, is stored but not applied.
+``context.contextActivities.parent[0].id`` when that names a course, else the
+course the credential belongs to. A statement that maps to no roster student,
+whose object is no Activity or whose verb has no mapping, is stored but not
+applied. Validation is engine/xapi_validate.py; planning a request (voiding,
+scopes, conflicts) is engine/xapi_ingest.py.
 """
 from __future__ import annotations
 
@@ -16,45 +18,26 @@ from typing import Any
 
 from engine.catalog import Catalog
 from engine.events import Event, quantize
+from engine.xapi_validate import VOIDED_VERB, StatementError, object_type, validate
+
+__all__ = ["VERBS", "StatementError", "check", "course_of", "to_event", "voided_target"]
 
 VERBS = {"initialized": "activity_started", "launched": "activity_started", "resumed": "activity_started",
          "attempted": "activity_started", "answered": "attempt", "passed": "attempt", "failed": "attempt",
          "progressed": "progress", "completed": "activity_completed", "suspended": "heartbeat",
          "terminated": "heartbeat"}
-_DURATION = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_N = r"(\d+(?:[.,]\d+)?)"
+_DURATION = re.compile(rf"^P(?:{_N}W|(?:{_N}Y)?(?:{_N}M)?(?:{_N}D)?(?:T(?:{_N}H)?(?:{_N}M)?(?:{_N}S)?)?)$")
+_SECONDS = (7 * 86400, 365 * 86400, 30 * 86400, 86400, 3600, 60, 1)  # W, Y, M, D, H, M, S (Y, M approximate)
 PROGRESS_EXTENSIONS = ("https://w3id.org/xapi/cmi5/result/extensions/progress",
                        "http://id.tincanapi.com/extension/progress")
 
 
-class StatementError(ValueError):
-    """An invalid statement (answered 400, as the xAPI spec says)."""
-
-
 def check(statement: Any) -> dict[str, Any]:
-    """The statement with an id and timestamp, or StatementError naming what is wrong."""
-    if not isinstance(statement, dict):
-        raise StatementError("a statement must be a JSON object")
-    for part in ("actor", "verb", "object"):
-        if not isinstance(statement.get(part), dict):
-            raise StatementError(f"'{part}' is required and must be an object")
-    if not isinstance(statement["verb"].get("id"), str) or "://" not in statement["verb"]["id"]:
-        raise StatementError("'verb.id' must be an IRI")
-    if not isinstance(statement["object"].get("id"), str) and statement["object"].get("objectType") != "StatementRef":
-        raise StatementError("'object.id' must be an IRI")
-    out = dict(statement)
-    sid = out.get("id")
-    if sid is None:
+    """The statement validated against the Data rules (xapi_validate), with an id where absent."""
+    out = validate(statement)
+    if "id" not in out:
         out["id"] = str(uuid.uuid4())
-    else:
-        try:
-            out["id"] = str(uuid.UUID(str(sid)))
-        except ValueError:
-            raise StatementError("'id' must be a UUID") from None
-    if "timestamp" in out:
-        try:
-            _time(out["timestamp"])
-        except (TypeError, ValueError):
-            raise StatementError("'timestamp' must be an ISO 8601 time") from None
     return out
 
 
@@ -65,9 +48,11 @@ def to_event(statement: dict[str, Any], catalog: Catalog, default_course: str | 
     kind = VERBS.get(verb)
     if kind is None:
         return None, f"verb '{verb}' is stored, not applied"
+    if object_type(statement["object"]) != "Activity":
+        return None, "the object is not an Activity: stored, not applied"
     account = statement["actor"].get("account") or {}
     student = account.get("name")
-    course_id = _course_of(statement) or default_course
+    course_id = course_of(statement, catalog, default_course)
     if course_id not in catalog.courses:
         return None, f"no course for this statement ({course_id!r})"
     if not catalog.enrolled(course_id, student):
@@ -97,7 +82,22 @@ def to_event(statement: dict[str, Any], catalog: Catalog, default_course: str | 
     return event._replace(fingerprint=event.content_fingerprint()), "applied"
 
 
-def _course_of(statement: dict[str, Any]) -> str | None:
+def course_of(statement: dict[str, Any], catalog: Catalog, default_course: str | None) -> str | None:
+    """The course a statement names (parent activity's last segment) if it is one, else the default."""
+    named = _parent_segment(statement)
+    if named in catalog.courses:
+        return named
+    return default_course if default_course is not None else named
+
+
+def voided_target(statement: dict[str, Any]) -> str | None:
+    """The id of the statement this one voids, or None when it is no voiding statement."""
+    if statement["verb"]["id"] != VOIDED_VERB:
+        return None
+    return str(statement["object"]["id"]).lower()
+
+
+def _parent_segment(statement: dict[str, Any]) -> str | None:
     parents = ((statement.get("context") or {}).get("contextActivities") or {}).get("parent")
     if isinstance(parents, dict):
         parents = [parents]
@@ -123,12 +123,12 @@ def _duration(raw: Any) -> float | None:
     m = _DURATION.match(raw)
     if not m:
         return None
-    d, h, mi, s = (float(x) if x else 0.0 for x in m.groups())
-    return min(d * 86400 + h * 3600 + mi * 60 + s, 86_400.0)
+    total = sum(float(x.replace(",", ".")) * unit for x, unit in zip(m.groups(), _SECONDS) if x)
+    return min(total, 86_400.0)
 
 
 def _time(raw: str) -> float:
-    value = datetime.fromisoformat(str(raw))
+    value = datetime.fromisoformat(str(raw).replace(",", "."))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()

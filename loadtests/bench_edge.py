@@ -28,9 +28,10 @@ console = Console(width=150)
 HERE = Path(__file__).parent
 
 
-def run_locust(host: str, env: dict[str, str], users: int, seconds: int, out: Path) -> dict[str, float]:
+def run_locust(host: str, env: dict[str, str], users: int, seconds: int, out: Path,
+               locustfile: str = "edge_locustfile.py") -> dict[str, float]:
     """Locust headless against ``host``; returns requests/s, failures and machine CPU per request."""
-    cmd = [sys.executable, "-m", "locust", "-f", str(HERE / "edge_locustfile.py"), "--headless",
+    cmd = [sys.executable, "-m", "locust", "-f", str(HERE / locustfile), "--headless",
            "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host, "--csv", str(out),
            "--only-summary", "--loglevel", "WARNING"]
     before = psutil.cpu_times()

@@ -31,6 +31,7 @@ def build_app(config: ApiConfig) -> FastAPI:
                   description="Real-time student progress monitoring. See docs/api.md.")
     ctx = ApiContext(config)
     install_error_handlers(app)
+    app.add_middleware(xapi.XapiEdge)  # CORS and the version header on /api/xapi/*
 
     @app.get("/api/health", tags=["ops"])
     async def health() -> ORJSONResponse:

@@ -1,100 +1,195 @@
-"""xAPI statement ingest (the LRS statement resource, xAPI 1.0.3; the LRS issue completes it).
+"""xAPI 1.0.3 statement resource (the part of an LRS that LMSs and authoring tools send to).
 
-Auth: ``Authorization: Bearer <token>`` (admin, or a student for their own
-statements) or HTTP Basic with the admin token as the password. Invalid
-statements are answered 400 (the spec's code) and nothing of the request is
-stored.
+Auth: HTTP Basic with an issued credential (``POST /api/admin/xapi-credentials``:
+key as the user name, secret as the password; scoped to its courses), or with
+the admin token as the password, or ``Authorization: Bearer`` (admin, or a
+student for their own statements). Every request but ``/about`` must carry
+``X-Experience-API-Version: 1.0.x``; every response carries ``1.0.3``.
+Invalid statements are answered 400 naming the JSON path and the spec rule;
+nothing of a rejected request is stored.
 """
 from __future__ import annotations
 
 import base64
-from typing import Any
+import binascii
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import ORJSONResponse, Response
+from pydantic import Field, model_validator
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import xapi
 from engine.events import iso
-from serve.auth import Principal, token_from
-from serve.bodies import ApiError, read_json
+from engine.xapi_validate import UUID_RE
+from serve.auth import Principal, require, token_from
+from serve.bodies import ApiError, Id, Strict, Text, read_json, validate
 from serve.context import ApiContext, client_of
 
 VERSION = "1.0.3"
+PREFIX = "/api/xapi/"
 MAX_STATEMENTS = 1000
-HEADERS = {"X-Experience-API-Version": VERSION}
+BASIC = {"WWW-Authenticate": 'Basic realm="classpulse xAPI"'}
+
+
+class XapiEdge:
+    """ASGI middleware for ``/api/xapi/*``: CORS (browser-hosted content posts cross-origin) and the
+    version header on every response, errors included (Communication 3.3)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(self._versioned, allow_origins=["*"], allow_methods=["GET", "POST", "PUT"],
+                                   allow_headers=["Authorization", "Content-Type", "X-Experience-API-Version"],
+                                   expose_headers=["X-Experience-API-Version", "X-Experience-API-Consistent-Through"])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _versioned(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_versioned(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Experience-API-Version"] = VERSION
+            await send(message)
+        await self.app(scope, receive, send_versioned)
+
+
+class CredentialIn(Strict):
+    """One course (``course_id``) or an institution's courses (``institution`` + ``course_ids``)."""
+
+    course_id: Id | None = None
+    institution: Text | None = None
+    course_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> CredentialIn:
+        if (self.course_id is None) == (self.course_ids is None):
+            raise ValueError("give either course_id, or institution with course_ids")
+        if self.course_ids is not None and self.institution is None:
+            raise ValueError("course_ids need an institution name")
+        return self
 
 
 def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(tags=["xapi"])
 
     async def caller(request: Request) -> Principal:
-        token = token_from(request)
-        header = request.headers.get("authorization", "")
-        if token is None and header.lower().startswith("basic "):
+        """Bearer token, or Basic: an issued key + secret, or any user name + the admin token."""
+        token, user = token_from(request), None
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if token is None and scheme.lower() == "basic":
             try:
-                _, _, token = base64.b64decode(header[6:].strip()).decode().partition(":")
-            except Exception:
-                raise ApiError(401, "authorization", "malformed Basic credentials") from None
-        return await ctx.principal(token or None, client_of(request))
+                user, _, token = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise ApiError(401, "authorization", "malformed Basic credentials", headers=BASIC) from None
+        try:
+            principal = await ctx.principal(token or None, client_of(request))
+        except HTTPException as exc:
+            if exc.status_code == 401:
+                raise ApiError(401, "authorization", str(exc.detail), headers=BASIC) from None
+            raise
+        if principal.role == "xapi" and user != principal.id:
+            raise ApiError(401, "authorization", "the user name is not this credential's key", headers=BASIC)
+        return principal
 
     def check_version(request: Request) -> None:
         version = request.headers.get("x-experience-api-version")
-        if version is not None and not version.startswith("1.0"):
-            raise ApiError(400, "X-Experience-API-Version", f"unsupported version '{version}'; use 1.0.x",
-                           headers=HEADERS)
+        if version is None:
+            raise ApiError(400, "X-Experience-API-Version", "the X-Experience-API-Version header is required")
+        if version != "1.0" and not (version.startswith("1.0.") and version[4:].isdigit()):
+            raise ApiError(400, "X-Experience-API-Version", f"unsupported version '{version}'; use 1.0.x")
+
+    async def read_body(request: Request) -> Any:
+        """The JSON body; unparsable JSON is a 400 here, as the xAPI spec answers bad requests."""
+        try:
+            return await read_json(request, ctx.config.max_body_bytes)
+        except ApiError as exc:
+            if exc.status == 422:
+                raise ApiError(400, exc.field, exc.error) from None
+            raise
 
     @r.get("/api/xapi/about")
     async def about() -> ORJSONResponse:
-        return ORJSONResponse({"version": [VERSION]}, headers=HEADERS)
+        return ORJSONResponse({"version": [VERSION]})
 
     async def store(request: Request, raw: list[Any]) -> list[str]:
         """Check, authorise and store statements (all or nothing); -> their ids."""
         principal = await caller(request)
-        if principal.role not in ("admin", "student"):
-            raise HTTPException(403, "statements are sent by an LRS credential (admin) or a student")
+        if principal.role not in ("admin", "xapi", "student"):
+            raise HTTPException(403, "statements are sent with an xAPI credential, the admin token or a "
+                                     "student's own token")
         check_version(request)
         if not 1 <= len(raw) <= MAX_STATEMENTS:
-            raise ApiError(400, "statements", f"send 1 to {MAX_STATEMENTS} statements", headers=HEADERS)
+            raise ApiError(400, "statements", f"send 1 to {MAX_STATEMENTS} statements")
         statements = []
         for i, item in enumerate(raw):
             try:
                 statements.append(xapi.check(item))
             except xapi.StatementError as exc:
-                raise ApiError(400, f"[{i}]", str(exc), headers=HEADERS) from None
+                raise ApiError(400, f"[{i}].{exc.path}", str(exc)) from None
         if principal.role == "student":
             foreign = [i for i, st in enumerate(statements)
                        if (st["actor"].get("account") or {}).get("name") != principal.id]
             if foreign:
                 raise ApiError(403, "actor", f"statements {foreign[:10]} are for another student")
-        result = await ctx.log.xapi.remote(statements, f"{principal.role}:{principal.id}")
+        result = await ctx.log.xapi.remote(statements, principal.role, principal.id)
         return result["ids"]
 
     @r.put("/api/xapi/statements")
     async def put_statement(request: Request, statementId: str) -> Response:
-        body = await read_json(request, ctx.config.max_body_bytes)
+        body = await read_body(request)
         if not isinstance(body, dict):
-            raise ApiError(400, "statement", "PUT takes one statement", headers=HEADERS)
-        if body.get("id", statementId) != statementId:
-            raise ApiError(400, "id", "the statement's id differs from statementId", headers=HEADERS)
+            raise ApiError(400, "statement", "PUT takes one statement")
+        if not UUID_RE.match(statementId):
+            raise ApiError(400, "statementId", "must be a UUID")
+        if str(body.get("id", statementId)).lower() != statementId.lower():
+            raise ApiError(400, "id", "the statement's id differs from statementId")
         await store(request, [body | {"id": statementId}])
-        return Response(status_code=204, headers=HEADERS)
+        return Response(status_code=204)
 
     @r.post("/api/xapi/statements")
     async def post_statements(request: Request) -> ORJSONResponse:
-        body = await read_json(request, ctx.config.max_body_bytes)
-        return ORJSONResponse(await store(request, body if isinstance(body, list) else [body]), headers=HEADERS)
+        body = await read_body(request)
+        return ORJSONResponse(await store(request, body if isinstance(body, list) else [body]))
 
     @r.get("/api/xapi/statements")
-    async def get_statement(request: Request, statementId: str) -> ORJSONResponse:
+    async def get_statement(request: Request, statementId: str | None = None,
+                            voidedStatementId: str | None = None) -> ORJSONResponse:
         principal = await caller(request)
-        if not principal.is_admin:
-            raise HTTPException(403, "reading statements needs the LRS (admin) credential")
-        found: dict[str, Any] | None = await ctx.log.statement.remote(statementId)
+        check_version(request)
+        if principal.role not in ("admin", "xapi"):
+            raise HTTPException(403, "reading statements needs an xAPI credential or the admin token")
+        if (statementId is None) == (voidedStatementId is None):
+            raise ApiError(400, "statementId", "give statementId or voidedStatementId (statement queries "
+                                               "are not supported)")
+        wanted = statementId or voidedStatementId
+        if not UUID_RE.match(wanted):
+            raise ApiError(400, "statementId" if statementId else "voidedStatementId", "must be a UUID")
+        found = await ctx.log.statement.remote(wanted, voidedStatementId is not None, principal.role, principal.id)
         if found is None:
-            raise HTTPException(404, f"no statement '{statementId}'")
+            raise HTTPException(404, f"no {'voided ' if voidedStatementId else ''}statement '{wanted}'")
         stored = iso(found["stored"])
         authority = {"objectType": "Agent", "account": {"homePage": "urn:classpulse", "name": found["credential"]}}
-        return ORJSONResponse(found["statement"] | {"stored": stored, "authority": authority},
-                              headers=HEADERS | {"X-Experience-API-Consistent-Through": stored})
+        body = {"timestamp": stored, "version": "1.0.0"} | found["statement"] | {"stored": stored,
+                                                                                 "authority": authority}
+        return ORJSONResponse(body, headers={"X-Experience-API-Consistent-Through": stored})
+
+    @r.post("/api/admin/xapi-credentials", status_code=201)
+    async def issue_credential(request: Request) -> ORJSONResponse:
+        """A Basic credential for an LMS or authoring tool: the secret is shown once."""
+        require(await ctx.caller(request), "admin")
+        body = validate(CredentialIn, await read_json(request, ctx.config.max_body_bytes))
+        issued = await ctx.log.issue_xapi_credential.remote(body.course_ids or [body.course_id], body.institution)
+        return ORJSONResponse(issued | {"endpoint": PREFIX}, status_code=201)
+
+    @r.get("/api/admin/xapi-status")
+    async def xapi_status(request: Request) -> ORJSONResponse:
+        """What came in over xAPI: stored, applied, voided, and why the rest was not applied."""
+        require(await ctx.caller(request), "admin")
+        return ORJSONResponse(await ctx.log.xapi_summary.remote())
 
     return r

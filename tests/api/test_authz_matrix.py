@@ -29,7 +29,7 @@ def cases(room, s0):
     tag = uuid.uuid4().hex[:6]
     course = {"course_id": f"m-{tag}", "professor_id": room.professor_id, "title": "T",
               "activities": [{"activity_id": "a", "title": "A", "expected_minutes": 1}]}
-    xapi = {"actor": {"account": {"name": s0}}, "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
+    xapi = {"actor": {"account": {"homePage": "https://x", "name": s0}}, "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
             "object": {"id": f"https://x/{room.activities[0]}"},
             "context": {"contextActivities": {"parent": [{"id": f"https://x/{c}"}]}}}
     # method, path, body, {role: expected status}; roles not listed expect the default for their kind
@@ -51,6 +51,8 @@ def cases(room, s0):
         ("POST", f"/api/professor/alerts/{c}:0000/acknowledge", None, {"admin": 404, "owner": 404}),
         ("GET", "/api/student/inbox", None, {"student": 200}),
         ("POST", "/api/xapi/statements", xapi, {"admin": 200, "student": 200}),
+        ("POST", "/api/admin/xapi-credentials", {"course_id": c}, {"admin": 201}),
+        ("GET", "/api/admin/xapi-status", None, {"admin": 200}),
         ("GET", f"/api/professor/{room.professor_id}/progress-updates/stream", None, {"admin": 200, "owner": 200}),
     ]
 
@@ -67,6 +69,8 @@ def test_every_endpoint_checks_who_is_calling(stack, world):
     for method, path, body, listed in cases(room, s0):
         for role in ROLES:
             headers = {"Authorization": f"Bearer {tokens[role]}"} if tokens[role] else {}
+            if "/xapi/" in path:
+                headers["X-Experience-API-Version"] = "1.0.3"
             if path.endswith("/stream"):
                 with httpx.stream(method, stack.api_url + path, headers=headers, timeout=10) as r:
                     status = r.status_code

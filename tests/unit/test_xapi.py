@@ -46,7 +46,7 @@ def test_activity_by_declared_iri_else_last_segment_and_duration():
 @pytest.mark.parametrize("st, words", [
     (statement("experienced"), "stored, not applied"),
     (statement("answered"), "without result.success"),
-    ({**statement("passed"), "actor": {"account": {"name": "stranger"}}}, "not on the roster"),
+    ({**statement("passed"), "actor": {"account": {"homePage": "https://lms.example", "name": "stranger"}}}, "not on the roster"),
     ({**statement("passed"), "context": {}}, "no course"),
     (statement("passed", "https://x/unknown"), "no activity"),
 ])
@@ -56,7 +56,7 @@ def test_statements_that_do_not_apply_say_why(st, words):
 
 
 @pytest.mark.parametrize("bad, words", [
-    ("text", "JSON object"), ({"verb": {}, "object": {}}, "'actor'"),
+    ("text", "JSON object"), ({"verb": {}, "object": {}}, "actor: is required"),
     ({**statement("passed"), "verb": {"id": "passed"}}, "IRI"),
     ({**statement("passed"), "id": "not-a-uuid"}, "UUID"),
     ({**statement("passed"), "timestamp": "yesterday"}, "ISO 8601"),

@@ -1,0 +1,86 @@
+"""Issued xAPI credentials: secret stored only hashed, scope and secret survive a restart."""
+import pytest
+
+from actors.commit import GroupCommitter
+from actors.registry import Registry, hash_token
+from actors.topology import DomainError
+from actors.xapi_desk import XapiDesk
+from engine.store import Store
+
+
+def desk_on(path):
+    store = Store(path)
+    registry = Registry(store, store.load_catalog())
+    return store, registry, XapiDesk(store, registry, GroupCommitter(store, lambda batch: None))
+
+
+def test_credentials_survive_a_restart_and_keep_their_scope(tmp_path):
+    store, registry, desk = desk_on(tmp_path / "db.duckdb")
+    registry.add_professor("p1", "P", None, False)
+    for c in ("c1", "c2"):
+        registry.add_course({"course_id": c, "professor_id": "p1", "title": c,
+                             "activities": [{"activity_id": "a", "title": "A", "expected_minutes": 1}]})
+    one = desk.issue(["c1"], None)
+    many = desk.issue(["c1", "c2"], "Example U")
+    with pytest.raises(DomainError) as err:
+        desk.issue(["nope"], None)
+    assert err.value.status == 422
+    store.close()
+
+    store, registry, desk = desk_on(tmp_path / "db.duckdb")
+    assert registry.principal(hash_token(one["secret"])) == ("xapi", one["key"])
+    cur = store.cursor()
+    assert cur.execute("SELECT count(*) FROM tokens WHERE token_hash = ?", (one["secret"],)).fetchone()[0] == 0
+    c1 = desk.caller("xapi", one["key"])
+    assert c1.courses == {"c1"} and c1.default_course == "c1" and c1.may_void
+    both = desk.caller("xapi", many["key"])
+    assert both.courses == {"c1", "c2"} and both.default_course is None
+    with pytest.raises(DomainError):
+        desk.caller("professor", "p1")
+    store.close()
+
+
+def test_concurrent_requests_store_once_and_a_racing_voider_still_voids(tmp_path):
+    import asyncio
+    import uuid
+
+    from engine import voiding, xapi
+    from engine.course import FoldParams
+
+    def st(verb, **extra):
+        return xapi.check({"id": str(uuid.uuid4()),
+                           "actor": {"account": {"homePage": "https://lms.example", "name": "s1"}},
+                           "verb": {"id": f"http://adlnet.gov/expapi/verbs/{verb}"},
+                           "object": {"id": "https://lms.example/activities/a"}, **extra})
+
+    async def run():
+        store, registry, desk = desk_on(tmp_path / "db.duckdb")
+        registry.add_professor("p1", "P", None, False)
+        registry.add_course({"course_id": "c1", "professor_id": "p1", "title": "C",
+                             "activities": [{"activity_id": "a", "title": "A", "expected_minutes": 1}]})
+        registry.add_students("c1", [{"student_id": "s1", "name": "S"}], False)
+        cred = desk.issue(["c1"], None)
+        done = st("completed")
+        first, second = await asyncio.gather(desk.ingest([done], "xapi", cred["key"]),
+                                             desk.ingest([done], "xapi", cred["key"]))
+        assert first["applied"] + second["applied"] == 1
+        assert store.counts()["xapi_statements"] == 1 and store.counts()["student_activity_log"] == 1
+        target = st("completed")
+        voider = xapi.check({"actor": {"mbox": "mailto:lms@example.com"},
+                             "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+                             "object": {"objectType": "StatementRef", "id": target["id"]}})
+        await asyncio.gather(desk.ingest([target], "admin", "admin"), desk.ingest([voider], "admin", "admin"))
+        await desk.ingest([done], "admin", "admin")  # again, later: acknowledged, nothing new
+        cur = store.cursor()
+        state = voiding.refold("c1", "s1", voiding.student_log(cur, "c1", "s1", 2**62), FoldParams(1, 180.0))
+        assert state.completion(FoldParams(1, 180.0)) == 1.0  # `done` counts, `target` never does
+        events = voiding.student_log(cur, "c1", "s1", 2**62)
+        assert f"xapi:{done['id']}" in {e.event_id for e in events}
+        counted = {e.event_id for e in events} - {e.event_id for e in events if voiding.is_marker(e)} \
+            - {voiding.target(e) for e in events if voiding.is_marker(e)}
+        assert counted == {f"xapi:{done['id']}"}
+        summary = await desk.summary()
+        assert summary["stored"] == 3 and summary["applied"] >= 1 and summary["not_applied"] == []
+        store.close()
+
+    asyncio.run(run())

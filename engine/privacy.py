@@ -41,9 +41,10 @@ def student_tables(cur: duckdb.DuckDBPyConnection) -> list[str]:
 def _scopes(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     present = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables "
                                          "WHERE table_schema = 'main'").fetchall()}
+    links = {t: cond for t, cond in _OTHER_LINKS if t in present}
     keyed = student_tables(cur)
-    return ([(t, "student_id = $sid") for t in keyed]
-            + [(t, cond) for t, cond in _OTHER_LINKS if t in present and t not in keyed])
+    return ([(t, f"student_id = $sid OR ({links[t]})" if t in links else "student_id = $sid") for t in keyed]
+            + [(t, cond) for t, cond in links.items() if t not in keyed])
 
 
 def export(cur: duckdb.DuckDBPyConnection, student_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -1,0 +1,168 @@
+"""The features of the at-risk model: one definition, used to train it and to score live.
+
+``extract(summaries, clock, idle_after_s, activity_count)`` turns a whole
+class's ``StudentSummary`` objects into a feature matrix (one row a student,
+columns in ``FEATURES`` order) plus the plain numbers a professor can check
+(``FeatureTable.describe``). Training (``classpulse.risk_training``) folds
+simulated events through ``StudentState`` and calls this same function at
+snapshot times, so training and live scoring cannot drift apart.
+
+Everything is computed from what a summary holds at that moment (events up to
+now), never from the future. Most features are relative to the class (median
+or pooled rate), so a model transfers between courses of different length.
+Values move only when events arrive, except silence, which moves in steps of
+half the idle threshold, so risk never ticks on its own.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.clock import CourseClock
+from engine.course import Course
+from engine.state import StudentSummary
+from engine.status import window_stats
+
+RECENT_WINDOW = 5     # attempts that count as "recent"
+SMOOTHING = 2.0       # pseudo-attempts at a typical rate: 1 wrong answer out of 1 is not 100%
+TYPICAL_ERROR_RATE = 0.3
+PACE_PRIOR_S = 300.0  # pseudo-seconds on task at the class's pace: a first lucky minute is not a pace
+TYPICAL_PACE = 1.0    # expected seconds of work done per second on task, before anyone has a pace
+SILENCE_STEP = 0.5    # silence is measured in half idle thresholds...
+SILENCE_CAP = 4.0     # ...up to four idle thresholds
+SESSION_STEP = 0.05   # time left moves in 5% steps of the session, so risk does not tick
+
+FEATURES: tuple[str, ...] = (
+    "need_vs_left",       # log of (minutes the remaining work needs at this pace) / (minutes left)
+    "session_elapsed",    # share of the session gone (stepped)
+    "completion",         # mean progress over the course's activities
+    "not_started",        # 1 when the student has not started and a classmate has
+    "recent_error_rate",  # wrong share of the last attempts on the current activity (smoothed)
+    "error_rate",         # wrong share of all attempts (smoothed)
+    "hints_per_attempt",  # hints / (attempts + 1)
+    "silence",            # time since the last learning event, in idle thresholds (stepped, capped)
+    "pace",               # log of expected work done per minute on task (smoothed)
+)
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """A class's features at one moment, plus the raw figures behind each reason."""
+
+    student_ids: tuple[str, ...]
+    X: np.ndarray                 # (students, len(FEATURES))
+    completed: np.ndarray         # bool: completed everything (risk is 0, never scored)
+    raw: dict[str, np.ndarray]    # per-student figures used in the reasons
+    ref: dict[str, float]         # class figures used in the reasons
+
+    def describe(self, i: int, feature: str) -> str:
+        """Feature ``feature`` of student ``i`` in words a professor reads."""
+        r, c = {k: float(v[i]) for k, v in self.raw.items()}, self.ref
+        if feature == "need_vs_left":
+            return (f"at this pace the remaining work needs about {_minutes(r['need_s'])}; "
+                    f"{_minutes(c['left_s'])} of the session left")
+        if feature == "session_elapsed":
+            return f"{c['elapsed']:.0%} of the session gone"
+        if feature == "completion":
+            return f"completion {r['completion']:.0%} (class median {c['median_completion']:.0%})"
+        if feature == "not_started":
+            return f"has not started while {c['started']:.0f} classmates have"
+        if feature == "recent_error_rate":
+            if r["recent_attempts"] == 0:
+                return "no attempts yet on the current activity"
+            return (f"{r['recent_errors']:.0f} of the last {r['recent_attempts']:.0f} attempts wrong "
+                    f"(class: {c['error_rate']:.0%} of attempts wrong)")
+        if feature == "error_rate":
+            if r["attempts"] == 0:
+                return "no attempts yet"
+            return (f"{r['errors'] / r['attempts']:.0%} of all {r['attempts']:.0f} attempts wrong "
+                    f"(class: {c['error_rate']:.0%})")
+        if feature == "hints_per_attempt":
+            return (f"{r['hints']:.0f} hints for {r['attempts']:.0f} attempts "
+                    f"(class: {c['hints_per_attempt']:.2f} per attempt)")
+        if feature == "silence":
+            if r["silence"] == 0:
+                return "active within the idle threshold"
+            return f"no learning activity for over {_minutes(r['silence'] * c['idle_after_s'])}"
+        if feature == "pace":
+            return (f"works through {r['pace']:.1f} expected minutes per minute on task "
+                    f"(class median {c['median_pace']:.1f})")
+        raise KeyError(feature)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the features need to know about the course: its work and its time window."""
+
+    activity_count: int
+    total_expected_s: float
+    starts_at: float
+    ends_at: float
+
+
+def session_of(course: Course) -> Session | None:
+    """None when the course declares no session window (the model predicts finishing by its end)."""
+    if course.starts_at is None or course.ends_at is None or course.ends_at <= course.starts_at:
+        return None
+    return Session(len(course.activities), sum(60.0 * a.expected_minutes for a in course.activities),
+                   course.starts_at, course.ends_at)
+
+
+def extract(summaries: Sequence[StudentSummary], clock: CourseClock, idle_after_s: float,
+            session: Session) -> FeatureTable:
+    """The feature matrix of a whole class at the clock's "now" (see the module docstring)."""
+    n = len(summaries)
+    col = lambda f: np.fromiter((f(s) for s in summaries), dtype=float, count=n)  # noqa: E731
+    completion = col(lambda s: s.completion)
+    started = col(lambda s: s.started).astype(bool)
+    completed = col(lambda s: s.completed_all).astype(bool)
+    attempts, errors, hints = col(lambda s: s.attempts), col(lambda s: s.errors), col(lambda s: s.hints)
+    tot, done_s = col(lambda s: s.time_on_task_s), col(lambda s: s.expected_s_done)
+    recent = [window_stats(s.tail, RECENT_WINDOW) for s in summaries]
+    r_attempts = np.fromiter((w.attempts for w in recent), dtype=float, count=n)
+    r_errors = np.fromiter((w.errors for w in recent), dtype=float, count=n)
+    silent = col(lambda s: clock.silent_for(s) or 0.0)
+
+    length = session.ends_at - session.starts_at
+    now = clock.now()
+    elapsed = 0.0 if now is None else min(max((now - session.starts_at) / length, 0.0), 1.0)
+    elapsed = np.floor(elapsed / SESSION_STEP + 1e-9) * SESSION_STEP
+    left_s = max(length * (1.0 - elapsed), 60.0)
+
+    n_started = int(started.sum())
+    all_attempts = attempts.sum()
+    class_error = float(errors.sum() / all_attempts) if all_attempts else TYPICAL_ERROR_RATE
+    class_hints = float(hints.sum() / all_attempts) if all_attempts else 0.0
+    measured = started & (tot >= PACE_PRIOR_S)
+    median_pace = float(np.median(done_s[measured] / tot[measured])) if measured.any() else TYPICAL_PACE
+    pace = (done_s + PACE_PRIOR_S * median_pace) / (tot + PACE_PRIOR_S)
+    need_s = np.maximum(session.total_expected_s - done_s, 0.0) / pace
+    silence = np.minimum(np.floor(silent / idle_after_s / SILENCE_STEP) * SILENCE_STEP, SILENCE_CAP)
+    silence[~started] = 0.0
+    others_started = n_started - started.astype(float)
+    X = np.column_stack([
+        np.log((need_s + 60.0) / (left_s + 60.0)),
+        np.full(n, elapsed),
+        completion,
+        ((~started) & (others_started >= 1)).astype(float),
+        (r_errors + SMOOTHING * TYPICAL_ERROR_RATE) / (r_attempts + SMOOTHING),
+        (errors + SMOOTHING * TYPICAL_ERROR_RATE) / (attempts + SMOOTHING),
+        hints / (attempts + 1.0),
+        silence,
+        np.log(pace),
+    ]) if n else np.zeros((0, len(FEATURES)))
+    raw = {"completion": completion, "attempts": attempts, "errors": errors, "hints": hints,
+           "recent_attempts": r_attempts, "recent_errors": r_errors, "silence": silence,
+           "need_s": need_s, "pace": pace}
+    ref = {"median_completion": float(np.median(completion[started])) if n_started else 0.0,
+           "started": float(n_started), "error_rate": class_error, "hints_per_attempt": class_hints,
+           "idle_after_s": float(idle_after_s), "left_s": left_s, "elapsed": elapsed,
+           "median_pace": median_pace}
+    return FeatureTable(tuple(s.student_id for s in summaries), X, completed, raw, ref)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"

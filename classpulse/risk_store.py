@@ -79,7 +79,7 @@ def resolve(spec: str, data_dir: Path | None) -> tuple[RiskModel | None, ModelIn
         model = load(folder)
     except ModelLoadError as exc:
         return None, rules_only(str(exc))
-    except Exception as exc:  # a corrupt pickle, an incompatible library: never take the server down
+    except Exception as exc:  # noqa: BLE001 - a corrupt pickle or an incompatible library must not stop a server
         return None, rules_only(f"the model in {folder} could not be loaded ({exc.__class__.__name__}: {exc})")
     info = model.info()
     return (model if info.active else None), info

@@ -15,6 +15,7 @@ cohorts, with other archetype mixes and other seeds (``engine.risk_model.gate``)
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -27,9 +28,9 @@ from engine.clock import CourseClock
 from engine.config import AlertConfig
 from engine.course import Activity, Course, FoldParams
 from engine.events import Event, quantize
-from engine.risk_features import FEATURES, extract, session_of
+from engine.risk_features import FEATURES, FeatureTable, extract, session_of
 from engine.risk_model import RiskModel, gate, metrics
-from engine.state import StudentState
+from engine.state import StudentState, StudentSummary
 from simulator import cohort as cohorts
 from simulator.cohort import Cohort
 from simulator.offline import START_EPOCH, simulate
@@ -67,40 +68,50 @@ def load_cohort(name: str, students: int | None = None, seed: int | None = None,
     return cohorts.load(path, **given)
 
 
-def cohort_dataset(cohort: Cohort, snapshots: tuple[float, ...] = SNAPSHOTS,
-                   idle_after_s: float = AlertConfig().idle_after_s) -> Dataset:
-    """Simulate ``cohort`` and read every unfinished student's features at each snapshot."""
+def snapshots(cohort: Cohort, fractions: tuple[float, ...] = SNAPSHOTS,
+              idle_after_s: float = AlertConfig().idle_after_s) -> Iterator[tuple[float, FeatureTable, np.ndarray]]:
+    """Simulate ``cohort``; yield (fraction, the class's features then, did-not-finish per student)."""
     events, truth = simulate(cohort, range(cohort.students))
     last = int(cohort.minutes)
     unfinished = {r["student_id"]: r["activity_id"] is not None for r in truth if r["minute"] == last}
-    events.sort(key=lambda e: (e["ts"], e["student_id"], e["event_id"]))
+    session = session_of(course_of(cohort))
+    for fraction, summaries, clock in fold(cohort, events, fractions, idle_after_s):
+        table = extract(summaries, clock, idle_after_s, session)
+        yield fraction, table, np.array([unfinished[sid] for sid in table.student_ids], dtype=int)
+
+
+def fold(cohort: Cohort, events: list[dict[str, Any]], fractions: tuple[float, ...],
+         idle_after_s: float) -> Iterator[tuple[float, list[StudentSummary], CourseClock]]:
+    """Fold simulated events through ``StudentState`` in time order, as a shard would; yield every
+    student's summary (and the event clock) when each fraction of the session is reached."""
+    events = sorted(events, key=lambda e: (e["ts"], e["student_id"], e["event_id"]))
     params = FoldParams(len(cohort.activities), idle_after_s)
     expected = {a.activity_id: a.expected_minutes for a in cohort.activities}
-    session = session_of(course_of(cohort))
-    states = {sid: StudentState(cohort.course_id, sid) for sid in sorted(unfinished)}
+    states = {f"{cohort.course_id}-s{i:05d}": StudentState(cohort.course_id, f"{cohort.course_id}-s{i:05d}")
+              for i in range(cohort.students)}
     clock = CourseClock("event")
-    boundaries = [START_EPOCH + 60.0 * f * cohort.minutes for f in snapshots]
-    parts: list[Dataset] = []
-
-    def snapshot(fraction: float) -> None:
-        summaries = [s.summary(params, expected) for s in states.values()]
-        table = extract(summaries, clock, idle_after_s, session)
-        keep = ~table.completed
-        y = np.array([unfinished[sid] for sid in table.student_ids], dtype=int)[keep]
-        parts.append(Dataset(table.X[keep], y, np.full(int(keep.sum()), fraction)))
-
+    boundaries = [START_EPOCH + 60.0 * f * cohort.minutes for f in fractions]
+    summaries = lambda: [s.summary(params, expected) for s in states.values()]
     k = 0
     for seq, e in enumerate(events, 1):
         ts = quantize(datetime.fromisoformat(e["ts"]).timestamp())
         while k < len(boundaries) and ts >= boundaries[k]:
-            snapshot(snapshots[k])
+            yield fractions[k], summaries(), clock
             k += 1
         event = Event(e["event_id"], e["student_id"], e["course_id"], e.get("activity_id"), e["type"], ts,
                       e.get("progress"), e.get("correct"), None, True, ts, 0, seq)
         states[e["student_id"]].apply(event, params)
         clock.observe(ts)
-    for fraction in snapshots[k:]:
-        snapshot(fraction)
+    for fraction in fractions[k:]:
+        yield fraction, summaries(), clock
+
+
+def cohort_dataset(cohort: Cohort, fractions: tuple[float, ...] = SNAPSHOTS) -> Dataset:
+    """Every unfinished student's features at each snapshot, labelled from the ground truth."""
+    parts = []
+    for fraction, table, y in snapshots(cohort, fractions):
+        keep = ~table.completed
+        parts.append(Dataset(table.X[keep], y[keep], np.full(int(keep.sum()), fraction)))
     return Dataset.concat(parts)
 
 
@@ -166,7 +177,7 @@ def train(students: int | None = 300, train_cohorts: tuple[str, ...] = TRAIN_COH
             "snapshots": list(SNAPSHOTS), "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "training": {"cohorts": list(train_cohorts), "seeds": list(train_seeds), "students": students,
                          "session_scale": list(TRAIN_SESSION_SCALE),
-                         "rows": int(len(training.y)), "positives": int(training.y.sum()),
+                         "rows": len(training.y), "positives": int(training.y.sum()),
                          "shuffled_labels": shuffle_labels},
             "held_out": {"cohorts": list(held_out_cohorts), "seeds": list(held_out_seeds)}}
     model = RiskModel(pipeline, meta)

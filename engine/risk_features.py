@@ -15,7 +15,8 @@ half the idle threshold, so risk never ticks on its own.
 """
 from __future__ import annotations
 
-import math
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,13 +40,15 @@ FEATURES: tuple[str, ...] = (
     "need_vs_left",       # log of (minutes the remaining work needs at this pace) / (minutes left)
     "session_elapsed",    # share of the session gone (stepped)
     "completion",         # mean progress over the course's activities
-    "not_started",        # 1 when the student has not started and a classmate has
     "recent_error_rate",  # wrong share of the last attempts on the current activity (smoothed)
-    "error_rate",         # wrong share of all attempts (smoothed)
     "hints_per_attempt",  # hints / (attempts + 1)
     "silence",            # time since the last learning event, in idle thresholds (stepped, capped)
     "pace",               # log of expected work done per minute on task (smoothed)
 )
+# Which way a feature is a worry (+1: higher is riskier, -1: lower is, 0: context, never a reason).
+# A feature is given as a reason only when the model weighs it this way too (models.reasons).
+RISKY_DIRECTION: dict[str, int] = {"need_vs_left": 1, "session_elapsed": 0, "completion": -1,
+                                   "recent_error_rate": 1, "hints_per_attempt": 1, "silence": 1, "pace": -1}
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class FeatureTable:
 
     def describe(self, i: int, feature: str) -> str:
         """Feature ``feature`` of student ``i`` in words a professor reads."""
-        r, c = {k: float(v[i]) for k, v in self.raw.items()}, self.ref
+        r, c = _Row(self.raw, i), self.ref
         if feature == "need_vs_left":
             return (f"at this pace the remaining work needs about {_minutes(r['need_s'])}; "
                     f"{_minutes(c['left_s'])} of the session left")
@@ -68,18 +71,11 @@ class FeatureTable:
             return f"{c['elapsed']:.0%} of the session gone"
         if feature == "completion":
             return f"completion {r['completion']:.0%} (class median {c['median_completion']:.0%})"
-        if feature == "not_started":
-            return f"has not started while {c['started']:.0f} classmates have"
         if feature == "recent_error_rate":
             if r["recent_attempts"] == 0:
                 return "no attempts yet on the current activity"
             return (f"{r['recent_errors']:.0f} of the last {r['recent_attempts']:.0f} attempts wrong "
                     f"(class: {c['error_rate']:.0%} of attempts wrong)")
-        if feature == "error_rate":
-            if r["attempts"] == 0:
-                return "no attempts yet"
-            return (f"{r['errors'] / r['attempts']:.0%} of all {r['attempts']:.0f} attempts wrong "
-                    f"(class: {c['error_rate']:.0%})")
         if feature == "hints_per_attempt":
             return (f"{r['hints']:.0f} hints for {r['attempts']:.0f} attempts "
                     f"(class: {c['hints_per_attempt']:.2f} per attempt)")
@@ -91,6 +87,18 @@ class FeatureTable:
             return (f"works through {r['pace']:.1f} expected minutes per minute on task "
                     f"(class median {c['median_pace']:.1f})")
         raise KeyError(feature)
+
+
+class _Row:
+    """One student's raw figures, read lazily (a reason needs two or three of them)."""
+
+    __slots__ = ("i", "raw")
+
+    def __init__(self, raw: dict[str, np.ndarray], i: int) -> None:
+        self.raw, self.i = raw, i
+
+    def __getitem__(self, key: str) -> float:
+        return float(self.raw[key][self.i])
 
 
 @dataclass(frozen=True)
@@ -115,19 +123,15 @@ def extract(summaries: Sequence[StudentSummary], clock: CourseClock, idle_after_
             session: Session) -> FeatureTable:
     """The feature matrix of a whole class at the clock's "now" (see the module docstring)."""
     n = len(summaries)
-    col = lambda f: np.fromiter((f(s) for s in summaries), dtype=float, count=n)  # noqa: E731
-    completion = col(lambda s: s.completion)
-    started = col(lambda s: s.started).astype(bool)
-    completed = col(lambda s: s.completed_all).astype(bool)
-    attempts, errors, hints = col(lambda s: s.attempts), col(lambda s: s.errors), col(lambda s: s.hints)
-    tot, done_s = col(lambda s: s.time_on_task_s), col(lambda s: s.expected_s_done)
-    recent = [window_stats(s.tail, RECENT_WINDOW) for s in summaries]
-    r_attempts = np.fromiter((w.attempts for w in recent), dtype=float, count=n)
-    r_errors = np.fromiter((w.errors for w in recent), dtype=float, count=n)
-    silent = col(lambda s: clock.silent_for(s) or 0.0)
+    last = "last_learning_received_at" if clock.mode == "live" else "last_learning_ts"  # as clock.silent_for
+    cols = np.array([_COLUMNS(s) + (getattr(s, last),) + _recent(s.tail) for s in summaries],
+                    dtype=float).reshape(n, 11).T  # None (never learned) becomes NaN
+    completion, started, completed, attempts, errors, hints, tot, done_s, last_ts, r_attempts, r_errors = cols
+    started, completed = started.astype(bool), completed.astype(bool)
+    now = clock.now()
+    silent = np.zeros(n) if now is None else np.nan_to_num(np.maximum(now - last_ts, 0.0), nan=0.0)
 
     length = session.ends_at - session.starts_at
-    now = clock.now()
     elapsed = 0.0 if now is None else min(max((now - session.starts_at) / length, 0.0), 1.0)
     elapsed = np.floor(elapsed / SESSION_STEP + 1e-9) * SESSION_STEP
     left_s = max(length * (1.0 - elapsed), 60.0)
@@ -142,14 +146,11 @@ def extract(summaries: Sequence[StudentSummary], clock: CourseClock, idle_after_
     need_s = np.maximum(session.total_expected_s - done_s, 0.0) / pace
     silence = np.minimum(np.floor(silent / idle_after_s / SILENCE_STEP) * SILENCE_STEP, SILENCE_CAP)
     silence[~started] = 0.0
-    others_started = n_started - started.astype(float)
     X = np.column_stack([
         np.log((need_s + 60.0) / (left_s + 60.0)),
         np.full(n, elapsed),
         completion,
-        ((~started) & (others_started >= 1)).astype(float),
         (r_errors + SMOOTHING * TYPICAL_ERROR_RATE) / (r_attempts + SMOOTHING),
-        (errors + SMOOTHING * TYPICAL_ERROR_RATE) / (attempts + SMOOTHING),
         hints / (attempts + 1.0),
         silence,
         np.log(pace),
@@ -162,6 +163,17 @@ def extract(summaries: Sequence[StudentSummary], clock: CourseClock, idle_after_
            "idle_after_s": float(idle_after_s), "left_s": left_s, "elapsed": elapsed,
            "median_pace": median_pace}
     return FeatureTable(tuple(s.student_id for s in summaries), X, completed, raw, ref)
+
+
+_COLUMNS = operator.attrgetter("completion", "started", "completed_all", "attempts", "errors", "hints",
+                               "time_on_task_s", "expected_s_done")
+
+
+@functools.lru_cache(maxsize=8192)
+def _recent(tail: str) -> tuple[int, int]:
+    """(attempts, errors) among the last RECENT_WINDOW attempts; tails repeat a lot across a class."""
+    w = window_stats(tail, RECENT_WINDOW)
+    return w.attempts, w.errors
 
 
 def _minutes(seconds: float) -> str:

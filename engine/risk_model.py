@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from engine import risk as rules
-from engine.risk_features import FEATURES, FeatureTable
+from engine.risk_features import FEATURES, RISKY_DIRECTION, FeatureTable
 
 MAX_REASONS = 3
 MIN_CONTRIBUTION = 0.15  # log-odds: smaller pushes are not worth a professor's attention
-BASELINE_REASON = "similar to students who did not finish in the simulated training cohorts"
+MIN_RISK_FOR_REASONS = 0.1  # below this there is nothing to explain
+BASELINE_REASON = "no single warning sign stands out (the usual risk at this point of the session)"
 
 # The acceptance gate, fixed before any model is trained (docs/researcher-guide.md).
 GATE = {"auc_mean_min": 0.80, "auc_min": 0.75, "auc_early_min": 0.70, "ece_max": 0.10}
@@ -88,6 +89,9 @@ class RiskModel:
         self._scale = np.asarray(scaler.scale_, dtype=float)
         self._coef = np.asarray(lr.coef_[0], dtype=float)
         self._intercept = float(lr.intercept_[0])
+        # a feature may be a reason only if the model weighs it the way a professor would read it
+        self._explains = np.array([RISKY_DIRECTION[f] != 0 and np.sign(c) == RISKY_DIRECTION[f]
+                                   for f, c in zip(FEATURES, self._coef, strict=True)])
 
     @property
     def name(self) -> str:
@@ -123,22 +127,24 @@ class RiskModel:
 
     def score(self, table: FeatureTable) -> dict[str, tuple[float, tuple[str, ...]]]:
         """{student_id: (risk, reasons)}: completed students get (0, ()); everyone else the
-        model's probability and up to three reasons (at least one whenever risk is above 0)."""
-        probs = self.predict(table.X)
-        contrib = self.contributions(table.X) if len(table.X) else np.zeros((0, len(FEATURES)))
-        out: dict[str, tuple[float, tuple[str, ...]]] = {}
-        for i, student_id in enumerate(table.student_ids):
-            if table.completed[i]:
-                out[student_id] = (0.0, ())
-                continue
-            out[student_id] = (round(float(probs[i]), 2), self.reasons(table, i, contrib[i]))
+        model's probability and, from a risk of 0.1, one to three reasons."""
+        if len(table.X) == 0:
+            return {}
+        contrib = self.contributions(table.X)
+        risks = np.round(1.0 / (1.0 + np.exp(-(contrib.sum(axis=1) + self._intercept))), 2)
+        risks[table.completed] = 0.0
+        pushes = np.where(self._explains, contrib, -np.inf)
+        order = np.argsort(-pushes, axis=1)[:, :MAX_REASONS]
+        out = {sid: (float(r), ()) for sid, r in zip(table.student_ids, risks.tolist(), strict=True)}
+        for i in np.flatnonzero(risks >= MIN_RISK_FOR_REASONS):
+            out[table.student_ids[i]] = (out[table.student_ids[i]][0], self._reasons(table, i, pushes[i], order[i]))
         return out
 
-    def reasons(self, table: FeatureTable, i: int, contrib: np.ndarray) -> tuple[str, ...]:
-        order = np.argsort(-contrib)
-        picked = [j for j in order[:MAX_REASONS] if contrib[j] >= MIN_CONTRIBUTION]
-        if not picked:
-            picked = [int(order[0])] if contrib[order[0]] > 0 else []
+    def _reasons(self, table: FeatureTable, i: int, pushes: np.ndarray, order: np.ndarray) -> tuple[str, ...]:
+        """The features that pushed this student's risk up most (at least one: the largest push, or
+        the baseline when nothing pushed up)."""
+        up = [int(j) for j in order if pushes[j] > 0]
+        picked = [j for j in up if pushes[j] >= MIN_CONTRIBUTION] or up[:1]
         return tuple(table.describe(i, FEATURES[j]) for j in picked) or (BASELINE_REASON,)
 
 
@@ -150,7 +156,7 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
     auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
     return {"auc": _r(auc), "brier": _r(float(brier_score_loss(y, p))) if len(y) else None,
-            "ece": _r(ece(y, p)), "n": int(len(y)), "positives": int(y.sum())}
+            "ece": _r(ece(y, p)), "n": len(y), "positives": int(y.sum())}
 
 
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float | None:
@@ -172,7 +178,7 @@ def gate(runs: Iterable[dict[str, Any]]) -> GateResult:
     early = [r["early"]["auc"] for r in runs if r["early"]["auc"] is not None]
     briers = [r["all"]["brier"] for r in runs if r["all"]["brier"] is not None]
     eces = [r["all"]["ece"] for r in runs if r["all"]["ece"] is not None]
-    mean = lambda v: _r(float(np.mean(v))) if v else None  # noqa: E731
+    mean = lambda v: _r(float(np.mean(v))) if v else None
     result = {"auc_mean": mean(aucs), "auc_min": _r(min(aucs)) if aucs else None,
               "auc_spread": _r(max(aucs) - min(aucs)) if aucs else None,
               "auc_early_mean": mean(early), "auc_early_min": _r(min(early)) if early else None,

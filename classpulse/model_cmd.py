@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(width=130)
 
 
 def _ints(text: str) -> tuple[int, ...]:

@@ -99,3 +99,48 @@ def test_a_course_without_a_session_window_uses_the_rules_and_says_so(stack):
     assert model["active"] is False and model["in_use"] == "rules-v1" and "session window" in model["fallback_reason"]
     a = get(stack, f"/api/professor/courses/{course_id}/analytics/real-time", token).json()["at_risk"]
     assert a["model"] == "rules-v1" and "fallback" in a["note"] and "session window" in a["note"]
+
+
+def test_an_imported_simulated_cohort_gets_the_same_risk_live_as_offline(stack, tmp_path):
+    """No drift between training and serving: half a simulated session, imported through the API,
+    scores exactly as the training pipeline scores the same half session offline."""
+    import argparse
+
+    import polars as pl
+
+    from classpulse import risk_store, simulate_cmd
+    from classpulse import risk_training as rt
+    from simulator import cohort as cohorts
+    from simulator import offline
+    from simulator.student import iso as iso_of
+
+    course_id = f"imp-{uuid.uuid4().hex[:8]}"
+    cohort = cohorts.from_dict({"students": 60, "seed": 5, "minutes": 40, "course": {"course_id": course_id},
+                                "mix": {"steady": 0.4, "struggling": 0.3, "disengaging": 0.3}})
+    offline.run(cohort, tmp_path / "full")
+    cutoff = offline.START_EPOCH + 60 * 20  # the first half of the session
+    events = offline.read_events(tmp_path / "full")
+    half = events.filter(pl.col("ts") < iso_of(cutoff))  # ISO strings of one format sort as times
+    (tmp_path / "half" / "events").mkdir(parents=True)
+    half.write_parquet(tmp_path / "half" / "events" / "part-00000.parquet")
+    (tmp_path / "half" / "cohort.json").write_text((tmp_path / "full" / "cohort.json").read_text())
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(stack.admin_token)
+    assert simulate_cmd.cmd_import(argparse.Namespace(folder=tmp_path / "half", api=stack.api_url,
+                                                      token_file=token_file)) == 0
+
+    model = risk_store.load(risk_store.shipped_folder())
+    _, summaries, clock = next(rt.fold(cohort, half.to_dicts(), (0.5,), 180.0))
+    from engine.risk_features import extract, session_of
+    expected = model.score(extract(summaries, clock, 180.0, session_of(rt.course_of(cohort))))
+
+    body = live(stack, course_id, stack.admin_token,
+                lambda p: sum(s["completion"] for s in p["students"]) > 0 and all(
+                    s["risk"] == expected[s["student_id"]][0] for s in p["students"]))
+    assert body["risk_model"]["active"]
+    got = {s["student_id"]: (s["risk"], s["reasons"]) for s in body["students"]}
+    for student_id, (risk, reasons) in expected.items():
+        assert got[student_id][0] == risk, student_id
+        if reasons:  # a struggling student's live reasons start with the struggling rule's words
+            assert got[student_id][1][-len(reasons):] == list(reasons), student_id
+    assert any(r >= 0.5 for r, _ in expected.values())  # the mix has students in trouble at half time

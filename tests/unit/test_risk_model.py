@@ -151,3 +151,17 @@ def test_without_a_session_window_the_view_falls_back_to_the_rules_and_says_why(
     assert info["active"] is False and info["fallback_reason"] == NO_SESSION_WINDOW
     assert info["in_use"] == rules.MODEL_NAME and info["name"] == rt.MODEL_NAME
 
+
+
+def test_a_high_model_risk_opens_an_at_risk_alert_that_lists_the_reasons(shipped):
+    view = windowed_view(shipped, shipped.info())
+    view.clock.observe(T0 + 50 * 60)  # 50 minutes into the hour; s1 has done nothing but fail, then stopped
+    view.dirty = True
+    view.refresh()
+    live = view.live_progress()
+    s1 = next(s for s in live["students"] if s["student_id"] == "s1")
+    assert s1["risk"] >= AlertConfig().risk_threshold
+    alert = next(a for a in live["alerts"] if a["kind"] == "at_risk" and a["student_id"] == "s1")
+    assert alert["message"].startswith(f"risk {s1['risk']:.2f}: ")
+    assert s1["status"] == "idle" and all(r in alert["message"] for r in s1["reasons"])
+    assert "remaining work needs" in alert["message"]

@@ -165,3 +165,19 @@ def test_a_high_model_risk_opens_an_at_risk_alert_that_lists_the_reasons(shipped
     assert alert["message"].startswith(f"risk {s1['risk']:.2f}: ")
     assert s1["status"] == "idle" and all(r in alert["message"] for r in s1["reasons"])
     assert "remaining work needs" in alert["message"]
+
+
+def test_no_label_leakage_a_snapshot_sees_only_earlier_events():
+    """Features at half time are the same whether or not the later events exist."""
+    from simulator.offline import START_EPOCH, simulate
+    from simulator.student import iso
+    cohort = rt.load_cohort("late-and-guessing", 30, 8)
+    events, _ = simulate(cohort, range(cohort.students))
+    cutoff = iso(START_EPOCH + 60 * 0.5 * cohort.minutes)
+    before = [e for e in events if e["ts"] < cutoff]
+    assert len(before) < len(events)
+    tables = []
+    for evs in (events, before):
+        _, summaries, clock = next(rt.fold(cohort, evs, (0.5,), 180.0))
+        tables.append(rt.extract(summaries, clock, 180.0, rt.session_of(rt.course_of(cohort))).X)
+    assert np.array_equal(tables[0], tables[1])

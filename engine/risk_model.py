@@ -120,10 +120,10 @@ class RiskModel:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """P(does not finish) per row; equal to ``pipeline.predict_proba(X)[:, 1]``, without its overhead."""
-        if len(X) == 0:
-            return np.zeros(0)
-        z = self.contributions(X).sum(axis=1) + self._intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        return self._probability(self.contributions(X)) if len(X) else np.zeros(0)
+
+    def _probability(self, contributions: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(contributions.sum(axis=1) + self._intercept)))
 
     def score(self, table: FeatureTable) -> dict[str, tuple[float, tuple[str, ...]]]:
         """{student_id: (risk, reasons)}: completed students get (0, ()); everyone else the
@@ -131,7 +131,7 @@ class RiskModel:
         if len(table.X) == 0:
             return {}
         contrib = self.contributions(table.X)
-        risks = np.round(1.0 / (1.0 + np.exp(-(contrib.sum(axis=1) + self._intercept))), 2)
+        risks = np.round(self._probability(contrib), 2)
         risks[table.completed] = 0.0
         pushes = np.where(self._explains, contrib, -np.inf)
         order = np.argsort(-pushes, axis=1)[:, :MAX_REASONS]

@@ -1,6 +1,6 @@
 """The features of the at-risk model: one definition, used to train it and to score live.
 
-``extract(summaries, clock, idle_after_s, activity_count)`` turns a whole
+``extract(summaries, clock, idle_after_s, session)`` turns a whole
 class's ``StudentSummary`` objects into a feature matrix (one row a student,
 columns in ``FEATURES`` order) plus the plain numbers a professor can check
 (``FeatureTable.describe``). Training (``classpulse.risk_training``) folds
@@ -8,10 +8,15 @@ simulated events through ``StudentState`` and calls this same function at
 snapshot times, so training and live scoring cannot drift apart.
 
 Everything is computed from what a summary holds at that moment (events up to
-now), never from the future. Most features are relative to the class (median
-or pooled rate), so a model transfers between courses of different length.
-Values move only when events arrive, except silence, which moves in steps of
-half the idle threshold, so risk never ticks on its own.
+now), never from the future. The model predicts finishing by the end of the
+session, so it needs the session window (``session_of``: the course's
+``starts_at``/``ends_at``); its main feature is the time the remaining work
+needs at the student's own pace against the time left. Features are absolute,
+not relative to the class: a student's place in a class says little when half
+of it is in trouble, and class-relative features calibrated badly on held-out
+mixes. Values move only when events arrive, except silence (steps of half the
+idle threshold) and time left (5% steps of the session), so risk does not
+tick on its own.
 """
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ FEATURES: tuple[str, ...] = (
     "pace",               # log of expected work done per minute on task (smoothed)
 )
 # Which way a feature is a worry (+1: higher is riskier, -1: lower is, 0: context, never a reason).
-# A feature is given as a reason only when the model weighs it this way too (models.reasons).
+# A feature is given as a reason only when the model weighs it this way too (engine.risk_model).
 RISKY_DIRECTION: dict[str, int] = {"need_vs_left": 1, "session_elapsed": 0, "completion": -1,
                                    "recent_error_rate": 1, "hints_per_attempt": 1, "silence": 1, "pace": -1}
 

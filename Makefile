@@ -46,6 +46,7 @@ bench: install
 	$(PY) -m loadtests.bench_edge
 	$(PY) -m loadtests.bench_xapi
 	$(PY) -m loadtests.bench_simulator
+	$(PY) -m loadtests.bench_risk
 	$(PY) -m loadtests.bench_capacity --steps 100,250,500,1000,1500 --seconds 20
 
 lint: install

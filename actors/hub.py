@@ -13,6 +13,7 @@ import asyncio
 import collections
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -30,8 +31,13 @@ INBOX_KEEP = 200  # live messages kept per student for reconnecting sockets
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
 class CourseHub:
-    def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25) -> None:
+    def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25,
+                 risk_model: str = "auto", data_dir: str | None = None) -> None:
+        from classpulse.risk_store import resolve
         self.index = index
+        # loaded once per hub process; every course view scores with it (or falls back to the rules)
+        self._risk_model, self._risk_info = resolve(risk_model, Path(data_dir) if data_dir else None)
+        log.info("hub %d risk: %s", index, self._risk_info.to_wire())
         self._topology = topology
         self._handles = Handles(topology)
         self._interval = refresh_interval_s
@@ -68,7 +74,8 @@ class CourseHub:
     def _upsert(self, course: Course, config: dict[str, Any], roster: dict[str, str]) -> None:
         view = self.views.get(course.course_id)
         if view is None:
-            self.views[course.course_id] = CourseView(course, AlertConfig.from_dict(config), roster, self._seqs)
+            self.views[course.course_id] = CourseView(course, AlertConfig.from_dict(config), roster, self._seqs,
+                                                      risk_model=self._risk_model, risk_info=self._risk_info)
         else:
             view.set_course(course)
             view.set_config(AlertConfig.from_dict(config))

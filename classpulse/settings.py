@@ -36,6 +36,7 @@ class Settings:
     rate_burst: float = 200.0
     auth_failures_per_min: float = 100.0  # failed authentications per client address
     autoscale_max_replicas: int = 0  # > api_replicas turns on Serve autoscaling
+    risk_model: str = "auto"  # auto (DATA_DIR/models, else the shipped model) | rules | a model folder
 
     @property
     def db_path(self) -> Path:

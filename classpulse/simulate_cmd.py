@@ -104,7 +104,8 @@ def _live(cohort, args) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     import httpx
     cohort = json.loads((args.folder / "cohort.json").read_text())
-    from simulator.offline import read_events
+    from simulator.offline import START_EPOCH, read_events
+    from simulator.student import iso
     events = read_events(args.folder).sort(["ts", "student_id", "event_id"])
     token = args.token_file.read_text().strip()
     course_id = cohort["course_id"]
@@ -116,7 +117,10 @@ def cmd_import(args: argparse.Namespace) -> int:
                                            "title": cohort["title"], "clock": "event",
                                            "activities": [{"activity_id": a["activity_id"], "title": a["title"],
                                                            "expected_minutes": a["expected_minutes"]}
-                                                          for a in cohort["activities"]]}).raise_for_status()
+                                                          for a in cohort["activities"]],
+                                           "starts_at": iso(START_EPOCH),  # the offline session's window
+                                           "ends_at": iso(START_EPOCH + 60 * cohort["minutes"])}
+               ).raise_for_status()
         for i in range(0, len(students), 1000):
             c.post(f"/api/admin/courses/{course_id}/students", json={
                 "students": [{"student_id": s, "name": s} for s in students[i:i + 1000]]}).raise_for_status()

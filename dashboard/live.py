@@ -48,7 +48,7 @@ def live_panel(client: ApiClient, course_id: str, projection: bool, shown: list[
         col.metric(f"{STATUS[status][1]} {STATUS[status][2]}", counts[status])
     cols[-1].metric("🔔 Open alerts", sum(1 for a in data["alerts"] if a["state"] == "open"))
     age = time.time() - fetched
-    st.caption(f"{state} · class clock {_clock(data['as_of'])} · data {age:.0f} s old")
+    st.caption(f"{state} · class clock {_clock(data['as_of'])} · data {age:.0f} s old{_risk_source(data)}")
 
     grid, side = st.columns([3, 1.1])
     with side:
@@ -95,6 +95,16 @@ def alerts_panel(client: ApiClient, data: dict, projection: bool) -> None:
                 client.snooze(a["alert_id"], 10)
     if len(alerts) > MAX_ALERTS:
         st.caption(f"… and {len(alerts) - MAX_ALERTS} more (highest priority first)")
+
+
+def _risk_source(data: dict) -> str:
+    """Which risk the cards show: the trained model, or the rules and why (details under Analytics)."""
+    model = data.get("risk_model")
+    if not model:
+        return ""
+    if model["active"]:
+        return f" · risk: trained model {model['name']}"
+    return f" · risk: rules fallback ({model['fallback_reason']})"
 
 
 def _clock(as_of: str | None) -> str:

@@ -64,7 +64,7 @@ def combine(raw: dict[str, Any], course: Course, live: dict[str, Any], risk_thre
     return {"course_id": course.course_id, "as_of": live["as_of"],
             "heatmap": _heatmap(raw),
             "bottlenecks": _bottlenecks(raw, course, students),
-            "at_risk": _at_risk(students, risk_threshold),
+            "at_risk": _at_risk(students, risk_threshold, live.get("risk_model")),
             "patterns": _patterns(raw),
             "comparative": _comparative(students),
             "interventions": {"by_kind": [{"kind": k, "count": n, "students": s}
@@ -103,10 +103,13 @@ def _bottlenecks(raw: dict[str, Any], course: Course, students: list[dict]) -> l
     return sorted(out, key=lambda b: (b["insufficient_data"], -b["score"]))
 
 
-def _at_risk(students: list[dict], threshold: float) -> dict[str, Any]:
+def _at_risk(students: list[dict], threshold: float, model: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Students at or above the threshold, each with reasons; ``model`` is live progress's ``risk_model``."""
     flagged = sorted((s for s in students if s["risk"] >= threshold), key=lambda s: -s["risk"])
-    return {"model": risk.MODEL_NAME, "threshold": threshold,
-            "note": "transparent rules until a trained model passes its acceptance gate",
+    model = model or {"in_use": risk.MODEL_NAME, "active": False, "fallback_reason": "no model information"}
+    note = (f"trained model {model['name']} {model['version']} (passed its held-out acceptance gate)"
+            if model["active"] else f"transparent rules (fallback: {model['fallback_reason']})")
+    return {"model": model["in_use"], "risk_model": model, "threshold": threshold, "note": note,
             "students": [{"student_id": s["student_id"], "name": s["name"], "risk": s["risk"],
                           "reasons": s["reasons"]} for s in flagged]}
 

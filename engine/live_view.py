@@ -19,8 +19,13 @@ from engine.clock import CourseClock
 from engine.config import AlertConfig
 from engine.course import Course
 from engine.events import iso
+from engine.risk_features import extract, session_of
+from engine.risk_model import ModelInfo, RiskModel, rules_only
 from engine.state import StudentSummary
 from engine.status import Assessment, assess, class_context
+
+NO_SESSION_WINDOW = ("this course declares no session window (starts_at, ends_at); the model predicts "
+                     "finishing by the end of the session, so it needs one")
 
 
 class SeqClock:
@@ -41,8 +46,12 @@ class SeqClock:
 
 class CourseView:
     def __init__(self, course: Course, config: AlertConfig, roster: dict[str, str],
-                 seqs: SeqClock, wall: Callable[[], float] = time.time) -> None:
+                 seqs: SeqClock, wall: Callable[[], float] = time.time,
+                 risk_model: RiskModel | None = None, risk_info: ModelInfo | None = None) -> None:
         self.course = course
+        self.risk_model = risk_model  # None: the transparent rules compute risk
+        self._risk_info = risk_info or rules_only("no trained model was loaded")
+        self.risk_info = self._risk_info
         self.config = config
         self.clock = CourseClock(course.clock, wall=wall)
         self._seqs = seqs
@@ -101,9 +110,11 @@ class CourseView:
         """Re-assess every student; return the ids whose wire object changed."""
         now = self.clock.now()
         ctx = class_context(list(self.summaries.values()))
+        scores = self._model_scores()
         changed = []
         for student_id, s in self.summaries.items():
-            a = assess(s, self.config, self.clock, ctx, self.course)
+            a = assess(s, self.config, self.clock, ctx, self.course,
+                       scores.get(student_id) if scores is not None else None)
             if self._inputs.get(student_id) == (s, a) and student_id not in self.alerts.snoozed_students:
                 continue  # same summary, same assessment: the view and alerts cannot have changed
             self._inputs[student_id] = (s, a)
@@ -117,6 +128,18 @@ class CourseView:
         self.dirty = False
         return changed
 
+    def _model_scores(self) -> dict[str, tuple[float, tuple[str, ...]]] | None:
+        """The trained model's (risk, reasons) for the whole class at once; None when the rules apply."""
+        self.risk_info = self._risk_info
+        if self.risk_model is None:
+            return None
+        session = session_of(self.course)
+        if session is None:
+            self.risk_info = self._risk_info.falling_back(NO_SESSION_WINDOW)
+            return None
+        table = extract(list(self.summaries.values()), self.clock, self.config.idle_after_s, session)
+        return self.risk_model.score(table)
+
     @property
     def seq(self) -> int:
         """Every change in this view has a seq <= this (the shared clock's last)."""
@@ -125,7 +148,8 @@ class CourseView:
     def live_progress(self) -> dict[str, Any]:
         return {"course_id": self.course_id, "as_of": iso(self.clock.now()),
                 "students": list(self.views.values()),
-                "alerts": [a.to_wire() for a in self.alerts.active()]}
+                "alerts": [a.to_wire() for a in self.alerts.active()],
+                "risk_model": self.risk_info.to_wire()}
 
     def updates_since(self, seq: int | None) -> dict[str, Any] | None:
         """A snapshot (seq None or older than this view) or a diff; None when nothing changed."""

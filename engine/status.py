@@ -72,7 +72,8 @@ def struggling_reason(w: WindowStats, config: AlertConfig, activity_title: str) 
 
 
 def assess(s: StudentSummary, config: AlertConfig, clock: CourseClock, ctx: ClassContext,
-           course: Course) -> Assessment:
+           course: Course, model_risk: tuple[float, tuple[str, ...]] | None = None) -> Assessment:
+    """``model_risk``: (risk, reasons) from the trained model when it is in use, else the rules score."""
     title = course.title_of(s.current_activity_id)
     silent = clock.silent_for(s)
     idle = s.started and not s.completed_all and silent is not None and silent >= config.idle_after_s
@@ -100,8 +101,12 @@ def assess(s: StudentSummary, config: AlertConfig, clock: CourseClock, ctx: Clas
         conditions.append(("behind", f"at {s.completion:.0%} while the class median is {median:.0%}"))
 
     recent_rate = recent.error_rate if recent.attempts >= config.struggling_min_attempts else None
-    score, reasons = (0.0, ()) if s.completed_all else risk.score(
-        risk.inputs_for(s, median, recent_rate, idle, others))
+    if s.completed_all:
+        score, reasons = 0.0, ()
+    elif model_risk is not None:
+        score, reasons = model_risk
+    else:
+        score, reasons = risk.score(risk.inputs_for(s, median, recent_rate, idle, others))
     if score >= config.risk_threshold:
         conditions.append(("at_risk", f"risk {score:.2f}: " + "; ".join(reasons)))
     if struggling and status == "struggling":

@@ -50,11 +50,13 @@ def setup(cohort: Cohort, api: str, admin_token: str) -> tuple[LiveRun, dict[str
         prof = c.post("/api/admin/professors", json={"professor_id": run.professor_id, "name": "Simulation",
                                                      "rotate_token": True}).raise_for_status().json()
         run.professor_token = prof["token"]
+        now = time.time()  # the session window (the risk model predicts finishing by its end)
         c.post("/api/admin/courses", json={
             "course_id": cohort.course_id, "professor_id": run.professor_id, "title": cohort.title,
             "clock": "event", "activities": [{"activity_id": a.activity_id, "title": a.title,
                                               "expected_minutes": a.expected_minutes}
-                                             for a in cohort.activities]}).raise_for_status()
+                                             for a in cohort.activities],
+            "starts_at": iso(now), "ends_at": iso(now + 60 * cohort.minutes)}).raise_for_status()
         ids = [f"{cohort.course_id}-s{i:05d}" for i in range(cohort.students)]
         tokens = {}
         for start in range(0, len(ids), 1000):

@@ -50,6 +50,7 @@ def test_live_class_shows_every_student_metrics_and_the_alert(room):
     assert any("Struggling" in k and v == "1" for k, v in labels.items())
     assert len([b for b in at.button if b.label == "Details"]) == 4
     assert "Student 0" in text_of(at) and "3 of the last 3 attempts" in text_of(at)
+    assert "risk: rules fallback (this course declares no session window" in text_of(at)  # says which risk
 
 
 def test_projection_mode_hides_names_and_messages(room):
@@ -82,3 +83,4 @@ def test_analytics_page_renders(room):
     at = app(room, page="Analytics")
     assert not at.exception
     assert any("At risk" in h.value for h in at.subheader)
+    assert "transparent rules (fallback: this course declares no session window" in text_of(at)

@@ -57,3 +57,10 @@ CREATE TABLE IF NOT EXISTS erased_event_ids (
 CREATE TABLE IF NOT EXISTS xapi_statements (
     statement_id VARCHAR PRIMARY KEY, stored_at TIMESTAMP NOT NULL DEFAULT now(),
     statement JSON NOT NULL, applied BOOLEAN NOT NULL, note VARCHAR, credential VARCHAR);
+-- == communication: chat, messaging, live work view (issue 6, comms) ==
+-- Chat messages use `messages` (kind 'chat'); bulk and one-click messages are
+-- `intervention_records` (kind 'message'), with delivered_at / read_at receipts.
+CREATE TABLE IF NOT EXISTS work_view_consents (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, consent BOOLEAN NOT NULL,
+    updated_at TIMESTAMP NOT NULL DEFAULT now(), PRIMARY KEY (course_id, student_id));
+-- == end communication ==

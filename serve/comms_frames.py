@@ -1,0 +1,188 @@
+"""Chat, typing, read and work-state frames on the student and professor sockets.
+
+One object per open socket: it knows who is on the other end and what they
+may touch (a student their own threads; a professor their own courses'
+students), answers each frame with an ``ack``/``error`` frame (typing gets no
+answer), and receipts what the socket delivered. Stored things go through the
+EventLog; typing indicators go straight to the hub (never stored).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from actors.runtime import Runtime
+from actors.topology import DomainError
+from engine import chat
+from engine.messaging import MessagingError
+from serve.context import ApiContext
+
+log = logging.getLogger(__name__)
+POLL_S = 15.0
+ROSTER_TTL_S = 30.0
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def error(request_id: Any, status: int, field: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "request_id": request_id, "status": status,
+            "errors": [{"index": None, "field": field, "error": message}]}
+
+
+async def _answering(request_id: Any, work: Awaitable[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Run one frame's work; domain refusals become error frames (never a closed socket)."""
+    try:
+        return await work
+    except (DomainError, MessagingError) as exc:
+        return {"type": "error", "request_id": request_id, "status": exc.status, "errors": exc.errors}
+
+
+class StudentFrames:
+    def __init__(self, ctx: ApiContext, student_id: str, courses: list[str]) -> None:
+        self.ctx, self.student_id, self.courses = ctx, student_id, courses
+        self._professor: dict[str, str] = {}
+
+    async def answer(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        return await _answering(frame.get("request_id"), self._answer(frame))
+
+    async def _answer(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        rid, kind = frame.get("request_id"), frame["type"]
+        if frame.get("student_id") not in (None, self.student_id):
+            raise DomainError(403, "student_id", "you can only act on your own thread")
+        if kind == "read":
+            done = await self.ctx.log.mark_receipts.remote(self.student_id, chat.read_ids(frame), "read")
+            return {"type": "ack", "request_id": rid, **done}
+        course_id = chat.resolve_course(frame.get("course_id"), self.courses)
+        if kind == "chat":
+            message = await self.ctx.log.chat_send.remote(course_id, self.student_id, "student", frame.get("text"))
+            return {"type": "ack", "request_id": rid, "message": message}
+        if kind == "typing":
+            relay = chat.typing(course_id, self.student_id, "student", frame.get("typing", True))
+            hub = self.ctx.runtime.handles.hub_for(course_id)
+            await hub.post_professor.remote(await self._professor_of(course_id), relay)
+            return None
+        # work_state: an optional consent change, then an optional state to share
+        out: dict[str, Any] = {"type": "ack", "request_id": rid, "course_id": course_id}
+        if "consent" in frame:
+            done = await self.ctx.log.work_consent.remote(course_id, self.student_id, frame["consent"])
+            out["consent"] = done["consent"]
+        if any(k in frame for k in ("activity_id", "step", "answer")):
+            shared = await self.ctx.log.share_work.remote(course_id, self.student_id, frame)
+            out["shared_at"] = shared["ts"]
+        return out
+
+    async def _professor_of(self, course_id: str) -> str:
+        if course_id not in self._professor:
+            self._professor[course_id] = (await self.ctx.log.course.remote(course_id))["professor_id"]
+        return self._professor[course_id]
+
+    async def delivered(self, message: dict[str, Any]) -> None:
+        """The socket sent ``message``: a chat to this student or an intervention is now delivered."""
+        if message.get("type") == "intervention":
+            ids = [message.get("intervention_id")]
+        elif message.get("type") == "chat" and message.get("recipient_id") == self.student_id \
+                and message.get("delivered_at") is None:
+            ids = [message.get("message_id")]
+        else:
+            return
+        try:
+            await self.ctx.log.mark_receipts.remote(self.student_id, [i for i in ids if i], "delivered")
+        except Exception:  # a receipt is not worth losing the socket over; the message did arrive
+            log.warning("delivery receipt failed", exc_info=True)
+
+
+class ProfessorFrames:
+    """The professor's chat socket: chat, typing, read, watch / unwatch a student's work view."""
+
+    def __init__(self, ctx: ApiContext, professor_id: str, courses: list[str]) -> None:
+        self.ctx, self.professor_id, self.courses = ctx, professor_id, set(courses)
+        self.watching: set[tuple[str, str]] = set()
+        self._rosters: dict[str, tuple[float, set[str]]] = {}
+
+    async def answer(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        return await _answering(frame.get("request_id"), self._answer(frame))
+
+    async def _answer(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        rid, kind = frame.get("request_id"), frame["type"]
+        if kind == "read":
+            done = await self.ctx.log.mark_receipts.remote(self.professor_id, chat.read_ids(frame), "read")
+            return {"type": "ack", "request_id": rid, **done}
+        course_id, student_id = await self._thread(frame)
+        if kind == "chat":
+            message = await self.ctx.log.chat_send.remote(course_id, student_id, "professor", frame.get("text"))
+            return {"type": "ack", "request_id": rid, "message": message}
+        if kind == "typing":
+            relay = chat.typing(course_id, student_id, "professor", frame.get("typing", True))
+            await self.ctx.runtime.handles.hub_for(course_id).deliver.remote(student_id, relay)
+            return None
+        if kind == "watch":
+            view = await self.ctx.log.work_view.remote(course_id, student_id)
+            self.watching.add((course_id, student_id))
+            await self.ctx.log.audit.remote("professor", self.professor_id, "watch_work", student_id,
+                                            {"course_id": course_id, "consent": view["consent"]})
+            return {"type": "ack", "request_id": rid, **view}
+        self.watching.discard((course_id, student_id))  # unwatch
+        return {"type": "ack", "request_id": rid, "course_id": course_id, "student_id": student_id}
+
+    async def _thread(self, frame: dict[str, Any]) -> tuple[str, str]:
+        course_id, student_id = frame.get("course_id"), frame.get("student_id")
+        if not isinstance(course_id, str):
+            raise DomainError(422, "course_id", "required")
+        if not isinstance(student_id, str):
+            raise DomainError(422, "student_id", "required")
+        if course_id not in self.courses:
+            await self.ctx.log.course.remote(course_id)  # 404 when unknown
+            raise DomainError(403, "course_id", f"course '{course_id}' is not yours")
+        seen, roster = self._rosters.get(course_id, (0.0, set()))
+        if student_id not in roster and time.monotonic() - seen > 1.0:
+            roster = set(await self.ctx.log.roster.remote(course_id))
+            self._rosters[course_id] = (time.monotonic(), roster)
+        if student_id not in roster:
+            raise DomainError(404, "student_id", f"student '{student_id}' is not in '{course_id}'")
+        return course_id, student_id
+
+    def wants(self, message: dict[str, Any]) -> bool:
+        """Work states only of watched students; everything else addressed to this professor."""
+        if message.get("type") == "work_state":
+            return (message.get("course_id"), message.get("student_id")) in self.watching
+        return True
+
+    async def delivered(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "chat" and message.get("recipient_id") == self.professor_id \
+                and message.get("delivered_at") is None:
+            try:
+                await self.ctx.log.mark_receipts.remote(self.professor_id, [message["message_id"]], "delivered")
+            except Exception:
+                log.warning("delivery receipt failed", exc_info=True)
+
+
+async def professor_inbox_pump(runtime: Runtime, professor_id: str, course_ids: list[str],
+                               frames: ProfessorFrames, send: Send) -> None:
+    """Frames for a professor (chat, typing, receipts, work states) from each hub of their courses."""
+    hubs = sorted(runtime.hubs_for(course_ids))
+    cursor = {h: 0 for h in hubs}
+    for hub in hubs:  # history is in GET .../chats/{student_id}: start from now
+        try:
+            cursor[hub] = (await runtime.handles.hub(hub).professor_inbox_since.remote(professor_id, 0, 0))["head"]
+        except Exception:
+            log.warning("professor inbox of hub %d unavailable", hub, exc_info=True)
+    await send({"type": "ready", "courses": sorted(course_ids)})
+
+    async def per_hub(hub: int) -> None:
+        handle = runtime.handles.hub(hub)
+        while True:
+            try:
+                result = await handle.professor_inbox_since.remote(professor_id, cursor[hub], POLL_S)
+            except Exception:
+                log.warning("professor inbox poll of hub %d failed", hub, exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            for message in result["messages"]:
+                if frames.wants(message):
+                    await send(message)
+                    await frames.delivered(message)
+            cursor[hub] = max(cursor[hub], result["head"])
+
+    await asyncio.gather(*(per_hub(h) for h in hubs))

@@ -239,9 +239,8 @@ def test_chat_is_live_persisted_receipted_and_authorised(stack):
         assert c.post("/api/student/chat", json={"text": "hello", "student_id": s0}).status_code == 403
         assert c.post("/api/student/chat", json={"text": "hello", "course_id": other.course_id}).status_code == 403
     assert len(get(stack, path, room.professor_token).json()["messages"]) == 3  # nothing lost
-    with pytest.raises(InvalidStatus) as refused:
-        with professor_chat(stack, room, token=other.professor_token):
-            pass
+    with pytest.raises(InvalidStatus) as refused, professor_chat(stack, room, token=other.professor_token):
+        pass
     assert refused.value.response.status_code == 403
 
 

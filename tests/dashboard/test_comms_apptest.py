@@ -49,7 +49,7 @@ def test_chat_panel_shows_the_thread_and_sends_a_reply(stack, room):
     at.text_input(key=f"chat-text-{s0}").input("Yes, by 5 pm")
     next(b for b in at.button if b.label == "Send to chat").click().run()
     assert not at.exception
-    thread = get(stack, f"/api/student/chat", room.student_tokens[s0]).json()["messages"]
+    thread = get(stack, "/api/student/chat", room.student_tokens[s0]).json()["messages"]
     assert [(m["from"], m["text"]) for m in thread] == [("student", "Is act0 due today?"),
                                                         ("professor", "Yes, by 5 pm")]
 

@@ -85,7 +85,10 @@ class EventLogComms:
         if what not in ("delivered", "read"):
             raise DomainError(422, "state", "delivered or read")
         at = time.time()
-        changed = await asyncio.to_thread(self._comms().mark, recipient_id, ids, what, at)
+        if not hasattr(self, "_receipts_lock"):
+            self._receipts_lock = asyncio.Lock()
+        async with self._receipts_lock:  # two receipts for one row at once would conflict in DuckDB
+            changed = await asyncio.to_thread(self._comms().mark, recipient_id, ids, what, at)
         posts = []
         if changed["chat"]:
             for m in await asyncio.to_thread(self._comms().chats, changed["chat"]):

@@ -12,6 +12,7 @@ import collections
 from typing import Any
 
 PROFESSOR_INBOX_KEEP = 500  # frames kept per professor for a socket between two polls
+STUDENT_INBOX_KEEP = 200  # as CourseHub.deliver keeps
 
 
 class HubComms:
@@ -47,7 +48,7 @@ class HubComms:
         seq = 0
         for student_id, message in items:
             seq = self._seqs.next()
-            box = self._inbox.setdefault(student_id, collections.deque(maxlen=200))
+            box = self._inbox.setdefault(student_id, collections.deque(maxlen=STUDENT_INBOX_KEEP))
             box.append((seq, message))
         await self._wake()
         return seq

@@ -80,7 +80,8 @@ class ApiClient:
         return self._call("GET", f"/api/professor/courses/{course_id}/interventions")["interventions"]
 
     def chat(self, course_id: str, student_id: str) -> list[dict]:
-        return self._call("GET", f"/api/professor/courses/{course_id}/chats/{student_id}")["messages"]
+        return self._call("GET", f"/api/professor/courses/{course_id}/chats/{student_id}",
+                          params={"mark_read": "true"})["messages"]
 
     def chat_send(self, course_id: str, student_id: str, text: str) -> dict:
         return self._call("POST", f"/api/professor/courses/{course_id}/chats/{student_id}", json={"text": text})

@@ -37,6 +37,9 @@ async def _answering(request_id: Any, work: Awaitable[dict[str, Any] | None]) ->
         return await work
     except (DomainError, MessagingError) as exc:
         return {"type": "error", "request_id": request_id, "status": exc.status, "errors": exc.errors}
+    except Exception:  # an actor restarting: the client may retry; the socket stays open
+        log.warning("frame failed", exc_info=True)
+        return error(request_id, 503, "frame", "a backend actor is restarting; retry shortly")
 
 
 class StudentFrames:

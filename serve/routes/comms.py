@@ -89,9 +89,16 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.get("/api/professor/courses/{course_id}/chats/{student_id}")
     async def professor_thread(course_id: str, student_id: str, request: Request) -> dict[str, Any]:
-        await own_thread(request, course_id, student_id)
+        """The thread, oldest first; ``?mark_read=true`` (a professor looking at it) marks the
+        student's messages read, so the student sees it."""
+        principal = await own_thread(request, course_id, student_id)
         messages = await ctx.log.chat_thread.remote(course_id, student_id,
                                                     _limit(request.query_params.get("limit")))
+        unread = [m["message_id"] for m in messages if m["recipient_id"] == principal.id and not m["read_at"]]
+        if request.query_params.get("mark_read") in ("1", "true") and unread:
+            done = await ctx.log.mark_receipts.remote(principal.id, unread, "read")
+            messages = [m | {"read_at": done["at"], "delivered_at": m["delivered_at"] or done["at"]}
+                        if m["message_id"] in done["chat"] else m for m in messages]
         return {"course_id": course_id, "student_id": student_id, "messages": messages}
 
     @r.post("/api/professor/courses/{course_id}/chats/{student_id}", status_code=201)

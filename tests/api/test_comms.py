@@ -239,6 +239,11 @@ def test_chat_is_live_persisted_receipted_and_authorised(stack):
         assert c.post("/api/student/chat", json={"text": "hello", "student_id": s0}).status_code == 403
         assert c.post("/api/student/chat", json={"text": "hello", "course_id": other.course_id}).status_code == 403
     assert len(get(stack, path, room.professor_token).json()["messages"]) == 3  # nothing lost
+    s1_path = f"/api/professor/courses/{room.course_id}/chats/{s1}"
+    assert get(stack, s1_path, room.professor_token).json()["messages"][0]["read_at"] is None
+    [seen] = get(stack, s1_path + "?mark_read=true", room.professor_token).json()["messages"]
+    [mine] = get(stack, "/api/student/chat", room.student_tokens[s1]).json()["messages"]
+    assert seen["read_at"] and mine["read_at"] == seen["read_at"] and mine["delivered_at"]
     with pytest.raises(InvalidStatus) as refused, professor_chat(stack, room, token=other.professor_token):
         pass
     assert refused.value.response.status_code == 403

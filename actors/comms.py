@@ -9,6 +9,7 @@ this checks that the course and student exist and fit together.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import Any
@@ -20,6 +21,7 @@ from engine.course import Course
 from engine.events import iso
 
 TIME_FIELDS = ("created_at", "delivered_at", "read_at", "ts")
+log = logging.getLogger(__name__)
 PRIVATE = ("holdout", "status_before", "bulk")
 
 
@@ -81,29 +83,60 @@ class EventLogComms:
     # -- receipts ---------------------------------------------------------------------
 
     async def mark_receipts(self, recipient_id: str, ids: list[str], what: str) -> dict[str, Any]:
-        """Delivered/read receipts from the recipient; the sender hears of each change live."""
+        """Delivered/read receipts from the recipient; the sender hears of each change live.
+
+        Receipts come in bursts (a bulk message reaches a class at once), so they are group-committed:
+        whatever queued while a transaction ran goes into the next one.
+        """
         if what not in ("delivered", "read"):
             raise DomainError(422, "state", "delivered or read")
-        at = time.time()
-        if not hasattr(self, "_receipts_lock"):
-            self._receipts_lock = asyncio.Lock()
-        async with self._receipts_lock:  # two receipts for one row at once would conflict in DuckDB
-            changed = await asyncio.to_thread(self._comms().mark, recipient_id, ids, what, at)
-        posts = []
-        if changed["chat"]:
-            for m in await asyncio.to_thread(self._comms().chats, changed["chat"]):
-                frame = {"type": "chat", **wire(m)}
-                hub = self._handles.hub_for(m["course_id"])
-                posts.append(hub.deliver.remote(m["sender_id"], frame) if m["from"] == "student"
-                             else hub.post_professor.remote(m["sender_id"], frame))
-        if changed["intervention"]:
-            for iid, (course_id, student_id, professor_id, delivered, read) in (
-                    await asyncio.to_thread(self._comms().intervention_receipts, changed["intervention"])).items():
-                posts.append(self._handles.hub_for(course_id).post_professor.remote(professor_id, {
-                    "type": "receipt", "intervention_id": iid, "course_id": course_id, "student_id": student_id,
-                    "delivered_at": iso(delivered), "read_at": iso(read)}))
-        await asyncio.gather(*posts)
-        return {"chat": changed["chat"], "interventions": changed["intervention"], "at": iso(at)}
+        if not hasattr(self, "_receipts_pending"):
+            self._receipts_pending: list[tuple[str, list[str], str, asyncio.Future]] = []
+            self._receipts_task: asyncio.Task | None = None
+        done = asyncio.get_running_loop().create_future()
+        self._receipts_pending.append((recipient_id, list(ids), what, done))
+        if self._receipts_task is None or self._receipts_task.done():
+            self._receipts_task = asyncio.get_running_loop().create_task(self._flush_receipts())
+        return await done
+
+    async def _flush_receipts(self) -> None:
+        while self._receipts_pending:
+            batch, self._receipts_pending = self._receipts_pending, []
+            at = time.time()
+            try:
+                changed, chats, changed_ivs = await asyncio.to_thread(
+                    self._comms().mark_many, [(r, ids, what) for r, ids, what, _ in batch], at)
+            except Exception as exc:  # noqa: BLE001 (handed to every caller waiting on this batch)
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (*_, done), one in zip(batch, changed):
+                if not done.done():
+                    done.set_result({"chat": one["chat"], "interventions": one["intervention"], "at": iso(at)})
+            try:
+                await self._announce_receipts(chats, changed_ivs)
+            except Exception:
+                log.warning("receipts stored but not announced live", exc_info=True)
+
+    async def _announce_receipts(self, chats: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+        """Tell each sender: the updated chat message, or a receipt frame for an intervention."""
+        to_students: dict[int, list] = {}
+        to_professors: dict[int, list] = {}
+        topology = self._handles.topology
+        for m in chats:
+            frame = {"type": "chat", **wire(m)}
+            hub = topology.hub_of(m["course_id"])
+            if m["from"] == "student":
+                to_students.setdefault(hub, []).append((m["sender_id"], frame))
+            else:
+                to_professors.setdefault(hub, []).append((m["sender_id"], frame))
+        for r in changed:
+            to_professors.setdefault(topology.hub_of(r["course_id"]), []).append(
+                (r["professor_id"], {"type": "receipt", **wire(r)}))
+        await asyncio.gather(*(self._handles.hub(h).deliver_many.remote(items) for h, items in to_students.items()),
+                             *(self._handles.hub(h).post_professor_many.remote(items)
+                               for h, items in to_professors.items()))
 
     # -- one-click and bulk messages ------------------------------------------------------
 

@@ -36,6 +36,17 @@ class HubComms:
         await self._wake()
         return seq
 
+    async def post_professor_many(self, items: list[tuple[str, dict[str, Any]]]) -> int:
+        """Many professor-bound frames at once (receipts of a bulk message): one wake-up for all."""
+        await self._ensure_ready()
+        inbox, _ = self._comms_state()
+        seq = 0
+        for professor_id, message in items:
+            seq = self._seqs.next()
+            inbox.setdefault(professor_id, collections.deque(maxlen=PROFESSOR_INBOX_KEEP)).append((seq, message))
+        await self._wake()
+        return seq
+
     async def professor_inbox_since(self, professor_id: str, seq: int, timeout: float = 15.0) -> dict[str, Any]:
         await self._ensure_ready()
         inbox, _ = self._comms_state()

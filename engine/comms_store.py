@@ -11,6 +11,8 @@ from typing import Any
 
 from engine.store import Store
 
+CHAT_COLUMNS = ("message_id, course_id, sender_id, recipient_id, body, epoch(created_at), epoch(delivered_at), "
+                "epoch(read_at)")
 INTERVENTION_KEYS = ("intervention_id", "course_id", "student_id", "professor_id", "kind", "created_at")
 
 
@@ -34,18 +36,10 @@ class CommsStore:
                before: float | None = None) -> list[dict[str, Any]]:
         """The latest ``limit`` messages of a thread, oldest first."""
         rows = self._cur().execute(
-            "SELECT message_id, course_id, sender_id, recipient_id, body, epoch(created_at), "
-            "epoch(delivered_at), epoch(read_at) FROM messages WHERE kind = 'chat' AND course_id = ? "
+            f"SELECT {CHAT_COLUMNS} FROM messages WHERE kind = 'chat' AND course_id = ? "
             "AND json_extract_string(body, '$.student_id') = ? AND (? IS NULL OR created_at < to_timestamp(?)) "
             "ORDER BY created_at DESC LIMIT ?", (course_id, student_id, before, before, limit)).fetchall()
         return [_chat(r) for r in reversed(rows)]
-
-    def chats(self, ids: list[str]) -> list[dict[str, Any]]:
-        rows = self._cur().execute(
-            "SELECT message_id, course_id, sender_id, recipient_id, body, epoch(created_at), "
-            "epoch(delivered_at), epoch(read_at) FROM messages WHERE kind = 'chat' "
-            "AND message_id IN (SELECT unnest(?))", (ids,)).fetchall()
-        return [_chat(r) for r in rows]
 
     # -- receipts -------------------------------------------------------------------
 
@@ -55,29 +49,60 @@ class CommsStore:
         Read implies delivered. -> {"chat": [ids changed], "intervention": [ids changed]}; ids that are
         not the recipient's are left alone (and not reported).
         """
-        assert what in ("delivered", "read")
+        changed, _, _ = self.mark_many([(recipient_id, ids, what)], at)
+        return changed[0]
+
+    def mark_many(self, requests: list[tuple[str, list[str], str]], at: float
+                  ) -> tuple[list[dict[str, list[str]]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Many receipts in one transaction, one UPDATE per table and kind (receipts arrive in bursts:
+        a bulk message is delivered to a whole class at once).
+
+        -> (per request {"chat": ids, "intervention": ids}, the changed chat messages, the changed
+        interventions as {intervention_id, course_id, student_id, professor_id, delivered_at, read_at}).
+        """
+        assert all(what in ("delivered", "read") for _, _, what in requests)
+        changed: list[dict[str, list[str]]] = [{"chat": [], "intervention": []} for _ in requests]
+        chats: dict[str, dict[str, Any]] = {}
+        interventions: dict[str, dict[str, Any]] = {}
         cur = self._cur()
-        changed: dict[str, list[str]] = {"chat": [], "intervention": []}
         cur.execute("BEGIN")
         try:
-            for table, key, who, kind in (("messages", "message_id", "recipient_id", "chat"),
-                                          ("intervention_records", "intervention_id", "student_id", "intervention")):
-                found = cur.execute(
-                    f"SELECT {key} FROM {table} WHERE {who} = ? AND {key} IN (SELECT unnest(?)) "
-                    f"AND {what}_at IS NULL", (recipient_id, ids)).fetchall()
-                if not found:
+            for what in ("delivered", "read"):
+                pairs = sorted({(rid, i) for rid, ids, w in requests if w == what for i in ids})
+                if not pairs:
                     continue
-                hit = [r[0] for r in found]
-                sets = f"{what}_at = to_timestamp(?)" + (
-                    ", delivered_at = coalesce(delivered_at, to_timestamp(?))" if what == "read" else "")
-                args = (at, at) if what == "read" else (at,)
-                cur.execute(f"UPDATE {table} SET {sets} WHERE {key} IN (SELECT unnest(?))", (*args, hit))
-                changed[kind] = hit
+                sets = f"{what}_at = to_timestamp($at)" + (
+                    ", delivered_at = coalesce(delivered_at, to_timestamp($at))" if what == "read" else "")
+                params = {"at": at, "rid": [p[0] for p in pairs], "id": [p[1] for p in pairs]}
+                for row in cur.execute(
+                        f"UPDATE messages SET {sets} FROM (SELECT unnest($rid) AS rid, unnest($id) AS id) v "
+                        f"WHERE messages.message_id = v.id AND messages.recipient_id = v.rid AND kind = 'chat' "
+                        f"AND messages.{what}_at IS NULL RETURNING {CHAT_COLUMNS}", params).fetchall():
+                    chats[row[0]] = _chat(row)
+                for row in cur.execute(
+                        f"UPDATE intervention_records SET {sets} FROM (SELECT unnest($rid) AS rid, unnest($id) AS id) v "
+                        f"WHERE intervention_records.intervention_id = v.id AND intervention_records.student_id = v.rid "
+                        f"AND intervention_records.{what}_at IS NULL RETURNING intervention_id, course_id, "
+                        f"student_id, professor_id, epoch(delivered_at), epoch(read_at)", params).fetchall():
+                    interventions[row[0]] = dict(zip(("intervention_id", "course_id", "student_id",
+                                                      "professor_id", "delivered_at", "read_at"), row))
             cur.execute("COMMIT")
         except Exception:
             cur.execute("ROLLBACK")
             raise
-        return changed
+        claimed: set[tuple[str, str, str]] = set()
+        for n, (rid, ids, what) in enumerate(requests):  # each change reported once, to its first asker
+            for i in ids:
+                if (rid, i, what) in claimed:
+                    continue
+                if i in chats and chats[i]["recipient_id"] == rid:
+                    changed[n]["chat"].append(i)
+                elif i in interventions and interventions[i]["student_id"] == rid:
+                    changed[n]["intervention"].append(i)
+                else:
+                    continue
+                claimed.add((rid, i, what))
+        return changed, list(chats.values()), list(interventions.values())
 
     # -- message interventions (one-click and bulk) -------------------------------------
 
@@ -116,13 +141,6 @@ class CommsStore:
         return [{"intervention_id": r[0], "course_id": r[1], "student_id": r[2], "professor_id": r[3],
                  "kind": r[4], **json.loads(r[5]), "created_at": r[6], "delivered_at": r[7], "read_at": r[8]}
                 for r in rows]
-
-    def intervention_receipts(self, intervention_ids: list[str]) -> dict[str, tuple]:
-        """{id: (course_id, student_id, professor_id, delivered_at, read_at)}."""
-        rows = self._cur().execute(
-            "SELECT intervention_id, course_id, student_id, professor_id, epoch(delivered_at), epoch(read_at) "
-            "FROM intervention_records WHERE intervention_id IN (SELECT unnest(?))", (intervention_ids,)).fetchall()
-        return {r[0]: r[1:] for r in rows}
 
     def events_of(self, course_id: str, student_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """The students' events in the course, oldest first (for intervention outcomes)."""

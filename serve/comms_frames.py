@@ -42,6 +42,21 @@ async def _answering(request_id: Any, work: Awaitable[dict[str, Any] | None]) ->
         return error(request_id, 503, "frame", "a backend actor is restarting; retry shortly")
 
 
+_receipts: set[asyncio.Future] = set()
+
+
+def _in_background(receipt) -> None:
+    """Write a delivery receipt without holding up the socket's next message (the message did arrive)."""
+    task = asyncio.ensure_future(receipt)
+    _receipts.add(task)
+
+    def done(t: asyncio.Future) -> None:
+        _receipts.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.warning("delivery receipt failed: %s", t.exception())
+    task.add_done_callback(done)
+
+
 class StudentFrames:
     def __init__(self, ctx: ApiContext, student_id: str, courses: list[str]) -> None:
         self.ctx, self.student_id, self.courses = ctx, student_id, courses
@@ -90,10 +105,7 @@ class StudentFrames:
             ids = [message.get("message_id")]
         else:
             return
-        try:
-            await self.ctx.log.mark_receipts.remote(self.student_id, [i for i in ids if i], "delivered")
-        except Exception:  # a receipt is not worth losing the socket over; the message did arrive
-            log.warning("delivery receipt failed", exc_info=True)
+        _in_background(self.ctx.log.mark_receipts.remote(self.student_id, [i for i in ids if i], "delivered"))
 
 
 class ProfessorFrames:
@@ -155,10 +167,7 @@ class ProfessorFrames:
     async def delivered(self, message: dict[str, Any]) -> None:
         if message.get("type") == "chat" and message.get("recipient_id") == self.professor_id \
                 and message.get("delivered_at") is None:
-            try:
-                await self.ctx.log.mark_receipts.remote(self.professor_id, [message["message_id"]], "delivered")
-            except Exception:
-                log.warning("delivery receipt failed", exc_info=True)
+            _in_background(self.ctx.log.mark_receipts.remote(self.professor_id, [message["message_id"]], "delivered"))
 
 
 async def professor_inbox_pump(runtime: Runtime, professor_id: str, course_ids: list[str],

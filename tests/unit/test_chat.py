@@ -97,3 +97,21 @@ def test_receipts_are_stored_once_and_only_for_the_recipient(tmp_path):
     comms.set_consent("c1", "s2", False)
     assert comms.consents() == {("c1", "s1")}
     store.close()
+
+
+def test_receipts_in_one_batch_are_each_reported_once_to_their_recipient(tmp_path):
+    store = Store(tmp_path / "db.duckdb")
+    comms = CommsStore(store)
+    a = chat.new_message(COURSE, "s1", "professor", "one", now=1.0)
+    b = chat.new_message(COURSE, "s2", "professor", "two", now=2.0)
+    comms.save_chat(a)
+    comms.save_chat(b)
+    changed, chats, ivs = comms.mark_many([("s1", [a["message_id"]], "delivered"),
+                                           ("s2", [a["message_id"], b["message_id"]], "delivered"),
+                                           ("s1", [a["message_id"]], "read"),
+                                           ("s1", [a["message_id"]], "read")], 50.0)
+    assert [c["chat"] for c in changed] == [[a["message_id"]], [b["message_id"]], [a["message_id"]], []]
+    assert {m["message_id"]: (m["delivered_at"], m["read_at"]) for m in chats} == {
+        a["message_id"]: (50.0, 50.0), b["message_id"]: (50.0, None)}
+    assert ivs == []
+    store.close()

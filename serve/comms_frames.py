@@ -57,16 +57,24 @@ def _in_background(receipt) -> None:
     task.add_done_callback(done)
 
 
+def _spend(ctx: ApiContext, key: str | None) -> None:
+    """Chat-side frames share the token's request budget (the admin token is exempt, as on REST)."""
+    if key is not None and not ctx.limits.allow(key):
+        raise DomainError(429, "rate", f"rate limit exceeded; retry in {ctx.limits.retry_after(key)} s")
+
+
 class StudentFrames:
-    def __init__(self, ctx: ApiContext, student_id: str, courses: list[str]) -> None:
+    def __init__(self, ctx: ApiContext, student_id: str, courses: list[str], as_admin: bool = False) -> None:
         self.ctx, self.student_id, self.courses = ctx, student_id, courses
         self._professor: dict[str, str] = {}
+        self._limit_key = None if as_admin else f"student:{student_id}"
 
     async def answer(self, frame: dict[str, Any]) -> dict[str, Any] | None:
         return await _answering(frame.get("request_id"), self._answer(frame))
 
     async def _answer(self, frame: dict[str, Any]) -> dict[str, Any] | None:
         rid, kind = frame.get("request_id"), frame["type"]
+        _spend(self.ctx, self._limit_key)
         if frame.get("student_id") not in (None, self.student_id):
             raise DomainError(403, "student_id", "you can only act on your own thread")
         if kind == "read":
@@ -111,8 +119,9 @@ class StudentFrames:
 class ProfessorFrames:
     """The professor's chat socket: chat, typing, read, watch / unwatch a student's work view."""
 
-    def __init__(self, ctx: ApiContext, professor_id: str, courses: list[str]) -> None:
+    def __init__(self, ctx: ApiContext, professor_id: str, courses: list[str], as_admin: bool = False) -> None:
         self.ctx, self.professor_id, self.courses = ctx, professor_id, set(courses)
+        self._limit_key = None if as_admin else f"professor:{professor_id}"
         self.watching: set[tuple[str, str]] = set()
         self._rosters: dict[str, tuple[float, set[str]]] = {}
 
@@ -121,6 +130,7 @@ class ProfessorFrames:
 
     async def _answer(self, frame: dict[str, Any]) -> dict[str, Any] | None:
         rid, kind = frame.get("request_id"), frame["type"]
+        _spend(self.ctx, self._limit_key)
         if kind == "read":
             done = await self.ctx.log.mark_receipts.remote(self.professor_id, chat.read_ids(frame), "read")
             return {"type": "ack", "request_id": rid, **done}

@@ -170,7 +170,7 @@ def router(ctx: ApiContext) -> APIRouter:
             await ws.close(code=1008)
             return
         courses = [c["course_id"] for c in await ctx.log.courses_of.remote(professor_id)]
-        frames = ProfessorFrames(ctx, professor_id, courses)
+        frames = ProfessorFrames(ctx, professor_id, courses, principal.is_admin)
         await ws.accept()
         lock = asyncio.Lock()
 

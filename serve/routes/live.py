@@ -91,7 +91,7 @@ def router(ctx: ApiContext) -> APIRouter:
             await ws.close(code=1008)
             return
         courses = await ctx.log.student_courses.remote(student_id)
-        frames = StudentFrames(ctx, student_id, courses)
+        frames = StudentFrames(ctx, student_id, courses, principal.is_admin)
         await ws.accept()
         send_lock = asyncio.Lock()
 

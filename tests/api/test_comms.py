@@ -190,6 +190,10 @@ def test_typing_round_trip_both_ways(stack):
         assert recv_until(ws, lambda f: f["type"] == "error")["errors"][0]["field"] == "typing"
         prof.send(json.dumps({"type": "typing", "course_id": room.course_id, "student_id": "ghost"}))
         assert recv_until(prof, lambda f: f["type"] == "error")["status"] == 404
+        for _ in range(300):  # over the token's budget (burst 200, 50/s): 429 frames, the socket stays open
+            ws.send(json.dumps({"type": "typing"}))
+        limited = recv_until(ws, lambda f: f["type"] == "error")
+        assert limited["status"] == 429 and limited["errors"][0]["field"] == "rate"
 
 
 def test_chat_is_live_persisted_receipted_and_authorised(stack):

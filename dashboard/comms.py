@@ -70,11 +70,11 @@ def work_view_panel(client: ApiClient, course_id: str, student_id: str) -> None:
     if not state:
         st.caption("👀 Sharing is on; waiting for the student's next step.")
         return
-    a, b, c = st.columns(3)
+    a, b = st.columns(2)
     a.metric("Activity", state.get("activity_id") or "-")
     b.metric("Step", str(state.get("step") if state.get("step") is not None else "-"))
-    c.metric("Updated", _when(state.get("ts")))
     st.code(state.get("answer") or "(no answer yet)", language=None)
+    st.caption(f"👀 shared by the student · updated {_when(state.get('ts'))} UTC")
 
 
 def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None:

@@ -189,33 +189,20 @@ class EventLogComms:
     # -- live work view -----------------------------------------------------------------
 
     async def work_consent(self, course_id: str, student_id: str, consent: Any) -> dict[str, Any]:
+        """Store the student's consent, then tell the hub (which checks it on every shared state)."""
         course = self._thread_of(course_id, student_id)
         if not isinstance(consent, bool):
             raise DomainError(422, "consent", "must be true or false")
         self._comms()
         await asyncio.to_thread(self._comms_store.set_consent, course_id, student_id, consent)
-        key = (course_id, student_id)
-        if consent:
-            self._consents.add(key)
-        elif key in self._consents:
-            self._consents.discard(key)
-            await self._handles.hub_for(course_id).put_work_state.remote(
-                course.professor_id, chat.stopped_sharing(course_id, student_id))
+        (self._consents.add if consent else self._consents.discard)((course_id, student_id))
+        await self._handles.hub_for(course_id).set_work_consent.remote(
+            course.professor_id, course_id, student_id, consent, wire(chat.stopped_sharing(course_id, student_id)))
         return {"course_id": course_id, "student_id": student_id, "consent": consent}
 
-    async def share_work(self, course_id: str, student_id: str, frame: dict[str, Any]) -> dict[str, Any]:
-        """Pass a work state to the professor's view, only while the student consents."""
-        course = self._thread_of(course_id, student_id)
+    async def work_consents_for_hub(self, hub_index: int) -> list[tuple[str, str]]:
         self._comms()
-        if (course_id, student_id) not in self._consents:
-            raise DomainError(403, "consent", "share your work first: send consent: true "
-                                              "(or PUT /api/student/work-view/consent)")
-        try:
-            state = chat.work_state(frame, course, student_id)
-        except messaging.MessagingError as exc:
-            raise self._domain(exc) from None
-        await self._handles.hub_for(course_id).put_work_state.remote(course.professor_id, wire(state))
-        return wire(state)
+        return [k for k in self._consents if self._topology.hub_of(k[0]) == hub_index]
 
     async def work_view(self, course_id: str, student_id: str) -> dict[str, Any]:
         """What a professor sees when they start watching: consent and the latest state."""

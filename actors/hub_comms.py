@@ -11,6 +11,8 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from actors.topology import DomainError
+
 PROFESSOR_INBOX_KEEP = 500  # frames kept per professor for a socket between two polls
 STUDENT_INBOX_KEEP = 200  # as CourseHub.deliver keeps
 
@@ -64,14 +66,33 @@ class HubComms:
         await self._wake()
         return seq
 
-    async def put_work_state(self, professor_id: str, state: dict[str, Any]) -> None:
-        """Keep a student's latest work state (or its end, ``shared: false``) and pass it on."""
-        _, work = self._comms_state()
+    async def _consent_set(self) -> set[tuple[str, str]]:
+        """Who shares their work (course, student), loaded from the EventLog on first use."""
+        if getattr(self, "_consent", None) is None:
+            self._consent = set(map(tuple, await self._handles.log.work_consents_for_hub.remote(self.index)))
+        return self._consent
+
+    async def set_work_consent(self, professor_id: str, course_id: str, student_id: str, consent: bool,
+                               stopped: dict[str, Any]) -> None:
+        """The EventLog stored a consent change; revoking drops the state and tells the professor."""
+        await self._ensure_ready()
+        consents = await self._consent_set()
+        key = (course_id, student_id)
+        if consent:
+            consents.add(key)
+        elif key in consents:
+            consents.discard(key)
+            self._comms_state()[1].pop(key, None)
+            await self.post_professor(professor_id, stopped)
+
+    async def share_work(self, professor_id: str, state: dict[str, Any]) -> None:
+        """Keep a student's latest work state and pass it on, only while they consent (403 otherwise)."""
+        await self._ensure_ready()
         key = (state["course_id"], state["student_id"])
-        if state["shared"]:
-            work[key] = state
-        else:
-            work.pop(key, None)
+        if key not in await self._consent_set():
+            raise DomainError(403, "consent", "share your work first: send consent: true "
+                                              "(or PUT /api/student/work-view/consent)")
+        self._comms_state()[1][key] = state
         await self.post_professor(professor_id, state)
 
     async def latest_work_state(self, course_id: str, student_id: str) -> dict[str, Any] | None:

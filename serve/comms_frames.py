@@ -14,9 +14,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from actors.comms import wire
 from actors.runtime import Runtime
 from actors.topology import DomainError
 from engine import chat
+from engine.course import Course
 from engine.messaging import MessagingError
 from serve.context import ApiContext
 
@@ -66,7 +68,7 @@ def _spend(ctx: ApiContext, key: str | None) -> None:
 class StudentFrames:
     def __init__(self, ctx: ApiContext, student_id: str, courses: list[str], as_admin: bool = False) -> None:
         self.ctx, self.student_id, self.courses = ctx, student_id, courses
-        self._professor: dict[str, str] = {}
+        self._courses: dict[str, Course] = {}
         self._limit_key = None if as_admin else f"student:{student_id}"
 
     async def answer(self, frame: dict[str, Any]) -> dict[str, Any] | None:
@@ -95,14 +97,20 @@ class StudentFrames:
             done = await self.ctx.log.work_consent.remote(course_id, self.student_id, frame["consent"])
             out["consent"] = done["consent"]
         if any(k in frame for k in ("activity_id", "step", "answer")):
-            shared = await self.ctx.log.share_work.remote(course_id, self.student_id, frame)
-            out["shared_at"] = shared["ts"]
+            # straight to the hub (it holds the consents): work states stay off the EventLog
+            state = wire(chat.work_state(frame, await self._course(course_id), self.student_id))
+            await self.ctx.runtime.handles.hub_for(course_id).share_work.remote(
+                await self._professor_of(course_id), state)
+            out["shared_at"] = state["ts"]
         return out
 
+    async def _course(self, course_id: str) -> Course:
+        if course_id not in self._courses:
+            self._courses[course_id] = await self.ctx.log.course_object.remote(course_id)
+        return self._courses[course_id]
+
     async def _professor_of(self, course_id: str) -> str:
-        if course_id not in self._professor:
-            self._professor[course_id] = (await self.ctx.log.course.remote(course_id))["professor_id"]
-        return self._professor[course_id]
+        return (await self._course(course_id)).professor_id
 
     async def delivered(self, message: dict[str, Any]) -> None:
         """The socket sent ``message``: a chat to this student or an intervention is now delivered."""

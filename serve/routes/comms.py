@@ -52,12 +52,15 @@ def router(ctx: ApiContext) -> APIRouter:
             raise HTTPException(404, f"student '{student_id}' is not in '{course_id}'")
         return principal
 
-    async def student_course(request: Request, given: Any) -> tuple[Principal, str]:
+    async def student(request: Request) -> Principal:
         principal = await ctx.caller(request)
         require(principal, "student")
+        return principal
+
+    async def student_course(principal: Principal, given: Any) -> str:
         courses = await ctx.log.student_courses.remote(principal.id)
         try:
-            return principal, chat.resolve_course(given, courses)
+            return chat.resolve_course(given, courses)
         except messaging.MessagingError as exc:
             raise ApiError(exc.status, exc.field, exc.error) from None
 
@@ -123,7 +126,8 @@ def router(ctx: ApiContext) -> APIRouter:
     async def student_thread(request: Request) -> dict[str, Any]:
         """The caller's own thread; asking for another student's (``?student_id=``) is 403."""
         asked = request.query_params.get("student_id")
-        principal, course_id = await student_course(request, request.query_params.get("course_id"))
+        principal = await student(request)
+        course_id = await student_course(principal, request.query_params.get("course_id"))
         if asked not in (None, principal.id):
             raise HTTPException(403, "a student can only read their own thread")
         messages = await ctx.log.chat_thread.remote(course_id, principal.id,
@@ -132,8 +136,9 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.post("/api/student/chat", status_code=201)
     async def student_says(request: Request) -> ORJSONResponse:
+        principal = await student(request)
         body = _object(await read_json(request, limit))
-        principal, course_id = await student_course(request, body.get("course_id"))
+        course_id = await student_course(principal, body.get("course_id"))
         if body.get("student_id") not in (None, principal.id):
             raise HTTPException(403, "a student can only write in their own thread")
         message = await ctx.log.chat_send.remote(course_id, principal.id, "student", body.get("text"))
@@ -142,8 +147,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.post("/api/student/read")
     async def student_read(request: Request) -> dict[str, Any]:
         """Read receipts for chat messages and interventions (the same as a ``read`` frame)."""
-        principal = await ctx.caller(request)
-        require(principal, "student")
+        principal = await student(request)
         body = _object(await read_json(request, limit))
         try:
             ids = chat.read_ids(body)
@@ -153,8 +157,9 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.put("/api/student/work-view/consent")
     async def consent(request: Request) -> dict[str, Any]:
+        principal = await student(request)
         body = _object(await read_json(request, limit))
-        principal, course_id = await student_course(request, body.get("course_id"))
+        course_id = await student_course(principal, body.get("course_id"))
         return await ctx.log.work_consent.remote(course_id, principal.id, body.get("consent"))
 
     # -- the professor's chat socket --------------------------------------------------------

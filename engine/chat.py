@@ -33,6 +33,8 @@ def resolve_course(given: Any, courses: list[str]) -> str:
             return courses[0]
         raise ChatError(422, "course_id", "required (you are in several courses)" if courses
                         else "you are in no course")
+    if not isinstance(given, str):
+        raise ChatError(422, "course_id", "must be a course id")
     if given not in courses:
         raise ChatError(403, "course_id", f"you are not a student of '{given}'")
     return given
@@ -71,7 +73,7 @@ def work_state(frame: dict[str, Any], course: Course, student_id: str,
                now: float | None = None) -> dict[str, Any]:
     """A validated work-state frame -> what the watching professor receives."""
     activity = frame.get("activity_id")
-    if activity is not None and not course.has_activity(activity):
+    if activity is not None and not (isinstance(activity, str) and course.has_activity(activity)):
         raise ChatError(422, "activity_id", f"unknown activity '{activity}' in '{course.course_id}'")
     step = frame.get("step")
     if step is not None and (isinstance(step, bool) or not isinstance(step, (str, int))

@@ -123,7 +123,7 @@ def _matching(where: dict[str, Any], course: Course, students: list[dict[str, An
     status, activity = where.get("status"), where.get("activity_id")
     if status is not None and status not in STATUSES:
         raise MessagingError(422, "to.status", f"must be one of {', '.join(STATUSES)}")
-    if activity is not None and not course.has_activity(activity):
+    if activity is not None and not (isinstance(activity, str) and course.has_activity(activity)):
         raise MessagingError(422, "to.activity_id", f"unknown activity '{activity}' in '{course.course_id}'")
     return [s["student_id"] for s in students
             if (status is None or s["status"] == status)
@@ -146,7 +146,7 @@ def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | 
         raise MessagingError(422, "body", "must be a JSON object")
     template_id, text = body.get("template"), body.get("text")
     if template_id is not None:
-        if template_id not in TEMPLATES:
+        if not isinstance(template_id, str) or template_id not in TEMPLATES:
             raise MessagingError(422, "template", f"unknown template '{template_id}' "
                                                   f"(GET /api/professor/message-templates)")
         text = text if text is not None else TEMPLATES[template_id].text
@@ -154,7 +154,7 @@ def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | 
         raise MessagingError(422, "text", "give 'text' or a 'template'")
     check_text(text)
     activity = body.get("activity_id")
-    if activity is not None and not course.has_activity(activity):
+    if activity is not None and not (isinstance(activity, str) and course.has_activity(activity)):
         raise MessagingError(422, "activity_id", f"unknown activity '{activity}' in '{course.course_id}'")
     to = body.get("to")
     recipients = select(to, course, students)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from engine import messaging
+from engine import chat, interventions, messaging
 from engine.course import Activity, Course
 from engine.messaging import MessagingError
 
@@ -81,3 +83,34 @@ def test_templates_are_listed_with_their_placeholders():
     listed = messaging.templates()
     assert {t["template_id"] for t in listed} >= {"encourage_1", "encourage_2", "check_in"}
     assert all("{first_name}" in t["text"] for t in listed)
+
+
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+                    | st.sampled_from(["all", "s1", "a1", "struggling", "encourage_1", "{first_name}"]),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                        st.sampled_from(["to", "text", "template", "holdout", "activity_id", "status", "ids",
+                                         "id", "step", "answer", "course_id", "message", "resource_url",
+                                         "extension_minutes", "alternative_activity_id", "x"]), inner, max_size=6),
+                    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON)
+def test_any_json_is_either_a_plan_or_a_named_refusal(body):
+    """Whatever a client sends, the rules answer with a result or a MessagingError (a 4xx), never a crash."""
+    for call in (lambda: messaging.plan(body, COURSE, CLASS, seed=1),
+                 lambda: chat.read_ids(body if isinstance(body, dict) else {"ids": body}),
+                 lambda: chat.work_state(body if isinstance(body, dict) else {"answer": body}, COURSE, "s1"),
+                 lambda: chat.resolve_course(body, ["c1"])):
+        try:
+            call()
+        except MessagingError as exc:
+            assert 400 <= exc.status < 500 and exc.field
+    if isinstance(body, dict):
+        for kind in interventions.KINDS:
+            try:
+                interventions.build(body | {"kind": kind}, COURSE, "p1", "s1")
+            except interventions.InterventionError as exc:
+                assert exc.status == 422 and exc.field

@@ -48,6 +48,7 @@ bench: install
 	$(PY) -m loadtests.bench_simulator
 	$(PY) -m loadtests.bench_risk
 	$(PY) -m loadtests.bench_capacity --steps 100,250,500,1000,1500 --seconds 20
+	$(PY) -m loadtests.bench_comms
 
 lint: install
 	$(PY) -m ruff check .

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 
 from actors.commit import GroupCommitter
+from actors.comms import EventLogComms, student_frame
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
-class EventLog:
+class EventLog(EventLogComms):
     def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0) -> None:
         logging.basicConfig(level=logging.INFO)
         self._topology = topology
@@ -179,9 +180,11 @@ class EventLog:
             record = interventions.build(body, course, professor_id, student_id)
         except interventions.InterventionError as exc:
             raise DomainError(exc.status, exc.field, exc.error) from None
+        hub = self._handles.hub_for(course.course_id)
+        view = await hub.student_view.remote(course.course_id, student_id)
+        record["status_before"] = (view or {}).get("status")  # the outcome is measured against it
         await asyncio.to_thread(self._store.save_intervention, record)
-        await self._handles.hub_for(course.course_id).deliver.remote(
-            student_id, {"type": "intervention", **record, "created_at": iso(record["created_at"])})
+        await hub.deliver.remote(student_id, student_frame(record))
         return record | {"created_at": iso(record["created_at"])}
 
     async def interventions_of(self, student_id: str, course_id: str | None = None) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import ray
 
+from actors.hub_comms import HubComms
 from actors.topology import DomainError, Handles, Topology
 from engine.config import AlertConfig
 from engine.course import Course
@@ -30,7 +31,7 @@ INBOX_KEEP = 200  # live messages kept per student for reconnecting sockets
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
-class CourseHub:
+class CourseHub(HubComms):
     def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25,
                  risk_model: str = "auto", data_dir: str | None = None) -> None:
         from classpulse.risk_store import resolve

@@ -67,3 +67,24 @@ class ApiClient:
 
     def snooze(self, alert_id: str, minutes: int) -> dict:
         return self._call("POST", f"/api/professor/alerts/{alert_id}/snooze", json={"minutes": minutes})
+
+    # -- communication ------------------------------------------------------------
+
+    def message_templates(self) -> list[dict]:
+        return self._call("GET", "/api/professor/message-templates")["templates"]
+
+    def send_messages(self, body: dict) -> dict:
+        return self._call("POST", "/api/professor/messages", json=body)
+
+    def course_interventions(self, course_id: str) -> list[dict]:
+        return self._call("GET", f"/api/professor/courses/{course_id}/interventions")["interventions"]
+
+    def chat(self, course_id: str, student_id: str) -> list[dict]:
+        return self._call("GET", f"/api/professor/courses/{course_id}/chats/{student_id}",
+                          params={"mark_read": "true"})["messages"]
+
+    def chat_send(self, course_id: str, student_id: str, text: str) -> dict:
+        return self._call("POST", f"/api/professor/courses/{course_id}/chats/{student_id}", json={"text": text})
+
+    def work_view(self, course_id: str, student_id: str) -> dict:
+        return self._call("GET", f"/api/professor/courses/{course_id}/work/{student_id}")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from dashboard import comms
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
 from dashboard.presentation import PRIORITY, STATUS, STATUS_ORDER, display_name, minutes
 
@@ -23,6 +24,13 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
                            key="filter")
     order = c2.selectbox("Sort by", list(SORTS), key="sort")
     columns = c3.selectbox("Cards per row", [2, 3, 4, 6], index=2, key="per_row")
+    with st.expander("📣 Message a group of students"):
+        try:
+            students = client.live_progress(course["course_id"])["students"]
+        except (ApiUnavailable, ApiRefused) as exc:
+            st.warning(f"Cannot load the class: {exc}")
+        else:
+            comms.bulk_panel(client, course, students, projection)
     live_panel(client, course["course_id"], projection, shown, order, columns)
 
 

@@ -5,6 +5,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard import comms
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
 from dashboard.presentation import STATUS, display_name, minutes
 
@@ -75,11 +76,15 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
     interventions(client, course, s)
 
     st.markdown("#### Interventions so far")
-    if detail["interventions"]:
-        st.dataframe(pd.DataFrame(detail["interventions"])[["created_at", "kind", "message", "activity_id"]],
-                     use_container_width=True, hide_index=True)
-    else:
-        st.caption("None yet.")
+    comms.intervention_log(client, course_id, sid)
+
+    chat_col, work_col = st.columns(2)
+    with chat_col:
+        st.markdown("#### 💬 Chat")
+        comms.chat_panel(client, course_id, sid, s["name"])
+    with work_col:
+        st.markdown("#### 👀 Live work view")
+        comms.work_view_panel(client, course_id, sid)
 
 
 def interventions(client: ApiClient, course: dict, s: dict) -> None:

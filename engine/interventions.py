@@ -44,7 +44,7 @@ def build(body: dict[str, Any], course: Course, professor_id: str, student_id: s
         raise InterventionError(422, "message", f"must be text of at most {MAX_MESSAGE} characters")
     for field in ("activity_id", "alternative_activity_id"):
         value = body.get(field)
-        if value is not None and not course.has_activity(value):
+        if value is not None and not (isinstance(value, str) and course.has_activity(value)):
             raise InterventionError(422, field, f"unknown activity '{value}' in course '{course.course_id}'")
     url = body.get("resource_url")
     if url is not None:

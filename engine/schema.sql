@@ -65,3 +65,10 @@ ALTER TABLE xapi_statements ADD COLUMN IF NOT EXISTS voided_by VARCHAR;
 CREATE TABLE IF NOT EXISTS xapi_credentials (
     credential_key VARCHAR PRIMARY KEY, institution VARCHAR, course_ids VARCHAR[] NOT NULL,
     created_at TIMESTAMP NOT NULL DEFAULT now(), revoked_at TIMESTAMP);
+-- == communication: chat, messaging, live work view (issue 6, comms) ==
+-- Chat messages use `messages` (kind 'chat'); bulk and one-click messages are
+-- `intervention_records` (kind 'message'), with delivered_at / read_at receipts.
+CREATE TABLE IF NOT EXISTS work_view_consents (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, consent BOOLEAN NOT NULL,
+    updated_at TIMESTAMP NOT NULL DEFAULT now(), PRIMARY KEY (course_id, student_id));
+-- == end communication ==

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketState
 from actors.topology import DomainError
 from serve.auth import Principal, require, token_from
 from serve.bodies import ApiError
+from serve.comms_frames import StudentFrames
 from serve.context import ApiContext, client_of
 from serve.routes.events import ingest
 from serve.streams import inbox_pump, pump_progress
@@ -97,6 +98,7 @@ def router(ctx: ApiContext) -> APIRouter:
             await ws.close(code=1008)
             return
         courses = await ctx.log.student_courses.remote(student_id)
+        frames = StudentFrames(ctx, student_id, courses, principal.is_admin)
         await ws.accept()
         send_lock = asyncio.Lock()
 
@@ -122,9 +124,15 @@ def router(ctx: ApiContext) -> APIRouter:
                         "index": None, "field": "frame", "error": "rate limit exceeded for this token",
                         "retry_after_s": ctx.limits.retry_after(f"{principal.role}:{principal.id}")}]})
                     continue
-                await send(await _answer_frame(ctx, principal, message))
+                reply = await _answer_frame(ctx, principal, message, frames)
+                if reply is not None:  # typing indicators are not answered
+                    await send(reply)
 
-        inbox = asyncio.create_task(inbox_pump(ctx.runtime, student_id, courses, send))
+        async def deliver(message: dict[str, Any]) -> None:
+            await send(message)
+            await frames.delivered(message)  # the delivery receipt: the socket send succeeded
+
+        inbox = asyncio.create_task(inbox_pump(ctx.runtime, student_id, courses, deliver))
         try:
             await receive_frames()
         except WebSocketDisconnect:
@@ -136,13 +144,14 @@ def router(ctx: ApiContext) -> APIRouter:
     async def student_inbox(request: Request) -> dict[str, Any]:
         principal = await ctx.caller(request)
         require(principal, "student")
-        return {"student_id": principal.id, "items": await ctx.log.interventions_of.remote(principal.id)}
+        return {"student_id": principal.id, "items": await ctx.log.inbox.remote(principal.id)}
 
     return r
 
 
-async def _answer_frame(ctx: ApiContext, principal: Principal, message: dict[str, Any]) -> dict[str, Any]:
-    """One frame from a student socket -> the frame to answer with (ack or error)."""
+async def _answer_frame(ctx: ApiContext, principal: Principal, message: dict[str, Any],
+                        frames: StudentFrames) -> dict[str, Any] | None:
+    """One frame from a student socket -> the frame to answer with (ack or error; None for typing)."""
     text = message.get("text")
     if text is None or len(text) > MAX_FRAME:
         return {"type": "error", "errors": [{"index": None, "field": "frame",
@@ -161,8 +170,7 @@ async def _answer_frame(ctx: ApiContext, principal: Principal, message: dict[str
         except (ApiError, DomainError) as exc:
             return {"type": "error", "request_id": request_id, "status": exc.status, "errors": exc.errors}
     if frame["type"] in ("typing", "read", "work_state", "chat"):
-        return {"type": "error", "request_id": request_id, "errors": [
-            {"index": None, "field": "type", "error": f"'{frame['type']}' frames arrive with chat (not yet)"}]}
+        return await frames.answer(frame)
     return {"type": "error", "request_id": request_id,
             "errors": [{"index": None, "field": "type", "error": f"unknown frame type '{frame['type']}'"}]}
 

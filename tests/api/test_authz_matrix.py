@@ -54,6 +54,16 @@ def cases(room, s0):
         ("POST", "/api/admin/xapi-credentials", {"course_id": c}, {"admin": 201}),
         ("GET", "/api/admin/xapi-status", None, {"admin": 200}),
         ("GET", f"/api/professor/{room.professor_id}/progress-updates/stream", None, {"admin": 200, "owner": 200}),
+        ("GET", "/api/professor/message-templates", None, {"admin": 200, "owner": 200, "other_prof": 200}),
+        ("POST", "/api/professor/messages", {"course_id": c, "to": [s0], "text": "hi"}, {"admin": 201, "owner": 201}),
+        ("GET", f"/api/professor/courses/{c}/interventions", None, {"admin": 200, "owner": 200}),
+        ("GET", f"/api/professor/courses/{c}/chats/{s0}", None, {"admin": 200, "owner": 200}),
+        ("POST", f"/api/professor/courses/{c}/chats/{s0}", {"text": "hi"}, {"admin": 201, "owner": 201}),
+        ("GET", f"/api/professor/courses/{c}/work/{s0}", None, {"admin": 200, "owner": 200}),
+        ("GET", "/api/student/chat", None, {"student": 200}),
+        ("POST", "/api/student/chat", {"text": "hi"}, {"student": 201}),
+        ("POST", "/api/student/read", {"ids": ["ch_x"]}, {"student": 200}),
+        ("PUT", "/api/student/work-view/consent", {"consent": False}, {"student": 200}),
     ]
 
 
@@ -82,11 +92,12 @@ def test_every_endpoint_checks_who_is_calling(stack, world):
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("which", ["professor", "student"])
+@pytest.mark.parametrize("which", ["professor", "professor_chat", "student"])
 def test_every_socket_checks_who_is_calling(stack, world, which):
     room, s0, tokens = world
-    path = (f"/ws/professor/{room.professor_id}/progress-updates" if which == "professor" else f"/ws/student/{s0}")
-    allowed = {"admin", "owner"} if which == "professor" else {"admin", "student"}
+    path = {"professor": f"/ws/professor/{room.professor_id}/progress-updates",
+            "professor_chat": f"/ws/professor/{room.professor_id}/chat", "student": f"/ws/student/{s0}"}[which]
+    allowed = {"admin", "student"} if which == "student" else {"admin", "owner"}
     for role in ROLES:
         headers = {"Authorization": f"Bearer {tokens[role]}"} if tokens[role] else {}
         url = stack.api_url.replace("http://", "ws://") + path

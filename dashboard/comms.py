@@ -1,0 +1,139 @@
+"""Talking to students: the chat panel, the live work view, the intervention log with
+receipts and outcomes, and bulk messages to a filtered part of the class.
+
+Display and API calls only: recipients, templates and receipts are the API's.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.presentation import STATUS, STATUS_ORDER, display_name
+
+EVERYONE = "Everyone in the class"
+FILTERED = "A status (optionally on one activity)"
+CHOSEN = "Students I pick"
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%H:%M:%S")
+
+
+def _state(m: dict) -> str:
+    return "✓✓ read" if m.get("read_at") else "✓ delivered" if m.get("delivered_at") else "· sent"
+
+
+@st.fragment(run_every=2)
+def chat_panel(client: ApiClient, course_id: str, student_id: str, name: str) -> None:
+    """The thread with one student, refreshed every 2 s; delivered/read ticks on our messages."""
+    thread = st.container(height=260, border=True, key=f"thread-{student_id}")  # filled after a send
+    with st.form(key=f"chat-form-{student_id}", clear_on_submit=True, border=False):
+        text = st.text_input("Message", key=f"chat-text-{student_id}", placeholder=f"Write to {name}…")
+        if st.form_submit_button("Send to chat") and text.strip():
+            try:
+                client.chat_send(course_id, student_id, text)
+            except ApiRefused as exc:
+                st.error(f"Not sent: {exc.message}")
+    try:
+        messages = client.chat(course_id, student_id)
+    except (ApiUnavailable, ApiRefused) as exc:
+        thread.warning(f"Chat unavailable: {exc}")
+        return
+    with thread:
+        if not messages:
+            st.caption(f"No messages with {name} yet.")
+        for m in messages:
+            mine = m["from"] == "professor"
+            with st.chat_message("assistant" if mine else "user", avatar="🧑‍🏫" if mine else "🧑‍🎓"):
+                st.markdown(m["text"])
+                st.caption(f"{_when(m['created_at'])}" + (f" · {_state(m)}" if mine else ""))
+
+
+@st.fragment(run_every=2)
+def work_view_panel(client: ApiClient, course_id: str, student_id: str) -> None:
+    """What the student is working on right now, if they chose to share it."""
+    try:
+        view = client.work_view(course_id, student_id)
+    except (ApiUnavailable, ApiRefused) as exc:
+        st.warning(f"Work view unavailable: {exc}")
+        return
+    if not view["consent"]:
+        st.caption("🔒 The student has not shared their work. They can turn sharing on in their client; "
+                   "nothing is shown without their consent.")
+        return
+    state = view["state"]
+    if not state:
+        st.caption("👀 Sharing is on; waiting for the student's next step.")
+        return
+    a, b = st.columns(2)
+    a.metric("Activity", state.get("activity_id") or "-")
+    b.metric("Step", str(state.get("step") if state.get("step") is not None else "-"))
+    st.code(state.get("answer") or "(no answer yet)", language=None)
+    st.caption(f"👀 shared by the student · updated {_when(state.get('ts'))} UTC")
+
+
+def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None:
+    """This student's interventions with receipts and what happened after each."""
+    try:
+        items = [i for i in client.course_interventions(course_id) if i["student_id"] == student_id]
+    except (ApiUnavailable, ApiRefused) as exc:
+        st.warning(f"Interventions unavailable: {exc}")
+        return
+    if not items:
+        st.caption("None yet.")
+        return
+    rows = [{"sent": _when(i["created_at"]), "kind": i["kind"], "message": i.get("message") or "",
+             "state": "held out (not sent)" if i["holdout"] else _state(i),
+             "status then": i.get("status_before") or "", "errors before": i["outcome"]["error_rate_before"],
+             "errors after": i["outcome"]["error_rate_after"],
+             "responded (s)": i["outcome"]["responded_after_s"],
+             "improved": {True: "yes", False: "no", None: "not yet"}[i["outcome"]["improved"]]} for i in items]
+    st.dataframe(pd.DataFrame(rows), use_container_width=True, hide_index=True)
+
+
+def bulk_panel(client: ApiClient, course: dict, students: list[dict], projection: bool) -> None:
+    """Message the whole class, everyone in a status (e.g. struggling on one activity), or a pick."""
+    course_id = course["course_id"]
+    try:
+        templates = {t["template_id"]: t for t in client.message_templates()}
+    except (ApiUnavailable, ApiRefused) as exc:
+        st.warning(f"Messaging unavailable: {exc}")
+        return
+    activities = {a["activity_id"]: a["title"] for a in course["activities"]}
+    target = st.radio("To", [FILTERED, EVERYONE, CHOSEN], horizontal=True, key="bulk-target")
+    to: object = "all"
+    if target == FILTERED:
+        left, right = st.columns(2)
+        status = left.selectbox("Status", STATUS_ORDER, format_func=lambda s: STATUS[s][2], key="bulk-status")
+        activity = right.selectbox("On activity", ["(any)", *activities],
+                                   format_func=lambda a: activities.get(a, a), key="bulk-activity")
+        to = {"status": status} | ({} if activity == "(any)" else {"activity_id": activity})
+        matching = [s for s in students if s["status"] == status
+                    and (activity == "(any)" or s["current_activity_id"] == activity)]
+        st.caption(f"{len(matching)} student(s) match right now.")
+    elif target == CHOSEN:
+        names = {s["student_id"]: display_name(s, projection) for s in students}
+        to = st.multiselect("Students", list(names), format_func=names.get, key="bulk-chosen")
+    template = st.selectbox("Template", ["(none)", *templates],
+                            format_func=lambda t: templates[t]["title"] if t in templates else t, key="bulk-template")
+    default = templates[template]["text"] if template in templates else ""
+    text = st.text_area("Text ({first_name}, {activity} are filled in per student)", default,
+                        key=f"bulk-text-{template}", max_chars=4000)
+    holdout = st.slider("Hold out for comparison", 0.0, 0.5, 0.0, 0.05, key="bulk-holdout",
+                        help="A random share of the recipients is recorded but not sent, "
+                             "so the message's effect can be measured")
+    if st.button("📣 Send to group", key="bulk-send", disabled=not text.strip() or to == []):
+        body = {"course_id": course_id, "to": to, "text": text, "holdout": holdout}
+        if template in templates:
+            body["template"] = template
+        try:
+            done = client.send_messages(body)
+            held = f", {len(done['held_out'])} held out" if done["held_out"] else ""
+            st.success(f"Sent to {done['count']} student(s){held}.")
+        except ApiRefused as exc:
+            st.error(f"Not sent: {exc.message}")

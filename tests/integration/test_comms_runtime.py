@@ -1,0 +1,53 @@
+"""Communication state across actor restarts (real Ray): consents survive a hub and an
+EventLog restart; the work states themselves are ephemeral; chat history is in DuckDB."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import ray
+
+from actors.topology import DomainError
+from tests import classroom
+
+pytestmark = pytest.mark.ray
+
+
+def test_consent_survives_restarts_and_revoking_stops_sharing(runtime_factory):
+    runtime, _ = runtime_factory(shards=1, hubs=1)
+    room = classroom.build(n=5, tag="wv")
+    log = runtime.handles.log
+    ray.get(log.add_professor.remote(room.professor_id, "Prof"))
+    ray.get(log.add_course.remote(room.course_spec()))
+    ray.get(log.add_students.remote(room.course_id, room.roster()))
+    s0, s1 = room.students[:2]
+    ray.get(log.work_consent.remote(room.course_id, s0, True))
+    message = ray.get(log.chat_send.remote(room.course_id, s0, "student", "hello"))
+    state = {"type": "work_state", "course_id": room.course_id, "student_id": s0, "shared": True,
+             "activity_id": "a1", "step": 1, "answer": "42", "ts": "2026-01-01T00:00:00+00:00"}
+
+    hub = runtime.handles.hub_for(room.course_id)
+    ray.kill(hub, no_restart=False)  # the hub reloads consents from the EventLog
+    ray.get(hub.share_work.remote(room.professor_id, state))
+    assert ray.get(hub.latest_work_state.remote(room.course_id, s0)) == state
+    with pytest.raises(DomainError):  # never consented
+        ray.get(hub.share_work.remote(room.professor_id, state | {"student_id": s1}))
+
+    ray.kill(log, no_restart=False)  # the EventLog reloads them from DuckDB
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            view = ray.get(log.work_view.remote(room.course_id, s0), timeout=30)
+            break
+        except ray.exceptions.RayActorError:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    assert view["consent"] is True and view["state"] == state
+    assert [m["message_id"] for m in ray.get(log.chat_thread.remote(room.course_id, s0))] == \
+        [message["message_id"]]
+
+    ray.get(log.work_consent.remote(room.course_id, s0, False))
+    with pytest.raises(DomainError):
+        ray.get(hub.share_work.remote(room.professor_id, state))
+    assert ray.get(log.work_view.remote(room.course_id, s0)) == {
+        "course_id": room.course_id, "student_id": s0, "consent": False, "state": None}

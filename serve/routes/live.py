@@ -121,7 +121,7 @@ def router(ctx: ApiContext) -> APIRouter:
                         await ws.close(code=1008, reason="too many frames; slow down")
                         return
                     await send({"type": "error", "status": 429, "errors": [{
-                        "index": None, "field": "frame", "error": "rate limit exceeded for this token",
+                        "index": None, "field": "rate", "error": "rate limit exceeded for this token",
                         "retry_after_s": ctx.limits.retry_after(f"{principal.role}:{principal.id}")}]})
                     continue
                 reply = await _answer_frame(ctx, principal, message, frames)

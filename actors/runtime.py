@@ -33,9 +33,11 @@ class Runtime:
         common = {"namespace": topology.namespace, "get_if_exists": True}
         log = EventLog.options(name=EVENT_LOG, num_cpus=cpus, **_head_node(), **common).remote(
             str(settings.db_path.resolve()), topology, settings.flush_interval_ms)
-        shards = [StudentShard.options(name=topology.shard_name(i), num_cpus=cpus, **common).remote(
+        # shards and hubs spread over the cluster's nodes (on one machine: all on it)
+        spread = {"scheduling_strategy": "SPREAD"}
+        shards = [StudentShard.options(name=topology.shard_name(i), num_cpus=cpus, **spread, **common).remote(
             i, topology, settings.snapshot_interval_s) for i in range(topology.shards)]
-        hubs = [CourseHub.options(name=topology.hub_name(i), num_cpus=cpus, **common).remote(
+        hubs = [CourseHub.options(name=topology.hub_name(i), num_cpus=cpus, **spread, **common).remote(
             i, topology, settings.refresh_interval_s, settings.risk_model, str(settings.data_dir.resolve()))
             for i in range(topology.hubs)]
         ray.get(log.ready.remote(), timeout=timeout)

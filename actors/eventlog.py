@@ -17,6 +17,7 @@ from typing import Any
 import ray
 
 from actors.commit import GroupCommitter
+from actors.comms_log import CommsLog
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
-class EventLog:
+class EventLog(CommsLog):
     def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0) -> None:
         logging.basicConfig(level=logging.INFO)
         self._topology = topology

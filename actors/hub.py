@@ -17,6 +17,7 @@ from typing import Any
 
 import ray
 
+from actors.hub_comms import CommsHub
 from actors.topology import DomainError, Handles, Topology
 from engine.config import AlertConfig
 from engine.course import Course
@@ -29,7 +30,7 @@ INBOX_KEEP = 200  # live messages kept per student for reconnecting sockets
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
-class CourseHub:
+class CourseHub(CommsHub):
     def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25) -> None:
         self.index = index
         self._topology = topology
@@ -42,6 +43,7 @@ class CourseHub:
         self._last_tick = 0.0
         self._task: asyncio.Task | None = None
         self._inbox: dict[str, collections.deque] = {}
+        self._init_comms()
 
     async def _ensure_ready(self) -> None:
         if self._ready is None:
@@ -59,6 +61,7 @@ class CourseHub:
     async def _recover(self) -> None:
         for course, config, roster in await self._handles.log.hub_catalog.remote(self.index):
             self._upsert(course, config, roster)
+        await self._recover_comms()
         shards = [self._handles.shard(i).summaries_for_hub.remote(self.index)
                   for i in range(self._topology.shards)]
         for summaries in await asyncio.gather(*shards):
@@ -102,6 +105,7 @@ class CourseHub:
         for view in self.views.values():
             if view.dirty or (tick and view.clock.mode == "live"):
                 view.refresh()
+        self._comms_tick()
         return self._seqs.last != before
 
     async def _refresh_forever(self) -> None:
@@ -165,6 +169,7 @@ class CourseHub:
         seq = self._seqs.next()
         box = self._inbox.setdefault(student_id, collections.deque(maxlen=INBOX_KEEP))
         box.append((seq, message))
+        self._note_help(student_id, message)
         async with self._changed:
             self._changed.notify_all()
         return seq

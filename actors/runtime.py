@@ -13,6 +13,7 @@ import ray
 
 from actors.eventlog import EventLog
 from actors.hub import CourseHub
+from actors.notifier import NOTIFIER, MailSettings, Notifier
 from actors.shard import StudentShard
 from actors.topology import EVENT_LOG, Handles, Topology
 from classpulse.settings import Settings
@@ -37,9 +38,10 @@ class Runtime:
             i, topology, settings.snapshot_interval_s) for i in range(topology.shards)]
         hubs = [CourseHub.options(name=topology.hub_name(i), num_cpus=cpus, **common).remote(
             i, topology, settings.refresh_interval_s) for i in range(topology.hubs)]
+        notifier = Notifier.options(name=NOTIFIER, num_cpus=cpus, **common).remote(topology, mail_settings(settings))
         ray.get(log.ready.remote(), timeout=timeout)
         ray.get([s.status.remote() for s in shards] + [h.status.remote() for h in hubs], timeout=timeout)
-        return cls(topology, [log, *shards, *hubs])
+        return cls(topology, [log, *shards, *hubs, notifier])
 
     @classmethod
     def connect(cls, namespace: str, shards: int, hubs: int) -> Runtime:
@@ -99,12 +101,17 @@ class Runtime:
                     pass
             return
         names = [EVENT_LOG] + [self.topology.shard_name(i) for i in range(self.topology.shards)] + \
-                [self.topology.hub_name(i) for i in range(self.topology.hubs)]
+                [self.topology.hub_name(i) for i in range(self.topology.hubs)] + [NOTIFIER]
         for name in names:
             try:
                 ray.kill(ray.get_actor(name, namespace=self.topology.namespace), no_restart=True)
             except ValueError:
                 pass
+
+
+def mail_settings(s: Settings) -> MailSettings:
+    return MailSettings(s.smtp_host, s.smtp_port, s.smtp_from, s.smtp_tls, s.smtp_username, s.smtp_password,
+                        s.notify_timeout_s, s.notify_retry_base_s, s.notify_max_attempts)
 
 
 def _head_node() -> dict[str, Any]:

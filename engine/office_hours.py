@@ -140,7 +140,7 @@ class OfficeHoursQueue:
         current = self.entry_of(student_id)
         if current is not None:
             return current, False
-        entry = Entry(f"oh_{uuid.uuid4().hex}", self.course_id, student_id, topic, now,
+        entry = Entry(f"{self.course_id}:oh_{uuid.uuid4().hex}", self.course_id, student_id, topic, now,
                       int(self.helped_today(student_id, now)), self._next_position)
         self._next_position += 1
         return self._keep(entry), True

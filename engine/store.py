@@ -27,7 +27,8 @@ LOG_COLUMNS = ("seq", "event_id", "fingerprint", "student_id", "course_id", "act
 TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_records",
           "engagement_metrics", "alert_configurations", "professors", "courses", "students",
           "enrollments", "tokens", "messages", "office_hours_queue", "audit_log",
-          "shard_checkpoints", "erased_event_ids", "xapi_statements")
+          "shard_checkpoints", "erased_event_ids", "xapi_statements",
+          "peer_groups", "peer_pairs", "notification_preferences", "notification_log")
 
 
 class Store:

@@ -217,11 +217,12 @@ class CommsHub:
             view.refresh()
         if not view.course.has_activity(activity_id):
             raise DomainError(422, "activity_id", f"unknown activity '{activity_id}' in course '{course_id}'")
+        stats = await self._handles.log.peer_stats.remote(course_id, activity_id)
+        completed = {s["student_id"] for s in stats["students"] if s["completed"]}
         since = {a.student_id: a.ts for a in view.alerts.active() if a.kind == "struggling"}
         stuck = sorted((sid for sid, a in view.assessments.items() if a.status == "struggling"
-                        and view.summaries[sid].current_activity_id == activity_id),
-                       key=lambda sid: (since.get(sid, float("inf")), sid))
-        stats = await self._handles.log.peer_stats.remote(course_id, activity_id)
+                        and view.summaries[sid].current_activity_id == activity_id and sid not in completed),
+                       key=lambda sid: (since.get(sid, float("inf")), sid))  # longest stuck first
         helpers = [peer_groups.Helper(s["student_id"], s["correct"] / s["attempts"], s["attempts"])
                    for s in stats["students"] if s["completed"] and s["attempts"] > 0
                    and s["correct"] / s["attempts"] >= min_accuracy and s["student_id"] in view.names]

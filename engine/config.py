@@ -68,7 +68,7 @@ _BOUNDS: dict[str, tuple[type, float, float]] = {
     "risk_threshold": (float, 0.0, 1.0),
     "escalate_after_ignored": (int, 0, 50),
     "escalate_after_minutes": (float, 0, 1440),
-    "office_hours_max_help_minutes": (float, 1, 240),
+    "office_hours_max_help_minutes": (float, 0.05, 240),
 }
 
 

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 WAITING, IN_PROGRESS, DONE, LEFT = "waiting", "in_progress", "done", "left"
@@ -56,7 +56,7 @@ class Entry:
 
 
 def day_of(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
 class OfficeHoursQueue:

@@ -7,6 +7,7 @@ import threading
 import time
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 from aiosmtpd.controller import Controller
 
@@ -48,7 +49,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 receiver.calls.append(json.loads(body))
                 self.send_response(receiver.status)
@@ -63,7 +64,7 @@ class WebhookReceiver:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def __enter__(self) -> WebhookReceiver:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -3,7 +3,7 @@ SMTP server, tests/conftest.py) and a threaded HTTP server for webhooks."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from tests.api_client import create_class, event, get
 from tests.receivers import WebhookReceiver, wait_for
 
 pytestmark = pytest.mark.ray
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def at(minutes: float) -> str:

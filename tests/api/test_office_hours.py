@@ -96,7 +96,7 @@ def test_office_hours_order_waits_defer_take_finish_and_history(stack):
 
 def test_office_hours_authorisation(stack):
     room, other = create_class(stack, students=3), create_class(stack, students=1)
-    s0, s1, s2 = list(room.student_tokens)
+    s0, s1, _ = list(room.student_tokens)
     outsider = next(iter(other.student_tokens))
     with stack.client(room.student_tokens[s0]) as c:
         entry = c.post("/api/student/office-hours", json={"course_id": room.course_id, "topic": "t"}).json()

@@ -53,7 +53,7 @@ def test_one_notification_per_alert_and_quiet_period():
     policy = NotificationPolicy()
     prefs = Preferences().merge({"channels": ["in_app", "email", "webhook"], "webhook_url": "http://h/x",
                                  "quiet_minutes": 10})
-    out, why = policy.decide(alert(), prefs, "p@x.org", now=0)
+    out, _ = policy.decide(alert(), prefs, "p@x.org", now=0)
     assert [(d.channel, d.target) for d in out] == [("in_app", None), ("email", "p@x.org"), ("webhook", "http://h/x")]
     assert policy.decide(alert(), prefs, "p@x.org", now=1) == ([], "already notified for this alert")
     # the same student and kind re-opens as a new alert inside the quiet period: not notified
@@ -93,3 +93,31 @@ def test_preferences_round_trip_and_backoff():
     assert Preferences.from_dict(prefs.to_dict()) == prefs
     assert [backoff_s(a, 0.5) for a in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert backoff_s(30, 1.0, cap=60) == 60
+
+
+def test_course_view_opens_one_escalation_alert_after_two_ignored_interventions():
+    from engine.config import AlertConfig
+    from engine.live_view import CourseView, SeqClock
+    from engine.state import StudentState
+    from tests.factories import course, ev, params
+
+    view = CourseView(course(), AlertConfig(escalate_after_ignored=2, escalate_after_minutes=0),
+                      {"s1": "S1", "s2": "S2"}, SeqClock())
+    state = StudentState("c1", "s1")
+    for i in range(3):
+        state.apply(ev("attempt", correct=False, t=i, seq=i + 1)._replace(student_id="s1"), params())
+    view.apply(state.summary(params(), {}))
+    view.refresh()
+    assert [a.kind for a in view.drain_opened()] == ["struggling"]
+    view.note_sent("s1", "iv1")
+    view.refresh()
+    assert view.drain_opened() == []  # one ignored intervention: not yet
+    view.note_sent("s1", "iv2")
+    for _ in range(3):  # refreshes do not open it twice
+        view.refresh()
+    opened = view.drain_opened()
+    assert [(a.kind, a.priority) for a in opened] == [("escalation", 1)]
+    assert [a.kind for a in view.alerts.active()].count("escalation") == 1
+    view.note_read("s1", "iv1")  # a read receipt: only one unread left, the escalation resolves
+    view.refresh()
+    assert "escalation" not in [a.kind for a in view.alerts.active()]

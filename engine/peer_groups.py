@@ -142,7 +142,8 @@ def check_groups(groups: Sequence[dict], roster: Iterable[str], size_limit: int 
             errors.append({"index": i, "field": "members",
                            "error": f"a group has between {MIN_SIZE} and {size_limit} students"})
         helpers = group.get("helpers", [])
-        if not isinstance(helpers, list) or not set(helpers) <= set(members):
+        if not isinstance(helpers, list) or not all(isinstance(h, str) for h in helpers) \
+                or not set(helpers) <= set(members):
             errors.append({"index": i, "field": "helpers", "error": "helpers must be members of the group"})
         for m in members:
             if m not in roster:

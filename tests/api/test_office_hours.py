@@ -205,3 +205,27 @@ def test_peer_groups_suggest_push_notify_and_avoid_repeats(stack):
     other = create_class(stack, students=1)
     assert get(stack, f"/api/professor/courses/{room.course_id}/peer-groups/suggest?activity_id=act0",
                other.professor_token).status_code == 403
+
+
+def test_junk_bodies_get_a_4xx_never_a_500(stack):
+    room = create_class(stack, students=2)
+    s0, s1 = list(room.student_tokens)
+    junk = [None, b"", b"[]", b"123", b'"x"', b"{not json", {"course_id": 5}, {"course_id": ["x"]},
+            {"course_id": room.course_id, "topic": 5}, {"course_id": room.course_id, "topic": "t" * 600},
+            {"groups": "x"}, {"groups": [{"members": [1, 2]}]}, {"groups": [{"members": [s0, s1], "helpers": "x"}]},
+            {"groups": [{"members": [s0, s1], "helpers": [{"a": 1}]}]}, {"activity_id": 5, "groups": []},
+            {"channels": "email"}, {"quiet_minutes": "x"}, {"email": 5}, {"webhook_url": 7},
+            {"min_priority": True}, {"a": {"b": {"c": [[[[[]]]]]}}}]
+    calls = [(room.student_tokens[s0], "POST", "/api/student/office-hours"),
+             (room.student_tokens[s0], "POST", "/api/student/office-hours/defer"),
+             (room.professor_token, "POST", f"/api/professor/courses/{room.course_id}/peer-groups"),
+             (room.professor_token, "PUT", "/api/professor/notifications/preferences")]
+    bad = []
+    for token, method, path in calls:
+        with stack.client(token) as c:
+            for body in junk:
+                kw = {"json": body} if isinstance(body, (dict, list)) else {"content": body or b""}
+                r = c.request(method, path, **kw)
+                if not 400 <= r.status_code < 500:
+                    bad.append(f"{method} {path} {body!r:.60}: {r.status_code} {r.text[:100]}")
+    assert not bad, "\n".join(bad)

@@ -110,3 +110,6 @@ def test_check_groups_names_each_problem():
     assert any("not in this course" in e["error"] for e in errors)
     assert any("already in group 0" in e["error"] for e in errors)
     assert check_groups([], roster)[0]["field"] == "groups"
+    assert check_groups({"members": ["a", "b"]}, roster)[0]["field"] == "groups"
+    assert [e["field"] for e in check_groups([{"members": ["a", "b"], "helpers": [{"x": 1}]}], roster)] == ["helpers"]
+    assert [e["field"] for e in check_groups([{"members": ["a", ["b"]]}], roster)] == ["members"]

@@ -9,6 +9,7 @@ opened to the Notifier without waiting for it (never on the event path).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -24,6 +25,7 @@ from engine.office_hours import Entry, OfficeHoursQueue, QueueError
 
 log = logging.getLogger(__name__)
 NUDGE_CHECK_S = 1.0
+UNSENT_KEEP = 1000
 
 
 class CommsHub:
@@ -36,9 +38,12 @@ class CommsHub:
     def _init_comms(self) -> None:
         self._queues: dict[str, OfficeHoursQueue] = {}
         self._notifier = None
+        self._finding_notifier: asyncio.Task | None = None
+        self._unsent: list[dict[str, Any]] = []  # alerts waiting for the notifier handle
         self._last_nudge_check = 0.0
 
     async def _recover_comms(self) -> None:
+        await self._find_notifier()
         state = await self._handles.log.office_hours_state.remote(list(self.views))
         for course_id, s in state.items():
             self._queues[course_id] = OfficeHoursQueue(course_id, s["entries"], s["durations"], s["helped"])
@@ -55,18 +60,25 @@ class CommsHub:
         if now - self._last_nudge_check >= NUDGE_CHECK_S:
             self._last_nudge_check = now
             items += self._overtime_nudges(now)
-        if items:
-            notifier = self._notifier_handle()
-            if notifier is not None:
-                notifier.alerts_opened.remote(items)  # fire and forget: delivery never blocks a hub
+        if not items:
+            return
+        if self._notifier is not None:
+            self._notifier.alerts_opened.remote(items)  # fire and forget: delivery never blocks a hub
+            return
+        self._unsent = (self._unsent + items)[-UNSENT_KEEP:]
+        if self._finding_notifier is None or self._finding_notifier.done():
+            self._finding_notifier = asyncio.get_running_loop().create_task(self._find_notifier())
 
-    def _notifier_handle(self):
-        if self._notifier is None:
-            try:
-                self._notifier = ray.get_actor(NOTIFIER, namespace=self._topology.namespace)
-            except ValueError:
-                log.warning("no notifier in this stack; notifications are off")
-        return self._notifier
+    async def _find_notifier(self) -> None:
+        """Look the notifier up off the event loop (a name lookup is a blocking GCS call)."""
+        try:
+            self._notifier = await asyncio.to_thread(ray.get_actor, NOTIFIER, self._topology.namespace)
+        except ValueError:
+            log.warning("no notifier in this stack yet; notifications wait for it")
+            return
+        if self._unsent:
+            self._notifier.alerts_opened.remote(self._unsent)
+            self._unsent = []
 
     def _note_help(self, student_id: str, message: dict[str, Any]) -> None:
         """Interventions and messages sent to a student count towards escalation."""

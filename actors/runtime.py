@@ -34,11 +34,11 @@ class Runtime:
         common = {"namespace": topology.namespace, "get_if_exists": True}
         log = EventLog.options(name=EVENT_LOG, num_cpus=cpus, **_head_node(), **common).remote(
             str(settings.db_path.resolve()), topology, settings.flush_interval_ms)
+        notifier = Notifier.options(name=NOTIFIER, num_cpus=cpus, **common).remote(topology, mail_settings(settings))
         shards = [StudentShard.options(name=topology.shard_name(i), num_cpus=cpus, **common).remote(
             i, topology, settings.snapshot_interval_s) for i in range(topology.shards)]
         hubs = [CourseHub.options(name=topology.hub_name(i), num_cpus=cpus, **common).remote(
             i, topology, settings.refresh_interval_s) for i in range(topology.hubs)]
-        notifier = Notifier.options(name=NOTIFIER, num_cpus=cpus, **common).remote(topology, mail_settings(settings))
         ray.get(log.ready.remote(), timeout=timeout)
         ray.get([s.status.remote() for s in shards] + [h.status.remote() for h in hubs], timeout=timeout)
         return cls(topology, [log, *shards, *hubs, notifier])

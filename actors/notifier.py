@@ -168,12 +168,13 @@ class Notifier:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
-        await asyncio.sleep(RECORD_BATCH_S)
-        rows, self._pending = list(self._pending.values()), {}
-        try:
-            await self._handles.log.save_deliveries.remote(rows)
-        except Exception:
-            log.warning("could not record %d deliveries", len(rows), exc_info=True)
+        while self._pending:  # rows queued while a batch was being written go in the next one
+            await asyncio.sleep(RECORD_BATCH_S)
+            rows, self._pending = list(self._pending.values()), {}
+            try:
+                await self._handles.log.save_deliveries.remote(rows)
+            except Exception:
+                log.warning("could not record %d deliveries", len(rows), exc_info=True)
 
     async def in_flight(self) -> int:
         return len(self._tasks)

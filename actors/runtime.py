@@ -34,7 +34,8 @@ class Runtime:
         common = {"namespace": topology.namespace, "get_if_exists": True}
         log = EventLog.options(name=EVENT_LOG, num_cpus=cpus, **_head_node(), **common).remote(
             str(settings.db_path.resolve()), topology, settings.flush_interval_ms)
-        notifier = Notifier.options(name=NOTIFIER, num_cpus=cpus, **common).remote(topology, mail_settings(settings))
+        notifier = Notifier.options(name=NOTIFIER, num_cpus=cpus, **common).remote(
+            topology, mail_settings(settings))
         shards = [StudentShard.options(name=topology.shard_name(i), num_cpus=cpus, **common).remote(
             i, topology, settings.snapshot_interval_s) for i in range(topology.shards)]
         hubs = [CourseHub.options(name=topology.hub_name(i), num_cpus=cpus, **common).remote(
@@ -110,6 +111,8 @@ class Runtime:
 
 
 def mail_settings(s: Settings) -> MailSettings:
+    if s.smtp_tls not in ("none", "starttls", "ssl"):
+        raise ValueError(f"CLASSPULSE_SMTP_TLS must be none, starttls or ssl, not {s.smtp_tls!r}")
     return MailSettings(s.smtp_host, s.smtp_port, s.smtp_from, s.smtp_tls, s.smtp_username, s.smtp_password,
                         s.notify_timeout_s, s.notify_retry_base_s, s.notify_max_attempts)
 

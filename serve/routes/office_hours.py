@@ -93,6 +93,16 @@ def router(ctx: ApiContext) -> APIRouter:
         course_id = entry_course(entry_id)
         return await hub(course_id).office_hours_defer.remote(course_id, principal.id, entry_id)
 
+    @r.get("/api/student/peer-groups")
+    async def my_groups(request: Request) -> dict[str, Any]:
+        """The peer-help groups the student was put in (for a client that was offline when pushed)."""
+        principal = await student(request)
+        groups = []
+        for course_id in await ctx.log.student_courses.remote(principal.id):
+            groups += [g | {"course_id": course_id} for g in await ctx.log.peer_groups.remote(course_id)
+                       if principal.id in {m["student_id"] for m in g["members"]}]
+        return {"student_id": principal.id, "groups": groups}
+
     # -- professors --------------------------------------------------------------------
 
     async def own(request: Request, course_id: str) -> Principal:

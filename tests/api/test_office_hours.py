@@ -187,6 +187,10 @@ def test_peer_groups_suggest_push_notify_and_avoid_repeats(stack):
         assert frame["your_role"] == "member" and s[4] in [m["student_id"] for m in frame["members"]]
         assert frame["group_id"] in [g["group_id"] for g in pushed.json()["groups"]]
 
+    mine = get(stack, "/api/student/peer-groups", room.student_tokens[s[4]]).json()["groups"]
+    assert [g["group_id"] for g in mine] == [frame["group_id"]]  # also readable after the fact
+    assert get(stack, "/api/student/peer-groups", room.student_tokens[s[6]]).json()["groups"] == []
+
     second = suggest()  # the same pairs are not suggested again: another helper for each
     old = {frozenset(g["members"]) for g in groups}
     new = {frozenset(m["student_id"] for m in g["members"]) for g in second["groups"]}

@@ -66,6 +66,7 @@ def cases(room, s0):
         ("POST", f"/api/professor/courses/{c}/peer-groups", {"groups": [{"members": list(room.student_tokens)}]},
          {"admin": 201, "owner": 201}),
         ("GET", f"/api/professor/courses/{c}/peer-groups", None, {"admin": 200, "owner": 200}),
+        ("GET", "/api/student/peer-groups", None, {"student": 200}),
         ("GET", "/api/professor/notifications/preferences", None, {"owner": 200, "other_prof": 200}),
         ("PUT", "/api/professor/notifications/preferences", {"quiet_minutes": 10}, {"owner": 200, "other_prof": 200}),
         ("GET", "/api/professor/notifications", None, {"owner": 200, "other_prof": 200}),

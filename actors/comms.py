@@ -134,9 +134,13 @@ class EventLogComms:
         for r in changed:
             to_professors.setdefault(topology.hub_of(r["course_id"]), []).append(
                 (r["professor_id"], {"type": "receipt", **wire(r)}))
+        # a read intervention no longer counts as "ignored" for the escalation rule
+        reads = [r for r in changed if r.get("read_at") and r.get("student_id")]
         await asyncio.gather(*(self._handles.hub(h).deliver_many.remote(items) for h, items in to_students.items()),
                              *(self._handles.hub(h).post_professor_many.remote(items)
-                               for h, items in to_professors.items()))
+                               for h, items in to_professors.items()),
+                             *(self._handles.hub_for(r["course_id"]).note_read.remote(
+                                 r["course_id"], r["student_id"], r["intervention_id"]) for r in reads))
 
     # -- one-click and bulk messages ------------------------------------------------------
 

@@ -17,6 +17,7 @@ import ray
 
 from actors.commit import GroupCommitter
 from actors.comms import EventLogComms, student_frame
+from actors.comms_log import CommsLog
 from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
-class EventLog(EventLogComms):
+class EventLog(EventLogComms, CommsLog):
     def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0) -> None:
         logging.basicConfig(level=logging.INFO)
         self._topology = topology

@@ -19,6 +19,7 @@ from typing import Any
 import ray
 
 from actors.hub_comms import HubComms
+from actors.hub_support import SupportHub
 from actors.topology import DomainError, Handles, Topology
 from engine.config import AlertConfig
 from engine.course import Course
@@ -31,7 +32,7 @@ INBOX_KEEP = 200  # live messages kept per student for reconnecting sockets
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
-class CourseHub(HubComms):
+class CourseHub(HubComms, SupportHub):
     def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25,
                  risk_model: str = "auto", data_dir: str | None = None) -> None:
         from classpulse.risk_store import resolve
@@ -49,6 +50,7 @@ class CourseHub(HubComms):
         self._last_tick = 0.0
         self._task: asyncio.Task | None = None
         self._inbox: dict[str, collections.deque] = {}
+        self._init_comms()
 
     async def _ensure_ready(self) -> None:
         if self._ready is None:
@@ -66,6 +68,7 @@ class CourseHub(HubComms):
     async def _recover(self) -> None:
         for course, config, roster in await self._handles.log.hub_catalog.remote(self.index):
             self._upsert(course, config, roster)
+        await self._recover_comms()
         shards = [self._handles.shard(i).summaries_for_hub.remote(self.index)
                   for i in range(self._topology.shards)]
         for summaries in await asyncio.gather(*shards):
@@ -119,6 +122,7 @@ class CourseHub(HubComms):
         for view in self.views.values():
             if view.dirty or (tick and view.clock.mode == "live"):
                 view.refresh()
+        self._comms_tick()
         return self._seqs.last != before
 
     async def _refresh_forever(self) -> None:
@@ -182,6 +186,7 @@ class CourseHub(HubComms):
         seq = self._seqs.next()
         box = self._inbox.setdefault(student_id, collections.deque(maxlen=INBOX_KEEP))
         box.append((seq, message))
+        self._note_help(student_id, message)
         async with self._changed:
             self._changed.notify_all()
         return seq

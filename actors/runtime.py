@@ -13,6 +13,7 @@ import ray
 
 from actors.eventlog import EventLog
 from actors.hub import CourseHub
+from actors.notifier import NOTIFIER, MailSettings, Notifier
 from actors.shard import StudentShard
 from actors.topology import EVENT_LOG, Handles, Topology
 from classpulse.settings import Settings
@@ -33,6 +34,8 @@ class Runtime:
         common = {"namespace": topology.namespace, "get_if_exists": True}
         log = EventLog.options(name=EVENT_LOG, num_cpus=cpus, **_head_node(), **common).remote(
             str(settings.db_path.resolve()), topology, settings.flush_interval_ms)
+        notifier = Notifier.options(name=NOTIFIER, num_cpus=cpus, **common).remote(
+            topology, mail_settings(settings))
         # shards and hubs spread over the cluster's nodes (on one machine: all on it)
         spread = {"scheduling_strategy": "SPREAD"}
         shards = [StudentShard.options(name=topology.shard_name(i), num_cpus=cpus, **spread, **common).remote(
@@ -42,7 +45,7 @@ class Runtime:
             for i in range(topology.hubs)]
         ray.get(log.ready.remote(), timeout=timeout)
         ray.get([s.status.remote() for s in shards] + [h.status.remote() for h in hubs], timeout=timeout)
-        return cls(topology, [log, *shards, *hubs])
+        return cls(topology, [log, *shards, *hubs, notifier])
 
     @classmethod
     def connect(cls, namespace: str, shards: int, hubs: int) -> Runtime:
@@ -133,12 +136,19 @@ class Runtime:
                     pass
             return
         names = [EVENT_LOG] + [self.topology.shard_name(i) for i in range(self.topology.shards)] + \
-                [self.topology.hub_name(i) for i in range(self.topology.hubs)]
+                [self.topology.hub_name(i) for i in range(self.topology.hubs)] + [NOTIFIER]
         for name in names:
             try:
                 ray.kill(ray.get_actor(name, namespace=self.topology.namespace), no_restart=True)
             except ValueError:
                 pass
+
+
+def mail_settings(s: Settings) -> MailSettings:
+    if s.smtp_tls not in ("none", "starttls", "ssl"):
+        raise ValueError(f"CLASSPULSE_SMTP_TLS must be none, starttls or ssl, not {s.smtp_tls!r}")
+    return MailSettings(s.smtp_host, s.smtp_port, s.smtp_from, s.smtp_tls, s.smtp_username, s.smtp_password,
+                        s.notify_timeout_s, s.notify_retry_base_s, s.notify_max_attempts)
 
 
 def _head_node() -> dict[str, Any]:

@@ -37,6 +37,16 @@ class Settings:
     auth_failures_per_min: float = 100.0  # failed authentications per client address
     autoscale_max_replicas: int = 0  # > api_replicas turns on Serve autoscaling
     risk_model: str = "auto"  # auto (DATA_DIR/models, else the shipped model) | rules | a model folder
+    # notifications (docs/ops-guide.md, "Notifications"): the SMTP server for email, retries
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "classpulse@localhost"
+    smtp_tls: str = "none"  # none | starttls | ssl
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    notify_timeout_s: float = 10.0  # per SMTP or webhook attempt
+    notify_retry_base_s: float = 2.0  # backoff: base, 2x, 4x, ... between attempts
+    notify_max_attempts: int = 5
 
     @property
     def db_path(self) -> Path:

@@ -88,3 +88,34 @@ class ApiClient:
 
     def work_view(self, course_id: str, student_id: str) -> dict:
         return self._call("GET", f"/api/professor/courses/{course_id}/work/{student_id}")
+
+    # -- office hours, peer groups, notifications --------------------------------------
+
+    def office_hours(self, course_id: str) -> dict:
+        return self._call("GET", f"/api/professor/courses/{course_id}/office-hours")
+
+    def take_next(self, course_id: str) -> dict:
+        return self._call("POST", f"/api/professor/courses/{course_id}/office-hours/next")
+
+    def take(self, course_id: str, student_id: str) -> dict:
+        return self._call("POST", f"/api/professor/courses/{course_id}/office-hours/{student_id}/take")
+
+    def finish(self, course_id: str, student_id: str) -> dict:
+        return self._call("POST", f"/api/professor/courses/{course_id}/office-hours/{student_id}/finish")
+
+    def suggest_groups(self, course_id: str, activity_id: str, size: int) -> dict:
+        return self._call("GET", f"/api/professor/courses/{course_id}/peer-groups/suggest",
+                          params={"activity_id": activity_id, "size": size})
+
+    def push_groups(self, course_id: str, activity_id: str | None, groups: list[dict]) -> dict:
+        return self._call("POST", f"/api/professor/courses/{course_id}/peer-groups",
+                          json={"activity_id": activity_id, "groups": groups})
+
+    def notification_preferences(self) -> dict:
+        return self._call("GET", "/api/professor/notifications/preferences")
+
+    def set_notification_preferences(self, changes: dict) -> dict:
+        return self._call("PUT", "/api/professor/notifications/preferences", json=changes)
+
+    def notifications(self) -> list[dict]:
+        return self._call("GET", "/api/professor/notifications")["notifications"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import insights, live, student
+from dashboard import insights, live, office_hours, student
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
 
 st.set_page_config(page_title="classpulse", page_icon="📈", layout="wide")
@@ -68,7 +68,8 @@ with st.sidebar:
     course_id = st.selectbox("Course", list(titles), format_func=titles.get, key="course")
     projection = st.toggle("Projection-safe mode", key="projection",
                            help="Hides real names (stable pseudonyms) and individual answers")
-    page = st.radio("View", ["Live class", "Student", "Analytics", "Settings"], key="page")
+    page = st.radio("View", ["Live class", "Student", "Analytics", "Office hours", "Notifications", "Settings"],
+                    key="page")
 
 course = next(c for c in courses if c["course_id"] == course_id)
 
@@ -79,5 +80,9 @@ elif page == "Student":
     student.page(client, course, projection)
 elif page == "Analytics":
     insights.analytics_page(client, course, projection)
+elif page == "Office hours":
+    office_hours.page(client, course, projection)
+elif page == "Notifications":
+    office_hours.notifications_page(client, course)
 else:
     insights.settings_page(client, course)

@@ -27,6 +27,10 @@ class AlertConfig:
     hint_burst: int = 3
     behind_by: float = 0.25
     risk_threshold: float = 0.7
+    # communication (docs/professor-guide.md): escalation and office hours
+    escalate_after_ignored: int = 3  # unread interventions while struggling; 0 turns the rule off
+    escalate_after_minutes: float = 10.0  # still struggling this long after help; 0 turns it off
+    office_hours_max_help_minutes: float = 15.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +66,9 @@ _BOUNDS: dict[str, tuple[type, float, float]] = {
     "hint_burst": (int, 1, 50),
     "behind_by": (float, 0.0, 1.0),
     "risk_threshold": (float, 0.0, 1.0),
+    "escalate_after_ignored": (int, 0, 50),
+    "escalate_after_minutes": (float, 0, 1440),
+    "office_hours_max_help_minutes": (float, 0.05, 240),
 }
 
 

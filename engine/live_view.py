@@ -18,6 +18,7 @@ from engine.alerts import AlertBook
 from engine.clock import CourseClock
 from engine.config import AlertConfig
 from engine.course import Course
+from engine.escalation import EscalationTracker
 from engine.events import iso
 from engine.risk_features import extract, session_of
 from engine.risk_model import ModelInfo, RiskModel, rules_only
@@ -57,6 +58,8 @@ class CourseView:
         self._seqs = seqs
         self.base_seq = seqs.next()
         self.alerts = AlertBook(course.course_id, seqs.next)
+        self.escalation = EscalationTracker()
+        self.opened: list = []  # alerts opened since the hub last drained them (for notifications)
         self.names: dict[str, str] = {}
         self.summaries: dict[str, StudentSummary] = {}
         self.assessments: dict[str, Assessment] = {}
@@ -115,11 +118,17 @@ class CourseView:
         for student_id, s in self.summaries.items():
             a = assess(s, self.config, self.clock, ctx, self.course,
                        scores.get(student_id) if scores is not None else None)
-            if self._inputs.get(student_id) == (s, a) and student_id not in self.alerts.snoozed_students:
+            if (self._inputs.get(student_id) == (s, a) and student_id not in self.alerts.snoozed_students
+                    and student_id not in self.escalation.watching):
                 continue  # same summary, same assessment: the view and alerts cannot have changed
             self._inputs[student_id] = (s, a)
             self.assessments[student_id] = a
-            self.alerts.update(student_id, a.conditions, now if now is not None else time.time())
+            escalated = self.escalation.condition(student_id, a.status, now, self.config.escalate_after_ignored,
+                                                  self.config.escalate_after_minutes)
+            conditions = a.conditions + (escalated,) if escalated else a.conditions
+            for alert in self.alerts.update(student_id, conditions, now if now is not None else time.time()):
+                if alert.state == "open" and alert.resolved_ts is None:
+                    self.opened.append(alert)
             view = self._wire(s, a)
             if self.views.get(student_id) != view:
                 self.views[student_id] = view
@@ -139,6 +148,22 @@ class CourseView:
             return None
         table = extract(list(self.summaries.values()), self.clock, self.config.idle_after_s, session)
         return self.risk_model.score(table)
+
+    def note_sent(self, student_id: str, ref_id: str) -> None:
+        """Help (an intervention or message) reached this student: the escalation rule counts it."""
+        status = getattr(self.assessments.get(student_id), "status", None)
+        now = self.clock.now()
+        self.escalation.note_sent(student_id, ref_id, now if now is not None else time.time(),
+                                  status == "struggling")
+        self.dirty = True
+
+    def note_read(self, student_id: str, ref_id: str) -> None:
+        if self.escalation.note_read(student_id, ref_id):
+            self.dirty = True
+
+    def drain_opened(self) -> list:
+        opened, self.opened = self.opened, []
+        return opened
 
     @property
     def seq(self) -> int:

@@ -21,6 +21,9 @@ _OTHER_LINKS = (
     ("tokens", "principal_id = $sid AND role = 'student'"),
     ("xapi_statements", "json_extract_string(statement, '$.actor.account.name') = $sid"),
     ("audit_log", "target = $sid"),
+    ("peer_pairs", "student_a = $sid OR student_b = $sid"),
+    # a peer group naming the student goes with them (ids are [A-Za-z0-9._-], so the quoted match is exact)
+    ("peer_groups", "CAST(members AS VARCHAR) LIKE '%\"' || $sid || '\"%'"),
 )
 # Kept (the erasure itself is audited; erased ids are hashes and name no one).
 _NEVER_ERASED = {"erased_event_ids"}

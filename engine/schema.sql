@@ -72,3 +72,22 @@ CREATE TABLE IF NOT EXISTS work_view_consents (
     course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, consent BOOLEAN NOT NULL,
     updated_at TIMESTAMP NOT NULL DEFAULT now(), PRIMARY KEY (course_id, student_id));
 -- == end communication ==
+-- office hours, peer-help groups, notifications (engine/support_store.py) ----------
+ALTER TABLE office_hours_queue ADD COLUMN IF NOT EXISTS tier INTEGER DEFAULT 0;
+ALTER TABLE office_hours_queue ADD COLUMN IF NOT EXISTS position DOUBLE DEFAULT 0;
+ALTER TABLE office_hours_queue ADD COLUMN IF NOT EXISTS defers INTEGER DEFAULT 0;
+ALTER TABLE office_hours_queue ADD COLUMN IF NOT EXISTS helped_by VARCHAR;
+ALTER TABLE office_hours_queue ADD COLUMN IF NOT EXISTS nudged BOOLEAN DEFAULT false;
+CREATE TABLE IF NOT EXISTS peer_groups (
+    group_id VARCHAR PRIMARY KEY, course_id VARCHAR NOT NULL, activity_id VARCHAR,
+    members JSON NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS peer_pairs (
+    course_id VARCHAR NOT NULL, student_a VARCHAR NOT NULL, student_b VARCHAR NOT NULL,
+    group_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS notification_preferences (
+    professor_id VARCHAR PRIMARY KEY, prefs JSON NOT NULL, updated_at TIMESTAMP NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS notification_log (
+    notification_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, professor_id VARCHAR NOT NULL,
+    course_id VARCHAR, student_id VARCHAR, alert_id VARCHAR, kind VARCHAR, priority INTEGER,
+    target VARCHAR, status VARCHAR NOT NULL, attempts INTEGER NOT NULL, last_error VARCHAR,
+    created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, PRIMARY KEY (notification_id, channel));

@@ -28,7 +28,7 @@ TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_
           "engagement_metrics", "alert_configurations", "professors", "courses", "students",
           "enrollments", "tokens", "messages", "office_hours_queue", "audit_log",
           "shard_checkpoints", "erased_event_ids", "xapi_statements", "xapi_credentials",
-          "work_view_consents")
+          "work_view_consents", "peer_groups", "peer_pairs", "notification_preferences", "notification_log")
 
 
 class Store:

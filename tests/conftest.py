@@ -24,9 +24,21 @@ ARTIFACTS = Path(os.environ.get("CLASSPULSE_TEST_ARTIFACTS", "test-artifacts"))
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> StackProcess:
+def smtp_sink():
+    """A real SMTP server (aiosmtpd) on loopback; the session stack sends its email here."""
+    from tests.receivers import SmtpSink
+    sink = SmtpSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, smtp_sink) -> StackProcess:
     ARTIFACTS.mkdir(exist_ok=True)
     data_dir = tmp_path_factory.mktemp("stack-data")
+    os.environ.update(CLASSPULSE_SMTP_HOST="127.0.0.1", CLASSPULSE_SMTP_PORT=str(smtp_sink.port),
+                      CLASSPULSE_NOTIFY_RETRY_BASE_S="0.3", CLASSPULSE_NOTIFY_MAX_ATTEMPTS="4",
+                      CLASSPULSE_NOTIFY_TIMEOUT_S="3")
     s = start_stack(data_dir, ARTIFACTS / "stack.log")
     yield s
     took = s.stop()

@@ -70,6 +70,24 @@ def cases(room, s0):
         ("GET", f"/api/xapi/statements?statementId={uuid.uuid4()}", None, {"admin": 404}),
         ("GET", f"/api/admin/students/{s0}", None, {"admin": 200}),
         ("DELETE", f"/api/admin/students/nobody-{tag}", None, {"admin": 404}),
+        # office hours, peer groups, notifications
+        ("POST", "/api/student/office-hours", {"course_id": c, "topic": "t"}, {"student": 201}),
+        ("GET", f"/api/student/office-hours?course_id={c}", None, {"student": 200}),
+        ("POST", "/api/student/office-hours/defer", {"course_id": c}, {"student": 409}),  # nobody behind
+        ("GET", f"/api/professor/courses/{c}/office-hours", None, {"admin": 200, "owner": 200}),
+        ("GET", f"/api/professor/courses/{c}/office-hours/history", None, {"admin": 200, "owner": 200}),
+        ("POST", f"/api/professor/courses/{c}/office-hours/{s0}/finish", None, {"admin": 404, "owner": 404}),
+        ("DELETE", f"/api/student/office-hours?course_id={c}", None, {"student": 200}),
+        ("POST", f"/api/professor/courses/{c}/office-hours/next", None, {"admin": 404, "owner": 404}),
+        ("GET", f"/api/professor/courses/{c}/peer-groups/suggest?activity_id={room.activities[0]}", None,
+         {"admin": 200, "owner": 200}),
+        ("POST", f"/api/professor/courses/{c}/peer-groups", {"groups": [{"members": list(room.student_tokens)}]},
+         {"admin": 201, "owner": 201}),
+        ("GET", f"/api/professor/courses/{c}/peer-groups", None, {"admin": 200, "owner": 200}),
+        ("GET", "/api/student/peer-groups", None, {"student": 200}),
+        ("GET", "/api/professor/notifications/preferences", None, {"owner": 200, "other_prof": 200}),
+        ("PUT", "/api/professor/notifications/preferences", {"quiet_minutes": 10}, {"owner": 200, "other_prof": 200}),
+        ("GET", "/api/professor/notifications", None, {"owner": 200, "other_prof": 200}),
     ]
 
 

@@ -1,0 +1,183 @@
+"""Notifier: delivers notifications (in-app, email, webhook) off the event path.
+
+Course hubs hand it alerts that just opened with a fire-and-forget call, so a
+slow SMTP server or a webhook that points nowhere never delays ingest or the
+live view. It applies the professor's preferences and the de-duplication and
+quiet-period policy (engine/notify.py), then delivers each channel in its own
+task, retrying failures with exponential backoff, and records every attempt
+in ``notification_log`` (through the EventLog, which owns DuckDB).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import ray
+
+from actors.topology import DomainError, Handles, Topology
+from engine.notify import (
+    Delivery,
+    NotificationPolicy,
+    PreferenceError,
+    Preferences,
+    backoff_s,
+    email_text,
+    webhook_payload,
+)
+
+log = logging.getLogger(__name__)
+NOTIFIER = "notifier"
+RECORD_BATCH_S = 0.2
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where email and webhooks go out (classpulse/settings.py: CLASSPULSE_SMTP_*, CLASSPULSE_NOTIFY_*)."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "classpulse@localhost"
+    smtp_tls: str = "none"  # none | starttls | ssl
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    timeout_s: float = 10.0
+    retry_base_s: float = 2.0
+    max_attempts: int = 5
+
+
+@ray.remote(max_restarts=-1, max_task_retries=-1)
+class Notifier:
+    def __init__(self, topology: Topology, mail: MailSettings) -> None:
+        self._handles = Handles(topology)
+        self._mail = mail
+        self._policy = NotificationPolicy()
+        self._prefs: dict[str, Preferences] | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._http: httpx.AsyncClient | None = None
+        self._pending: dict[tuple[str, str], dict[str, Any]] = {}
+        self._flusher: asyncio.Task | None = None
+
+    async def _preferences(self) -> dict[str, Preferences]:
+        if self._prefs is None:
+            stored = await self._handles.log.notification_preferences.remote()
+            self._prefs = {pid: Preferences.from_dict(p) for pid, p in stored.items()}
+        return self._prefs
+
+    # -- preferences -------------------------------------------------------------
+
+    async def preferences(self, professor_id: str) -> dict[str, Any]:
+        prefs = (await self._preferences()).get(professor_id, Preferences())
+        default = await self._handles.log.professor_email.remote(professor_id)
+        return {"professor_id": professor_id, **prefs.to_dict(), "default_email": default}
+
+    async def set_preferences(self, professor_id: str, updates: Any) -> dict[str, Any]:
+        current = (await self._preferences()).get(professor_id, Preferences())
+        try:
+            merged = current.merge(updates)
+        except PreferenceError as exc:
+            raise DomainError(422, exc.field, exc.error) from None
+        await self._handles.log.save_notification_preferences.remote(professor_id, merged.to_dict())
+        self._prefs[professor_id] = merged
+        return await self.preferences(professor_id)
+
+    # -- notifications -------------------------------------------------------------
+
+    async def alerts_opened(self, items: list[dict[str, Any]]) -> int:
+        """Schedule notifications for alerts that just opened; returns at once (deliveries run later).
+        Each item is an alert's wire form plus ``professor_id``, ``course_title``, ``student_name``."""
+        prefs = await self._preferences()
+        scheduled = 0
+        for item in items:
+            professor_id = item["professor_id"]
+            p = prefs.get(professor_id, Preferences())
+            default_email = await self._handles.log.professor_email.remote(professor_id) \
+                if "email" in p.channels and not p.email else None
+            deliveries, _ = self._policy.decide(item, p, default_email)
+            for d in deliveries:
+                self._spawn(self._deliver(d, item))
+                scheduled += 1
+        return scheduled
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, d: Delivery, item: dict[str, Any]) -> None:
+        now = time.time()
+        row = {"notification_id": d.notification_id, "channel": d.channel, "professor_id": item["professor_id"],
+               "course_id": item["course_id"], "student_id": item["student_id"], "alert_id": item["alert_id"],
+               "kind": item["kind"], "priority": item["priority"], "target": d.target, "status": "pending",
+               "attempts": 0, "last_error": None, "created_at": now, "updated_at": now}
+        if d.channel == "in_app":  # the alert is on the professor's stream; this row is the inbox entry
+            await self._record(row | {"status": "delivered", "attempts": 1})
+            return
+        for attempt in range(1, self._mail.max_attempts + 1):
+            try:
+                await self._send(d, item)
+                await self._record(row | {"status": "sent", "attempts": attempt, "last_error": None,
+                                          "updated_at": time.time()})
+                return
+            except Exception as exc:  # noqa: BLE001 (any failure of a channel is recorded, then retried)
+                last = attempt == self._mail.max_attempts
+                row |= {"status": "failed" if last else "retrying", "attempts": attempt,
+                        "last_error": f"{type(exc).__name__}: {exc}"[:500], "updated_at": time.time()}
+                await self._record(row)
+                if last:
+                    return
+                await asyncio.sleep(backoff_s(attempt, self._mail.retry_base_s))
+
+    async def _send(self, d: Delivery, item: dict[str, Any]) -> None:
+        if d.channel in ("email", "escalation_email"):
+            subject, body = email_text(item, item.get("course_title", item["course_id"]),
+                                       item.get("student_name", item["student_id"]))
+            await asyncio.to_thread(self._send_mail, d.target, subject, body)
+        elif d.channel == "webhook":
+            if self._http is None:
+                self._http = httpx.AsyncClient(timeout=self._mail.timeout_s, follow_redirects=False)
+            r = await self._http.post(d.target, json=webhook_payload(item, d.notification_id, item["professor_id"]))
+            if r.status_code >= 300:
+                raise RuntimeError(f"webhook answered HTTP {r.status_code}")
+        else:
+            raise ValueError(f"unknown channel {d.channel}")
+
+    def _send_mail(self, to: str, subject: str, body: str) -> None:
+        m = self._mail
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = m.smtp_from, to, subject
+        msg.set_content(body)
+        smtp_class = smtplib.SMTP_SSL if m.smtp_tls == "ssl" else smtplib.SMTP
+        with smtp_class(m.smtp_host, m.smtp_port, timeout=m.timeout_s) as smtp:
+            if m.smtp_tls == "starttls":
+                smtp.starttls()
+            if m.smtp_username:
+                smtp.login(m.smtp_username, m.smtp_password or "")
+            smtp.send_message(msg)
+
+    async def _record(self, row: dict[str, Any]) -> None:
+        """Queue a delivery row; rows are written in batches (one EventLog call per ~0.2 s, not per row,
+        so a burst of alerts costs the log one transaction)."""
+        self._pending[(row["notification_id"], row["channel"])] = dict(row)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._pending:  # rows queued while a batch was being written go in the next one
+            await asyncio.sleep(RECORD_BATCH_S)
+            rows, self._pending = list(self._pending.values()), {}
+            try:
+                await self._handles.log.save_deliveries.remote(rows)
+            except Exception:
+                log.warning("could not record %d deliveries", len(rows), exc_info=True)
+
+    async def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def status(self) -> dict[str, Any]:
+        return {"in_flight": len(self._tasks), "professors_with_preferences": len(await self._preferences())}

@@ -1,0 +1,155 @@
+"""Office hours (the queue, take / finish), peer-help groups (suggest, edit, push) and
+notification settings. Display and API calls only: the rules live behind the API."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.presentation import minutes, pseudonym
+
+CHANNELS = {"in_app": "In the dashboard", "email": "Email", "webhook": "Webhook"}
+
+
+def _name(row: dict, projection: bool) -> str:
+    return pseudonym(row["student_id"]) if projection else row.get("name", row["student_id"])
+
+
+def _act(call, done: str) -> None:
+    """Run an API action, say what happened, refresh the page."""
+    try:
+        call()
+        st.session_state["oh_flash"] = ("success", done)
+    except ApiRefused as exc:
+        st.session_state["oh_flash"] = ("error", exc.message)
+    except ApiUnavailable as exc:
+        st.session_state["oh_flash"] = ("error", f"API unavailable: {exc}")
+
+
+def page(client: ApiClient, course: dict, projection: bool) -> None:
+    course_id = course["course_id"]
+    kind, text = st.session_state.pop("oh_flash", (None, None))
+    if kind:
+        getattr(st, kind)(text)
+    queue_panel(client, course_id, projection)
+    st.divider()
+    groups_panel(client, course, projection)
+
+
+def queue_panel(client: ApiClient, course_id: str, projection: bool) -> None:
+    st.subheader("Office hours")
+    q = client.office_hours(course_id)
+    left, mid, right = st.columns(3)
+    left.metric("Waiting", len(q["waiting"]))
+    mid.metric("Typical help", minutes(q["typical_help_s"]),
+               help="median of recent sessions" if q["history_size"] else "default until there is history")
+    right.metric("Maximum help", minutes(q["max_help_s"]))
+    for h in q["in_progress"]:
+        cols = st.columns([4, 1])
+        flag = " ⏰ **over the maximum**" if h["over_time"] else ""
+        cols[0].markdown(f"Helping **{_name(h, projection)}** for {minutes(h['elapsed_s'])}"
+                         f"{'' if projection else ' — ' + (h['topic'] or 'no topic')}{flag}")
+        if cols[1].button("Finish", key=f"finish-{h['student_id']}"):
+            _act(lambda sid=h["student_id"]: client.finish(course_id, sid), "Session finished.")
+            st.rerun()
+    if not q["waiting"]:
+        st.caption("Nobody is waiting.")
+        return
+    if st.button("Take next", type="primary"):
+        _act(lambda: client.take_next(course_id), "Took the next student; a chat was opened for them.")
+        st.rerun()
+    for w in q["waiting"]:
+        cols = st.columns([4, 1])
+        tier = " · helped today" if w["helped_today"] else ""
+        topic = "" if projection else f" — {w['topic'] or 'no topic'}"
+        cols[0].markdown(f"{w['position']}. **{_name(w, projection)}**{topic} · waiting "
+                         f"{minutes(w['waited_s'])} · est. wait {minutes(w['estimated_wait_s'])}{tier}")
+        if cols[1].button("Take", key=f"take-{w['student_id']}"):
+            _act(lambda sid=w["student_id"]: client.take(course_id, sid), "Took the student.")
+            st.rerun()
+
+
+def groups_panel(client: ApiClient, course: dict, projection: bool) -> None:
+    st.subheader("Peer-help groups")
+    activities = {a["activity_id"]: a["title"] for a in course.get("activities", [])}
+    if not activities:
+        st.caption("This course has no activities.")
+        return
+    cols = st.columns([3, 1, 1])
+    activity = cols[0].selectbox("Students stuck on", list(activities), format_func=activities.get,
+                                 key="pg_activity")
+    size = cols[1].number_input("Group size", 2, 8, 3, key="pg_size")
+    if cols[2].button("Suggest groups"):
+        try:
+            st.session_state["pg_suggestion"] = client.suggest_groups(course["course_id"], activity, int(size))
+        except (ApiRefused, ApiUnavailable) as exc:
+            st.error(f"No suggestion: {exc}")
+    suggestion = st.session_state.get("pg_suggestion")
+    if not suggestion or suggestion["activity_id"] != activity:
+        return
+    st.caption(f"{suggestion['stuck']} stuck, {suggestion['helpers']} possible helpers; "
+               f"repeated pairs: {suggestion['repeated_pairs']}; not placed: {len(suggestion['unassigned'])}")
+    rows = [{"group": i + 1, "student_id": m["student_id"],
+             "name": pseudonym(m["student_id"]) if projection else m["name"],
+             "role": m["role"], "accuracy": m["accuracy"]}
+            for i, g in enumerate(suggestion["groups"]) for m in g["members"]]
+    if not rows:
+        st.caption("No groups to suggest (nobody stuck, or nobody who mastered it).")
+        return
+    edited = st.data_editor(pd.DataFrame(rows), disabled=["student_id", "name", "accuracy"],
+                            hide_index=True, key="pg_editor",
+                            column_config={"group": st.column_config.NumberColumn(min_value=1, step=1)})
+    if st.button("Push groups to students"):
+        groups = []
+        for _, part in edited.groupby("group"):
+            groups.append({"members": list(part["student_id"]),
+                           "helpers": list(part[part["role"] == "helper"]["student_id"])})
+        _act(lambda: client.push_groups(course["course_id"], activity, groups),
+             f"Pushed {len(groups)} groups; each student was notified.")
+        st.session_state.pop("pg_suggestion", None)
+        st.rerun()
+
+
+def notifications_page(client: ApiClient, course: dict) -> None:
+    kind, text = st.session_state.pop("oh_flash", (None, None))
+    if kind:
+        getattr(st, kind)(text)
+    st.subheader("Notifications")
+    prefs = client.notification_preferences()
+    with st.form("notifications"):
+        channels = st.multiselect("Channels", list(CHANNELS), default=prefs["channels"], format_func=CHANNELS.get)
+        email = st.text_input("Email", prefs["email"] or "", placeholder=prefs.get("default_email") or "")
+        webhook = st.text_input("Webhook URL (http or https)", prefs["webhook_url"] or "")
+        priority = st.select_slider("Notify alerts at priority", [1, 2, 3], prefs["min_priority"],
+                                    format_func={1: "high only", 2: "high and medium", 3: "all"}.get)
+        quiet = st.number_input("Quiet period (minutes per student and kind)", 0, 1440, int(prefs["quiet_minutes"]))
+        staff = st.text_input("Support staff address for escalations", prefs["escalation_email"] or "")
+        if st.form_submit_button("Save notification settings"):
+            _act(lambda: client.set_notification_preferences({
+                "channels": channels, "email": email or None, "webhook_url": webhook or None,
+                "min_priority": priority, "quiet_minutes": quiet, "escalation_email": staff or None}),
+                "Notification settings saved.")
+            st.rerun()
+
+    st.subheader("Escalation and office hours (this course)")
+    config = client.config(course["course_id"])
+    with st.form("escalation"):
+        changes = {
+            "escalate_after_ignored": st.number_input("Escalate after unread interventions (0: off)", 0, 50,
+                                                      int(config["escalate_after_ignored"])),
+            "escalate_after_minutes": st.number_input("Escalate when still struggling after (minutes, 0: off)",
+                                                      0.0, 1440.0, float(config["escalate_after_minutes"])),
+            "office_hours_max_help_minutes": st.number_input("Office hours: maximum help (minutes)", 0.05, 240.0,
+                                                             float(config["office_hours_max_help_minutes"])),
+        }
+        if st.form_submit_button("Save escalation settings"):
+            _act(lambda: client.configure(course["course_id"], changes), "Escalation settings saved.")
+            st.rerun()
+
+    st.subheader("Delivery log")
+    log = client.notifications()
+    if not log:
+        st.caption("No notifications yet.")
+    else:
+        st.dataframe(pd.DataFrame(log)[["kind", "student_id", "channel", "target", "status", "attempts",
+                                        "last_error"]], hide_index=True)

@@ -27,6 +27,7 @@ class AlertConfig:
     hint_burst: int = 3
     behind_by: float = 0.25
     risk_threshold: float = 0.7
+    intervention_holdout: float = 0.0  # share of eligible students held out of interventions (engine/holdout.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +63,7 @@ _BOUNDS: dict[str, tuple[type, float, float]] = {
     "hint_burst": (int, 1, 50),
     "behind_by": (float, 0.0, 1.0),
     "risk_threshold": (float, 0.0, 1.0),
+    "intervention_holdout": (float, 0.0, 0.5),
 }
 
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from actors.topology import DomainError
 from serve.bodies import ApiError
 from serve.context import ApiConfig, ApiContext
-from serve.routes import admin, events, live, professor, xapi
+from serve.routes import admin, analytics, events, live, professor, xapi
 
 __all__ = ["ApiConfig", "build_app"]
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def build_app(config: ApiConfig) -> FastAPI:
             return ORJSONResponse({"status": "starting"}, status_code=503, headers={"Retry-After": "2"})
         return ORJSONResponse({"status": "ok"})
 
-    for module in (admin, events, professor, live, xapi):
+    for module in (admin, events, professor, analytics, live, xapi):
         app.include_router(module.router(ctx))
     return app
 

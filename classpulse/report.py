@@ -18,6 +18,9 @@ VEGA = ('<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>'
         '<script src="https://cdn.jsdelivr.net/npm/vega-lite@5"></script>'
         '<script src="https://cdn.jsdelivr.net/npm/vega-embed@6"></script>')
 
+STYLE = ("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+         "font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}.chart{margin:1em 0}</style></head><body>")
+
 
 def charts(a: dict[str, Any]) -> dict[str, alt.Chart | None]:
     """One chart per analysis (None where the analysis has no data yet)."""
@@ -68,11 +71,10 @@ def charts(a: dict[str, Any]) -> dict[str, alt.Chart | None]:
 def render(a: dict[str, Any], title: str | None = None) -> str:
     title = title or f"classpulse report: {a['course_id']}"
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{VEGA}",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
-             "font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}.chart{margin:1em 0}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><p>As of {html.escape(str(a.get('as_of')))}; parameters "
-             f"<code>{html.escape(json.dumps(a.get('params', {})))}</code>. How each analysis is computed: "
-             "docs/researcher-guide.md.</p>"]
+             STYLE,
+             (f"<h1>{html.escape(title)}</h1><p>As of {html.escape(str(a.get('as_of')))}; parameters "
+              f"<code>{html.escape(json.dumps(a.get('params', {})))}</code>. How each analysis is computed: "
+              "docs/researcher-guide.md.</p>")]
     script = []
     for name, chart in charts(a).items():
         parts.append(f"<h2>{name.title()}</h2>")

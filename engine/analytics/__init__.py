@@ -17,7 +17,7 @@ from engine.analytics import at_risk, bottlenecks, comparative, effectiveness, h
 from engine.analytics.params import AnalyticsParams, ParamError, parse
 from engine.course import Course
 
-__all__ = ["AnalyticsParams", "ParamError", "SECTIONS", "combine", "parse", "query"]
+__all__ = ["SECTIONS", "AnalyticsParams", "ParamError", "combine", "parse", "query"]
 SECTIONS = ("heatmap", "bottlenecks", "at_risk", "patterns", "comparative", "interventions")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import run, LEARNING, bind
+from engine.analytics.sources import LEARNING, bind, run
 from engine.course import Course
 
 MIN_STARTED = 3

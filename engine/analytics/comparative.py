@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import run, GAINS, LEARNING, Session, bind
+from engine.analytics.sources import GAINS, LEARNING, Session, bind, run
 
 MIN_STUDENTS = 3
 

@@ -35,7 +35,7 @@ import duckdb
 
 from engine.analytics import estimates
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import run, LEARNING, bind
+from engine.analytics.sources import LEARNING, bind, run
 
 MIN_ARM = 5
 MAX_INTERVENTIONS = 5000

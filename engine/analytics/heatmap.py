@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import run, LEARNING, Session, bind
+from engine.analytics.sources import LEARNING, Session, bind, run
 
 
 def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float,

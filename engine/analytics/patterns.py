@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import run, TIMED, bind
+from engine.analytics.sources import TIMED, bind, run
 
 MIN_ATTEMPTS = 10
 LENGTHS = ((0, 10, "under 10 min"), (10, 30, "10-30 min"), (30, 60, "30-60 min"), (60, None, "60 min or more"))

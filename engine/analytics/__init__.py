@@ -26,13 +26,14 @@ def query(cur: duckdb.DuckDBPyConnection, course: Course | str, idle_after_s: fl
     p = params or AnalyticsParams()
     course_id = course if isinstance(course, str) else course.course_id
     activities = 1 if isinstance(course, str) else len(course.activities)
-    span = sources.session(cur, course_id, p, idle_after_s)
+    sources.prepare(cur, course_id, p, idle_after_s)
+    span = sources.session(cur, p)
     return {"params": p, "session": span,
-            "heatmap": heatmap.query(cur, course_id, p, idle_after_s, span),
-            "activities": bottlenecks.query(cur, course_id, p, idle_after_s),
-            "patterns": patterns.query(cur, course_id, p, idle_after_s),
-            "trajectory": comparative.query(cur, course_id, p, idle_after_s, span, activities),
-            "interventions": effectiveness.query(cur, course_id, p, idle_after_s, activities)}
+            "heatmap": heatmap.query(cur, p, span),
+            "activities": bottlenecks.query(cur),
+            "patterns": patterns.query(cur, p, idle_after_s),
+            "trajectory": comparative.query(cur, p, span, activities),
+            "interventions": effectiveness.query(cur, course_id, p, activities)}
 
 
 def combine(raw: dict[str, Any], course: Course, live: dict[str, Any], risk_threshold: float) -> dict[str, Any]:

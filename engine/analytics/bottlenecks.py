@@ -13,23 +13,16 @@ from typing import Any
 
 import duckdb
 
-from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import LEARNING, bind, run
+from engine.analytics.sources import run
 from engine.course import Course
 
 MIN_STARTED = 3
 WEIGHTS = {"time": 0.35, "error_rate": 0.3, "hint_rate": 0.15, "drop_off": 0.2}
 
 
-def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float) -> list[tuple]:
-    return run(cur, f"""
-        WITH gaps AS (
-            SELECT student_id, activity_id,
-                   coalesce(duration_s, least(greatest(coalesce(
-                       epoch(lead(ts) OVER (PARTITION BY student_id ORDER BY seq)) - epoch(ts), 0), 0), $cap))
-                       AS spent
-            FROM student_activity_log WHERE {LEARNING}),
-        per_student AS (SELECT activity_id, student_id, sum(spent) AS spent FROM gaps GROUP BY ALL),
+def query(cur: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return run(cur, """
+        WITH per_student AS (SELECT activity_id, student_id, sum(spent) AS spent FROM facts GROUP BY ALL),
         times AS (SELECT activity_id, median(spent) AS median_s FROM per_student GROUP BY ALL),
         counts AS (
             SELECT activity_id, count(DISTINCT student_id) AS started,
@@ -38,9 +31,9 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ca
                    count(*) FILTER (WHERE type = 'attempt') AS attempts,
                    count(*) FILTER (WHERE type = 'attempt' AND NOT correct) AS errors,
                    count(*) FILTER (WHERE type = 'hint_requested') AS hints
-            FROM student_activity_log WHERE {LEARNING} GROUP BY activity_id)
+            FROM facts GROUP BY activity_id)
         SELECT c.activity_id, c.started, c.completed, c.attempts, c.errors, c.hints, t.median_s
-        FROM counts c LEFT JOIN times t USING (activity_id)""", bind(course_id, p, cap))
+        FROM counts c LEFT JOIN times t USING (activity_id)""", {})
 
 
 def shape(rows: list[tuple], course: Course, students: list[dict]) -> list[dict[str, Any]]:

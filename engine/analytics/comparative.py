@@ -16,23 +16,21 @@ from typing import Any
 import duckdb
 
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import GAINS, LEARNING, Session, bind, run
+from engine.analytics.sources import Session, run
 
 MIN_STUDENTS = 3
 
 
-def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float,
-          session: Session | None, activities: int) -> list[tuple]:
+def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, session: Session | None,
+          activities: int) -> list[tuple]:
     if session is None:
         return []
-    return run(cur, f"""
-        WITH {GAINS},
-        b AS (SELECT student_id,
-                     least(greatest(floor((epoch(ts) - $start) / $width), -1), $nb - 1)::BIGINT AS k,
-                     sum(gain) AS gain
-              FROM gains GROUP BY ALL),
+    return run(cur, """
+        WITH b AS (SELECT student_id, least(greatest(floor((e - $start) / $width), -1), $nb - 1)::BIGINT AS k,
+                          sum(gain) AS gain
+                   FROM facts WHERE gain > 0 GROUP BY ALL),
         base AS (SELECT student_id, gain FROM b WHERE k = -1),
-        started AS (SELECT DISTINCT student_id FROM student_activity_log WHERE {LEARNING}),
+        started AS (SELECT DISTINCT student_id FROM facts),
         grid AS (SELECT s.student_id, r.k FROM started s CROSS JOIN range(0, $nb) r(k)),
         cum AS (SELECT g.student_id, g.k,
                        (coalesce(base.gain, 0) + sum(coalesce(b.gain, 0)) OVER (PARTITION BY g.student_id ORDER BY g.k))
@@ -42,7 +40,7 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ca
         SELECT k, count(*), quantile_cont(done, 0.5), quantile_cont(done, 0.25), quantile_cont(done, 0.75),
                max(done) FILTER (WHERE student_id = $student)
         FROM cum GROUP BY k ORDER BY k""",
-        bind(course_id, p, cap) | {"start": session.start, "width": session.width_s, "nb": session.buckets,
+        {"start": session.start, "width": session.width_s, "nb": session.buckets,
                                    "n": max(activities, 1), "student": p.student_id or ""})
 
 

@@ -35,7 +35,7 @@ import duckdb
 
 from engine.analytics import estimates
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import LEARNING, bind, run
+from engine.analytics.sources import run
 
 MIN_ARM = 5
 MAX_INTERVENTIONS = 5000
@@ -43,9 +43,9 @@ METRICS = ("progress_rate", "error_rate", "active_minutes")
 _MEASURES = ("g_b", "g_a", "a_b", "e_b", "a_a", "e_a", "s_b", "s_a")
 
 
-def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float,
-          activities: int) -> dict[str, list]:
-    values = bind(course_id, p, cap) | {"w": 60.0 * p.window_minutes, "limit": MAX_INTERVENTIONS,
+def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, activities: int) -> dict[str, list]:
+    """(After ``sources.prepare``.) Per intervention the subject's windows, and comparison means."""
+    values = {"course": course_id, **p.sql(), "w": 60.0 * p.window_minutes, "limit": MAX_INTERVENTIONS,
                                         "n": max(activities, 1)}
     by_kind = run(cur, "SELECT kind, count(*) FILTER (WHERE NOT holdout), count(*) FILTER (WHERE holdout), "
                           "count(DISTINCT student_id) FROM intervention_records WHERE course_id = $course "
@@ -53,22 +53,13 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ca
                           values)
     if not by_kind:
         return {"by_kind": [], "subjects": [], "controls": []}
-    rows = run(cur, f"""
+    rows = run(cur, """
         WITH iv AS (SELECT intervention_id, student_id, kind, holdout, epoch(created_at) AS t
                     FROM intervention_records WHERE course_id = $course AND created_at >= $since
                     AND created_at < $until ORDER BY created_at DESC LIMIT $limit),
         times AS (SELECT DISTINCT t FROM iv),
-        raw AS (SELECT student_id, activity_id, seq, epoch(ts) AS e, type, correct,
-                       coalesce(duration_s, least(greatest(coalesce(
-                           epoch(lead(ts) OVER (PARTITION BY student_id ORDER BY seq)) - epoch(ts), 0), 0), $cap))
-                           AS spent,
-                       CASE WHEN type = 'activity_completed' THEN 1.0 WHEN type = 'progress' THEN progress END AS p
-                FROM student_activity_log WHERE {LEARNING}),
-        ev AS (SELECT student_id, e, type, correct, spent,
-                      coalesce(greatest(p - coalesce(max(p) OVER (PARTITION BY student_id, activity_id ORDER BY seq
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS gain
-               FROM raw),
-        students AS (SELECT DISTINCT student_id FROM raw),
+        ev AS (SELECT student_id, e, type, correct, spent, gain FROM facts),
+        students AS (SELECT DISTINCT student_id FROM facts),
         per AS (SELECT times.t, ev.student_id,
                        sum(gain) FILTER (WHERE e < t) AS g_b, sum(gain) FILTER (WHERE e >= t) AS g_a,
                        count(*) FILTER (WHERE e < t AND type = 'attempt') AS a_b,

@@ -12,24 +12,22 @@ from typing import Any
 import duckdb
 
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import LEARNING, Session, bind, run
+from engine.analytics.sources import Session, run
 
 
-def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float,
-          session: Session | None) -> dict[str, Any]:
-    values = bind(course_id, p, cap)
+def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, session: Session | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     who = ""
     if p.student_id:
         who, values = " AND student_id = $student", values | {"student": p.student_id}
     cells = run(cur, f"SELECT isodow(ts), hour(ts), count(*), count(DISTINCT student_id) "
-                        f"FROM student_activity_log WHERE {LEARNING}{who} GROUP BY ALL ORDER BY ALL",
+                        f"FROM facts WHERE true{who} GROUP BY ALL ORDER BY ALL",
                         values)
     buckets: list[tuple] = []
     if session is not None:
         buckets = run(cur, 
-            f"SELECT floor((epoch(ts) - $start) / $width)::BIGINT AS k, count(*), count(DISTINCT student_id) "
-            f"FROM student_activity_log WHERE {LEARNING}{who} AND epoch(ts) >= $start "
-            f"AND epoch(ts) < $end GROUP BY k ORDER BY k",
+            f"SELECT floor((e - $start) / $width)::BIGINT AS k, count(*), count(DISTINCT student_id) "
+            f"FROM facts WHERE e >= $start AND e < $end{who} GROUP BY k ORDER BY k",
             values | {"start": session.start, "end": session.end, "width": session.width_s})
     return {"cells": cells, "buckets": buckets}
 

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from engine.analytics.params import AnalyticsParams
-from engine.analytics.sources import TIMED, bind, run
+from engine.analytics.sources import run
 
 MIN_ATTEMPTS = 10
 LENGTHS = ((0, 10, "under 10 min"), (10, 30, "10-30 min"), (30, 60, "30-60 min"), (60, None, "60 min or more"))
@@ -29,22 +29,21 @@ LENGTHS = ((0, 10, "under 10 min"), (10, 30, "10-30 min"), (30, 60, "30-60 min")
 _DONE = "(type = 'activity_completed' OR (type = 'progress' AND progress >= 1))"
 
 
-def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float) -> dict[str, list]:
-    values = bind(course_id, p, cap)
+def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dict[str, list]:
+    values: dict[str, Any] = {"cap": cap}
     who = ""
     if p.student_id:
         who, values = "WHERE student_id = $student", values | {"student": p.student_id}
     events = run(cur, f"""
-        WITH {TIMED}, t AS (SELECT * FROM timed {who})
+        WITH t AS (SELECT * FROM facts {who})
         SELECT GROUPING(hour(ts)) = 0 AS by_hour, hour(ts) AS hour, coalesce(prev_type = 'hint_requested', false) AS after_hint,
                count(*) FILTER (WHERE type = 'attempt'), count(*) FILTER (WHERE type = 'attempt' AND correct),
                count(*) FILTER (WHERE {_DONE}), sum(spent)
         FROM t GROUP BY GROUPING SETS ((hour(ts)), (coalesce(prev_type = 'hint_requested', false)))""", values)
     cases = " ".join(f"WHEN minutes < {hi} THEN '{label}'" for _, hi, label in LENGTHS if hi is not None)
     groups = run(cur, f"""
-        WITH {TIMED},
-        t AS (SELECT *, sum(CASE WHEN gap_before IS NULL OR gap_before > $cap THEN 1 ELSE 0 END)
-                            OVER (PARTITION BY student_id ORDER BY seq) AS session FROM timed {who}),
+        WITH t AS (SELECT *, sum(CASE WHEN gap_before IS NULL OR gap_before > $cap THEN 1 ELSE 0 END)
+                            OVER (PARTITION BY student_id ORDER BY seq) AS session FROM facts {who}),
         sessions AS (
             SELECT student_id, session,
                    (epoch(max(ts)) - epoch(min(ts)) + arg_max(spent, seq)) / 60 AS minutes,

@@ -1,10 +1,10 @@
-"""The event-log relations every analysis starts from, as SQL fragments.
+"""What every analysis starts from: the course's learning events with their derived columns.
 
-All of them read ``student_activity_log`` for one course, learning events only
-(heartbeats show presence, not learning), within the caller's time range:
-``$course``, ``$since``, ``$until`` and ``$cap`` (the course's ``idle_after_s``)
-are bound by the caller. ``spent`` and ``gain`` follow the fold's rules
-(docs/architecture.md "Folding rules") so analytics and live view agree.
+``prepare`` reads ``student_activity_log`` for one course, learning events only
+(heartbeats show presence, not learning), within the caller's time range, once
+per request into the cursor's temporary ``facts`` table. ``spent`` and
+``gain`` follow the fold's rules (docs/architecture.md "Folding rules") so
+analytics and live view agree.
 """
 from __future__ import annotations
 
@@ -19,33 +19,34 @@ from engine.analytics.params import MAX_BUCKETS, AnalyticsParams
 
 LEARNING = ("course_id = $course AND type <> 'heartbeat' AND ts >= $since AND ts < $until")
 
-# Seconds charged to each event: the gap to the student's next learning event, capped at the
-# idle threshold (``duration_s`` replaces it when sent); never negative.
-TIMED = f"""
-timed AS (
-    SELECT student_id, activity_id, type, ts, seq, correct, progress,
-           coalesce(duration_s, least(greatest(coalesce(epoch(lead(ts) OVER w) - epoch(ts), 0), 0), $cap))
-               AS spent,
-           epoch(ts) - epoch(lag(ts) OVER w) AS gap_before,
-           lag(type) OVER (PARTITION BY student_id, activity_id ORDER BY seq) AS prev_type
-    FROM student_activity_log WHERE {LEARNING}
-    WINDOW w AS (PARTITION BY student_id ORDER BY seq))"""
+_MARK = "CASE WHEN type = 'activity_completed' THEN 1.0 WHEN type = 'progress' THEN progress END"
 
-# Completion gained by each progress event: the rise of the per-activity maximum (the fold keeps
-# the max; ``activity_completed`` sets 1). Summed over a student and divided by the number of
-# activities it is the change in the student's course completion.
-GAINS = f"""
-marks AS (
-    SELECT student_id, activity_id, ts, seq,
-           CASE WHEN type = 'activity_completed' THEN 1.0 ELSE progress END AS p
-    FROM student_activity_log
-    WHERE {LEARNING} AND (type = 'activity_completed' OR type = 'progress')),
-gains AS (
-    SELECT student_id, ts,
-           greatest(p - coalesce(max(p) OVER (PARTITION BY student_id, activity_id ORDER BY seq
-                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)
-               AS gain
-    FROM marks)"""
+
+def prepare(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float) -> None:
+    """Build ``facts`` (a temporary table private to this cursor): the course's learning events in
+    range, each with what the analyses derive from its neighbours, computed in one pass:
+
+    * ``spent``: seconds charged to the event: the gap to the student's next learning event,
+      capped at the idle threshold (``duration_s`` replaces it); never negative;
+    * ``gap_before``: seconds since the student's previous learning event (sessions split there);
+    * ``prev_type``: the type of the student's previous event on the same activity;
+    * ``gain``: completion points the event adds on its activity: the rise of the per-activity
+      maximum progress (``activity_completed`` sets 1), as the fold keeps it.
+
+    Every section then reads ``facts`` with plain aggregates instead of sorting the log again.
+    """
+    run(cur, f"""
+        CREATE OR REPLACE TEMP TABLE facts AS
+        SELECT student_id, activity_id, type, ts, epoch(ts) AS e, seq, correct, progress,
+               coalesce(duration_s, least(greatest(coalesce(epoch(lead(ts) OVER w) - epoch(ts), 0), 0), $cap))
+                   AS spent,
+               epoch(ts) - epoch(lag(ts) OVER w) AS gap_before,
+               lag(type) OVER wa AS prev_type,
+               greatest(coalesce({_MARK}, 0) - coalesce(max({_MARK}) OVER (wa ROWS BETWEEN UNBOUNDED PRECEDING
+                                                                         AND 1 PRECEDING), 0), 0) AS gain
+        FROM student_activity_log WHERE {LEARNING}
+        WINDOW w AS (PARTITION BY student_id ORDER BY seq), wa AS (PARTITION BY student_id, activity_id ORDER BY seq)
+        """, bind(course_id, p, cap))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +70,13 @@ def bind(course_id: str, p: AnalyticsParams, cap: float) -> dict[str, Any]:
     return {"course": course_id, "cap": cap, **p.sql()}
 
 
-def session(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float) -> Session | None:
-    """The last ``session_minutes`` of the range that holds events (None: no events at all).
+def session(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams) -> Session | None:
+    """(After ``prepare``.) The last ``session_minutes`` of the range that holds events (None: no events at all).
 
     Buckets are aligned to the clock (a 5-minute bucket starts at :00, :05, ...) and widened when
     the span would need more than ``MAX_BUCKETS`` of them.
     """
-    first, last = run(cur, f"SELECT epoch(min(ts)), epoch(max(ts)) FROM student_activity_log WHERE {LEARNING}",
-                      bind(course_id, p, cap))[0]
+    first, last = run(cur, "SELECT min(e), max(e) FROM facts", {})[0]
     if last is None:
         return None
     end = float(last) + 1e-6 if p.until is None else min(float(p.until), float(last) + 1e-6)

@@ -11,7 +11,7 @@ import random
 import statistics
 from dataclasses import replace
 
-from engine.analytics import effectiveness
+from engine.analytics import effectiveness, sources
 from engine.analytics.params import AnalyticsParams
 from simulator import cohort as cohorts
 from simulator import experiment
@@ -25,7 +25,9 @@ def outcomes(events, records, activities: int, course_id: str) -> dict:
     db = open_log()
     load_events(db, events)
     load_interventions(db, records)
-    return effectiveness.shape(effectiveness.query(db.cursor(), course_id, P, CAP, activities), P, limit=None)
+    cur = db.cursor()
+    sources.prepare(cur, course_id, P, CAP)
+    return effectiveness.shape(effectiveness.query(cur, course_id, P, activities), P, limit=None)
 
 
 def true_effect(run: experiment.Experiment, metric: str) -> float:

@@ -145,7 +145,7 @@ def measure(db_path: Path, cohort: cohorts.Cohort, runs: int) -> dict[str, Any]:
 def show(results: dict[int, dict[str, Any]]) -> None:
     table = Table(title="analytics over simulated logs (p50 / p95 ms; this shared 2-core machine)")
     table.add_column("measure")
-    for size, r in results.items():
+    for r in results.values():
         table.add_column(f"{r['events']:,} events, {r['students']:,} students", justify="right")
 
     def row(label: str, pick) -> None:

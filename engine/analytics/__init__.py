@@ -27,13 +27,16 @@ def query(cur: duckdb.DuckDBPyConnection, course: Course | str, idle_after_s: fl
     course_id = course if isinstance(course, str) else course.course_id
     activities = 1 if isinstance(course, str) else len(course.activities)
     sources.prepare(cur, course_id, p, idle_after_s)
-    span = sources.session(cur, p)
-    return {"params": p, "session": span,
-            "heatmap": heatmap.query(cur, p, span),
-            "activities": bottlenecks.query(cur),
-            "patterns": patterns.query(cur, p, idle_after_s),
-            "trajectory": comparative.query(cur, p, span, activities),
-            "interventions": effectiveness.query(cur, course_id, p, activities)}
+    try:
+        span = sources.session(cur, p)
+        return {"params": p, "session": span,
+                "heatmap": heatmap.query(cur, p, span),
+                "activities": bottlenecks.query(cur),
+                "patterns": patterns.query(cur, p, idle_after_s),
+                "trajectory": comparative.query(cur, p, span, activities),
+                "interventions": effectiveness.query(cur, course_id, p, activities)}
+    finally:
+        cur.execute("DROP TABLE IF EXISTS facts")  # its memory back at once, not when the cursor goes
 
 
 def combine(raw: dict[str, Any], course: Course, live: dict[str, Any], risk_threshold: float) -> dict[str, Any]:

@@ -131,7 +131,7 @@ def measure(db_path: Path, cohort: cohorts.Cohort, runs: int) -> dict[str, Any]:
         "patterns": timed(lambda: patterns.query(cur, p, CAP), runs),
         "comparative": timed(lambda: comparative.query(cur, p, span, n), runs),
         "effectiveness": timed(lambda: effectiveness.query(cur, cid, p, n), runs)}
-    frame = cur.execute("SELECT student_id, type, ts FROM student_activity_log").pl()
+    frame = cur.sql("SELECT student_id, type, ts FROM student_activity_log").pl()
     out["heatmap_duckdb_ms"] = timed(lambda: cur.execute(
         "SELECT isodow(ts), hour(ts), count(*), count(DISTINCT student_id) FROM student_activity_log "
         "WHERE course_id = $c AND type <> 'heartbeat' GROUP BY ALL", {"c": cid}).fetchall(), runs)

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import bisect
 import statistics
 from typing import Any
 
@@ -44,9 +45,9 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, session: Session |
                                    "n": max(activities, 1), "student": p.student_id or ""})
 
 
-def percentile(value: float, population: list[float]) -> float:
-    """The share of ``population`` at or below ``value``, in percent."""
-    return round(100 * sum(v <= value for v in population) / len(population), 1)
+def percentile(value: float, ordered: list[float]) -> float:
+    """The share of ``ordered`` (sorted ascending) at or below ``value``, in percent."""
+    return round(100 * bisect.bisect_right(ordered, value) / len(ordered), 1)
 
 
 def shape(students: list[dict], trajectory: list[tuple], session: Session | None,

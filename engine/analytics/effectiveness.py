@@ -46,11 +46,10 @@ _MEASURES = ("g_b", "g_a", "a_b", "e_b", "a_a", "e_a", "s_b", "s_a")
 def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, activities: int) -> dict[str, list]:
     """(After ``sources.prepare``.) Per intervention the subject's windows, and comparison means."""
     values = {"course": course_id, **p.sql(), "w": 60.0 * p.window_minutes, "limit": MAX_INTERVENTIONS,
-                                        "n": max(activities, 1)}
+              "n": max(activities, 1)}
     by_kind = run(cur, "SELECT kind, count(*) FILTER (WHERE NOT holdout), count(*) FILTER (WHERE holdout), "
-                          "count(DISTINCT student_id) FROM intervention_records WHERE course_id = $course "
-                          "AND created_at >= $since AND created_at < $until GROUP BY ALL ORDER BY 2 DESC, 1",
-                          values)
+                       "count(DISTINCT student_id) FROM intervention_records WHERE course_id = $course "
+                       "AND created_at >= $since AND created_at < $until GROUP BY ALL ORDER BY 2 DESC, 1", values)
     if not by_kind:
         return {"by_kind": [], "subjects": [], "controls": []}
     rows = run(cur, """

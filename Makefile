@@ -45,7 +45,7 @@ bench: install
 	$(PY) -m loadtests.bench_ingest
 	$(PY) -m loadtests.bench_edge
 	$(PY) -m loadtests.bench_simulator
-	$(PY) -m loadtests.bench_analytics
+	$(PY) -m loadtests.bench_analytics --endpoint
 
 lint: install
 	$(PY) -m ruff check .

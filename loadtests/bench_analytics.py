@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.endpoint:
         try:
             results[sizes[0]]["endpoint_http"] = endpoint(args.cache / f"analytics-{sizes[0]}" / "cohort", runs)
-        except Exception as exc:  # a stack that cannot start here must not lose the figures above
+        except Exception as exc:  # noqa: BLE001 (a stack that cannot start must not lose the figures above)
             console.print(f"[red]endpoint over HTTP not measured: {exc.__class__.__name__}: {exc}[/red]")
     show(results)
     out = args.cache / "analytics.json"

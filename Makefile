@@ -49,6 +49,7 @@ bench: install
 	$(PY) -m loadtests.bench_risk
 	$(PY) -m loadtests.bench_capacity --steps 100,250,500,1000,1500 --seconds 20
 	$(PY) -m loadtests.bench_comms
+	$(PY) -m loadtests.bench_analytics --endpoint
 
 lint: install
 	$(PY) -m ruff check .

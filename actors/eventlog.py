@@ -22,7 +22,7 @@ from actors.dispatch import ShardDispatcher
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
 from actors.xapi_desk import XapiDesk
-from engine import analytics, interventions, privacy, voiding
+from engine import analytics, holdout, interventions, privacy, voiding
 from engine.events import Columns, Event, EventBatch, iso
 from engine.store import Store, activity_to_dict
 
@@ -171,22 +171,56 @@ class EventLog(EventLogComms, CommsLog):
     # -- interventions ---------------------------------------------------------
 
     async def intervene(self, professor_id: str, student_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Validate, record (intervention_records) and deliver live to the student's sockets."""
+        """Validate, record (intervention_records) and deliver live to the student's sockets.
+
+        With a holdout share (``holdout`` in the body, else the course's ``intervention_holdout``)
+        the student may be drawn to be held out: recorded with ``holdout = true``, not delivered.
+        """
         course = self.catalog.courses.get(str(body.get("course_id")))
         if course is None:
             raise DomainError(404, "course_id", f"unknown course '{body.get('course_id')}'")
         if not self.catalog.enrolled(course.course_id, student_id):
             raise DomainError(404, "student_id", f"student '{student_id}' is not in '{course.course_id}'")
+        out = await self._intervene(professor_id, course, [student_id], body)
+        return out["records"][0]
+
+    async def intervene_many(self, professor_id: str, course_id: str, student_ids: list[str],
+                             body: dict[str, Any]) -> dict[str, Any]:
+        """One intervention for several students (a bulk or targeted send), with an optional holdout."""
+        course = self.catalog.courses.get(course_id)
+        if course is None:
+            raise DomainError(404, "course_id", f"unknown course '{course_id}'")
+        unknown = [s for s in student_ids if not self.catalog.enrolled(course_id, s)]
+        if unknown:
+            raise DomainError(422, "student_ids", f"not on the roster of '{course_id}': {', '.join(unknown[:10])}")
+        return await self._intervene(professor_id, course, list(dict.fromkeys(student_ids)), body)
+
+    async def _intervene(self, professor_id: str, course, student_ids: list[str],
+                         body: dict[str, Any]) -> dict[str, Any]:
         try:
-            record = interventions.build(body, course, professor_id, student_id)
+            share = holdout.share(body.get("holdout"), self.catalog.config(course.course_id).intervention_holdout)
+            records = [interventions.build(body, course, professor_id, s) for s in student_ids]
+        except holdout.HoldoutError as exc:
+            raise DomainError(422, exc.field, exc.error) from None
         except interventions.InterventionError as exc:
             raise DomainError(exc.status, exc.field, exc.error) from None
+        held = holdout.draw(student_ids, share)
         hub = self._handles.hub_for(course.course_id)
-        view = await hub.student_view.remote(course.course_id, student_id)
-        record["status_before"] = (view or {}).get("status")  # the outcome is measured against it
-        await asyncio.to_thread(self._store.save_intervention, record)
-        await hub.deliver.remote(student_id, student_frame(record))
-        return record | {"created_at": iso(record["created_at"])}
+        views = await asyncio.gather(*(hub.student_view.remote(course.course_id, s) for s in student_ids))
+        for record, view in zip(records, views):
+            record["holdout"] = record["student_id"] in held
+            record["status_before"] = (view or {}).get("status")  # the outcome is measured against it
+        if len(records) == 1:
+            await asyncio.to_thread(self._store.save_intervention, records[0])
+        else:
+            await asyncio.to_thread(self._store.save_interventions, records)
+        for record in records:
+            if not record["holdout"]:
+                await hub.deliver.remote(record["student_id"], student_frame(record))
+        shown = [r | {"created_at": iso(r["created_at"]), "delivered": not r["holdout"]} for r in records]
+        return {"course_id": course.course_id, "kind": records[0]["kind"] if records else body.get("kind"),
+                "holdout_share": share, "sent": [r["student_id"] for r in records if not r["holdout"]],
+                "held_out": [r["student_id"] for r in records if r["holdout"]], "records": shown}
 
     async def interventions_of(self, student_id: str, course_id: str | None = None) -> list[dict[str, Any]]:
         rows = await asyncio.to_thread(self._store.interventions, student_id, course_id)
@@ -234,15 +268,17 @@ class EventLog(EventLogComms, CommsLog):
         finally:
             cur.close()
 
-    async def analytics_raw(self, course_id: str) -> dict[str, Any]:
-        """The SQL part of the real-time analytics (engine/analytics.py), on its own cursor."""
+    async def analytics_raw(self, course_id: str,
+                            params: analytics.AnalyticsParams | None = None) -> dict[str, Any]:
+        """The SQL part of the real-time analytics (engine/analytics/), on its own cursor."""
         self.course_info(course_id)
+        course = self.catalog.courses[course_id]
         cap = self.catalog.config(course_id).idle_after_s
 
         def run() -> dict[str, Any]:
             cur = self._store.cursor()
             try:
-                return analytics.query(cur, course_id, cap)
+                return analytics.query(cur, course, cap, params)
             finally:
                 cur.close()
         return await asyncio.to_thread(run)

@@ -128,10 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="dashboard port (default 8501)")
     p.add_argument("--token-file", type=Path, help="sign in with the professor token in this file")
     p.set_defaults(func=cmd_dashboard)
-    from classpulse import loadtest_cmd, model_cmd, simulate_cmd
+    from classpulse import loadtest_cmd, model_cmd, report_cmd, simulate_cmd
     simulate_cmd.add_parsers(sub)
     loadtest_cmd.add_parser(sub)
     model_cmd.add_parser(sub)
+    report_cmd.add_parser(sub)
     return parser
 
 

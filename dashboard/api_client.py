@@ -25,7 +25,7 @@ class ApiClient:
     token: str
     timeout: float = 10.0
 
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
+    def _call(self, method: str, path: str, raw: bool = False, **kw: Any) -> Any:
         try:
             r = httpx.request(method, self.base_url.rstrip("/") + path, timeout=self.timeout,
                               headers={"Authorization": f"Bearer {self.token}"}, **kw)
@@ -39,7 +39,7 @@ class ApiClient:
             except ValueError:
                 message = r.text
             raise ApiRefused(r.status_code, message)
-        return r.json()
+        return r if raw else r.json()
 
     def courses(self) -> list[dict]:
         return self._call("GET", "/api/professor/courses")["courses"]
@@ -50,8 +50,14 @@ class ApiClient:
     def student(self, course_id: str, student_id: str) -> dict:
         return self._call("GET", f"/api/professor/courses/{course_id}/students/{student_id}")
 
-    def analytics(self, course_id: str) -> dict:
-        return self._call("GET", f"/api/professor/courses/{course_id}/analytics/real-time")
+    def analytics(self, course_id: str, params: dict | None = None) -> dict:
+        return self._call("GET", f"/api/professor/courses/{course_id}/analytics/real-time", params=params or {})
+
+    def export(self, course_id: str, section: str, fmt: str, params: dict | None = None) -> tuple[bytes, str]:
+        """One analytics section as a file: (bytes, filename)."""
+        r = self._call("GET", f"/api/professor/courses/{course_id}/analytics/export",
+                       params=(params or {}) | {"section": section, "format": fmt}, raw=True)
+        return r.content, f"{course_id}-{section}.{fmt}"
 
     def config(self, course_id: str) -> dict:
         return self._call("GET", f"/api/professor/courses/{course_id}/alerts/configure")

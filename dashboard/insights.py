@@ -1,56 +1,64 @@
 """Analytics (charts a professor would rather look at than read) and alert settings."""
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard import insight_charts as charts
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
 from dashboard.presentation import pseudonym
 
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+EXPORT_SECTIONS = ["bottlenecks", "heatmap", "session", "patterns", "comparative", "trajectory", "interventions",
+                   "intervention_records", "at_risk"]
 
 
 def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
+    cid = course["course_id"]
+    with st.expander("Range, buckets and windows"):
+        params = _controls(client, cid, projection)
     try:
-        a = client.analytics(course["course_id"])
+        a = client.analytics(cid, params)
     except (ApiUnavailable, ApiRefused) as exc:
         st.error(f"Analytics unavailable: {exc}")
         return
+    names = {s["student_id"]: (pseudonym(s["student_id"]) if projection else s["name"])
+             for s in a["at_risk"]["students"]}
+
     st.subheader("Where students are stuck")
     bottlenecks = pd.DataFrame(a["bottlenecks"])
     if bottlenecks.empty or bottlenecks["insufficient_data"].all():
         st.caption("Not enough data yet.")
     else:
-        chart = alt.Chart(bottlenecks[~bottlenecks["insufficient_data"]]).mark_bar().encode(
-            x=alt.X("score:Q", title="bottleneck score"), y=alt.Y("title:N", sort="-x", title=None),
-            color=alt.Color("error_rate:Q", scale=alt.Scale(scheme="reds"), title="error rate"),
-            tooltip=["title", "score", "error_rate", "hint_rate", "drop_off", "median_time_s", "expected_s"])
-        st.altair_chart(chart, use_container_width=True)
+        bottlenecks["stuck"] = bottlenecks["stuck_students"].map(len)
+        st.altair_chart(charts.bottlenecks(bottlenecks[~bottlenecks["insufficient_data"]]), use_container_width=True)
+        for b in a["bottlenecks"]:
+            if b["stuck_students"]:
+                who = ", ".join(pseudonym(s) if projection else names.get(s, s) for s in b["stuck_students"][:8])
+                st.markdown(f"- **{b['title']}**: {len(b['stuck_students'])} stuck now ({who})")
 
     left, right = st.columns(2)
     with left:
         st.subheader("When students are active")
-        heat = pd.DataFrame(a["heatmap"]["by_weekday_hour"])
-        if heat.empty:
+        heat = a["heatmap"]
+        if heat["insufficient_data"]:
             st.caption("Not enough data yet.")
         else:
-            heat["day"] = heat["weekday"].map(lambda d: WEEKDAYS[d - 1])
-            st.altair_chart(alt.Chart(heat).mark_rect().encode(
-                x=alt.X("hour:O", title="hour (UTC)"), y=alt.Y("day:N", sort=WEEKDAYS, title=None),
-                color=alt.Color("events:Q", scale=alt.Scale(scheme="blues")), tooltip=["day", "hour", "events"]),
-                use_container_width=True)
+            st.altair_chart(charts.weekday_hour(heat["by_weekday_hour"]), use_container_width=True)
+            if heat["by_minute"]:
+                st.caption(f"This session, {heat['session']['bucket_minutes']:g}-minute buckets")
+                st.altair_chart(charts.session(heat["by_minute"]), use_container_width=True)
     with right:
         st.subheader("Class progress")
         comp = a["comparative"]
         if comp.get("insufficient_data"):
             st.caption("Not enough data yet.")
         else:
-            hist = pd.DataFrame(comp["histogram"])
-            hist["completion"] = hist["from"].map(lambda f: f"{f:.0%}")
-            st.altair_chart(alt.Chart(hist).mark_bar().encode(
-                x=alt.X("completion:N", sort=None), y=alt.Y("students:Q")), use_container_width=True)
+            st.altair_chart(charts.histogram(comp["histogram"]), use_container_width=True)
             st.caption(f"median {comp['median']:.0%} · p10 {comp['p10']:.0%} · p90 {comp['p90']:.0%}")
+            if comp["trajectory"]:
+                st.altair_chart(charts.trajectory(comp["trajectory"]), use_container_width=True)
+                st.caption("Line: class median; band: middle half of the class"
+                           + ("; dashed: the chosen student" if comp.get("student") else ""))
 
     st.subheader("At risk")
     risk = a["at_risk"]
@@ -62,12 +70,82 @@ def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
     if not risk["students"]:
         st.caption("Nobody above the risk threshold.")
 
-    patterns = a["patterns"]
-    st.subheader("When they learn best")
+    _patterns(a["patterns"])
+    _effectiveness(a["interventions"])
+    _exports(client, cid, params)
+
+
+def _controls(client: ApiClient, cid: str, projection: bool) -> dict:
+    c1, c2, c3 = st.columns(3)
+    params = {"bucket": c1.selectbox("Session bucket (minutes)", [1, 5, 10, 15, 30, 60], index=1),
+              "window_minutes": c2.number_input("Effect window (minutes)", 1, 1440, 10),
+              "session_minutes": c3.number_input("Session span (minutes)", 5, 10_080, 120)}
+    try:
+        students = client.live_progress(cid)["students"]
+    except (ApiUnavailable, ApiRefused):
+        students = []
+    labels = {s["student_id"]: (pseudonym(s["student_id"]) if projection else s["name"]) for s in students}
+    chosen = st.selectbox("One student's heatmap and trajectory", ["(whole class)", *labels],
+                          format_func=lambda s: labels.get(s, s))
+    if chosen in labels:
+        params["student_id"] = chosen
+    return params
+
+
+def _patterns(patterns: dict) -> None:
+    st.subheader("When and how they learn best")
+    for line in patterns.get("summary", []):
+        st.markdown(f"- {line}")
     if patterns["insufficient_data"]:
-        st.caption("Not enough attempts per hour yet.")
-    else:
-        st.line_chart(pd.DataFrame(patterns["by_hour"]).set_index("hour")[["success_rate"]], height=200)
+        st.caption(f"Not enough attempts per hour yet (at least {patterns['min_attempts']} per group).")
+        return
+    st.altair_chart(charts.success_by_hour([h for h in patterns["by_hour"] if not h["insufficient_data"]]),
+                    use_container_width=True)
+    cols = st.columns(3)
+    for col, title, key in zip(cols, ("Session length", "Spaced vs massed", "Hint use"),
+                               ("by_session_length", "spacing", "by_hint_use"), strict=True):
+        with col:
+            st.caption(title)
+            rows = pd.DataFrame(patterns[key])
+            if not rows.empty:
+                st.dataframe(rows.drop(columns=["insufficient_data"]), hide_index=True, use_container_width=True)
+
+
+def _effectiveness(interventions: dict) -> None:
+    st.subheader("Did interventions help?")
+    eff = interventions["effectiveness"]
+    st.caption(f"Change in the {interventions['window_minutes']} minutes after against the "
+               f"{interventions['window_minutes']} before, with 95% confidence intervals. Send with a holdout "
+               "share for an unbiased estimate.")
+    rows = []
+    for kind in eff["kinds"]:
+        label = "randomized holdout" if kind["method"] == "randomized_holdout" else "comparable students (not randomized)"
+        st.markdown(f"**{kind['kind']}** — {kind['treated']} sent, {kind['held_out']} held out; {label}")
+        for metric, e in kind["effects"].items():
+            if e.get("insufficient_data"):
+                continue
+            sure = "clear effect" if e["ci_excludes_zero"] else "could be no effect"
+            st.markdown(f"  - {charts.METRIC_LABELS[metric]}: {e['effect']:+.3g} "
+                        f"(95% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g}; {sure})")
+            rows.append({"kind": kind["kind"], "metric": metric, "method": kind["method"]} | e)
+    if rows:
+        st.altair_chart(charts.effects(rows), use_container_width=True)
+    elif eff["insufficient_data"]:
+        st.caption(f"Not enough interventions yet (at least {eff['min_per_arm']} per kind and arm).")
+
+
+def _exports(client: ApiClient, cid: str, params: dict) -> None:
+    with st.expander("Export for analysis (CSV / Parquet)"):
+        c1, c2 = st.columns(2)
+        section = c1.selectbox("Section", EXPORT_SECTIONS)
+        fmt = c2.selectbox("Format", ["csv", "parquet"])
+        if st.button("Prepare file"):
+            try:
+                data, filename = client.export(cid, section, fmt, params)
+            except (ApiUnavailable, ApiRefused) as exc:
+                st.error(f"Export failed: {exc}")
+                return
+            st.download_button(f"Download {filename}", data, file_name=filename)
 
 
 def settings_page(client: ApiClient, course: dict) -> None:
@@ -85,6 +163,9 @@ def settings_page(client: ApiClient, course: dict) -> None:
             "hint_burst": st.number_input("Struggling: hints in the window", 1, 50, int(config["hint_burst"])),
             "behind_by": st.slider("Behind the class median by more than", 0.0, 1.0, float(config["behind_by"])),
             "risk_threshold": st.slider("Risk alert threshold", 0.0, 1.0, float(config["risk_threshold"])),
+            "intervention_holdout": st.slider("Hold out this share of students from interventions (for measuring "
+                                              "their effect)", 0.0, 0.5,
+                                              float(config.get("intervention_holdout", 0.0))),
         }
         if st.form_submit_button("Save thresholds"):
             try:

@@ -31,6 +31,7 @@ class AlertConfig:
     escalate_after_ignored: int = 3  # unread interventions while struggling; 0 turns the rule off
     escalate_after_minutes: float = 10.0  # still struggling this long after help; 0 turns it off
     office_hours_max_help_minutes: float = 15.0
+    intervention_holdout: float = 0.0  # share of eligible students held out of interventions (engine/holdout.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +70,7 @@ _BOUNDS: dict[str, tuple[type, float, float]] = {
     "escalate_after_ignored": (int, 0, 50),
     "escalate_after_minutes": (float, 0, 1440),
     "office_hours_max_help_minutes": (float, 0.05, 240),
+    "intervention_holdout": (float, 0.0, 0.5),
 }
 
 

@@ -200,17 +200,34 @@ class Store:
 
     def save_intervention(self, record: dict[str, Any]) -> None:
         payload = {k: v for k, v in record.items() if k not in
-                   ("intervention_id", "course_id", "student_id", "professor_id", "kind", "created_at")}
+                   ("intervention_id", "course_id", "student_id", "professor_id", "kind", "created_at",
+                    "holdout")}
         self.cursor().execute(
             "INSERT INTO intervention_records (intervention_id, course_id, student_id, professor_id, kind, "
-            "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, to_timestamp(?))",
+            "payload, created_at, holdout) VALUES (?, ?, ?, ?, ?, ?, make_timestamp((? * 1e6)::BIGINT), ?)",
             (record["intervention_id"], record["course_id"], record["student_id"], record["professor_id"],
-             record["kind"], json.dumps(payload), record["created_at"]))
+             record["kind"], json.dumps(payload), record["created_at"], bool(record.get("holdout", False))))
+
+    def save_interventions(self, records: list[dict[str, Any]]) -> None:
+        """Several records (a bulk intervention) in one transaction."""
+        cur = self.cursor()
+        cur.execute("BEGIN")
+        try:
+            cur.executemany(
+                "INSERT INTO intervention_records (intervention_id, course_id, student_id, professor_id, kind, "
+                "payload, created_at, holdout) VALUES (?, ?, ?, ?, ?, ?, make_timestamp((? * 1e6)::BIGINT), ?)",
+                [(r["intervention_id"], r["course_id"], r["student_id"], r["professor_id"], r["kind"],
+                  json.dumps({k: v for k, v in r.items() if k not in _RECORD_COLUMNS}), r["created_at"],
+                  bool(r.get("holdout", False))) for r in records])
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
 
     def interventions(self, student_id: str, course_id: str | None = None, limit: int = 200) -> list[dict]:
         rows = self.cursor().execute(
             "SELECT intervention_id, course_id, student_id, professor_id, kind, payload, "
-            "epoch(created_at) FROM intervention_records WHERE student_id = ? "
+            "epoch(created_at) FROM intervention_records WHERE student_id = ? AND NOT holdout "
             "AND (? IS NULL OR course_id = ?) ORDER BY created_at DESC LIMIT ?",
             (student_id, course_id, course_id, limit)).fetchall()
         return [{"intervention_id": r[0], "course_id": r[1], "student_id": r[2], "professor_id": r[3],
@@ -228,6 +245,9 @@ class Store:
     def counts(self) -> dict[str, int]:
         cur = self.cursor()
         return {t: int(cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}
+
+
+_RECORD_COLUMNS = ("intervention_id", "course_id", "student_id", "professor_id", "kind", "created_at", "holdout")
 
 
 def activity_to_dict(a: Activity) -> dict[str, Any]:

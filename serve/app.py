@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from actors.topology import DomainError
 from serve.bodies import ApiError, add_body_schemas
 from serve.context import ApiConfig, ApiContext
-from serve.routes import admin, comms, events, live, office_hours, professor, xapi
+from serve.routes import admin, analytics, comms, events, live, office_hours, professor, xapi
 
 __all__ = ["ApiConfig", "build_app"]
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def build_app(config: ApiConfig) -> FastAPI:
             return ORJSONResponse({"status": "starting"}, status_code=503, headers={"Retry-After": "2"})
         return ORJSONResponse({"status": "ok"})
 
-    for module in (admin, events, professor, live, xapi, comms, office_hours):
+    for module in (admin, events, professor, analytics, live, xapi, comms, office_hours):
         app.include_router(module.router(ctx))
 
     def openapi() -> dict[str, Any]:

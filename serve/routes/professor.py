@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import ORJSONResponse
 
-from engine import analytics
 from engine.alerts import course_of
 from serve.auth import require
 from serve.bodies import ApiError, read_json
@@ -50,14 +49,6 @@ def router(ctx: ApiContext) -> APIRouter:
         return {"course_id": course_id, "student": view, "activities": (detail or {}).get("activities", {}),
                 "recent_interactions": (detail or {}).get("tail", ""), "interventions": interventions,
                 "timeline": timeline}
-
-    @r.get("/api/professor/courses/{course_id}/analytics/real-time")
-    async def analytics_now(course_id: str, request: Request) -> dict[str, Any]:
-        await ctx.own_course(await ctx.caller(request), course_id)
-        raw, live, config, course = await asyncio.gather(
-            ctx.log.analytics_raw.remote(course_id), ctx.runtime.live_progress(course_id),
-            ctx.log.config.remote(course_id), ctx.log.course_object.remote(course_id))
-        return analytics.combine(raw, course, live, config["risk_threshold"])
 
     @r.get("/api/professor/courses/{course_id}/alerts/configure")
     async def get_config(course_id: str, request: Request) -> dict[str, Any]:
@@ -107,7 +98,42 @@ def router(ctx: ApiContext) -> APIRouter:
         record = await ctx.log.intervene.remote(principal.id, student_id, body)
         return ORJSONResponse(record, status_code=201)
 
+    @r.post("/api/professor/courses/{course_id}/interventions", status_code=201)
+    async def intervene_many(course_id: str, request: Request) -> ORJSONResponse:
+        """One intervention for ``student_ids`` or every student with ``status``; ``holdout`` share optional."""
+        principal = await ctx.caller(request)
+        await ctx.own_course(principal, course_id)
+        body = await read_json(request, limit)
+        if not isinstance(body, dict):
+            raise ApiError(422, "body", "must be a JSON object")
+        students = await _targets(ctx, course_id, body)
+        out = await ctx.log.intervene_many.remote(principal.id, course_id, students, body | {"course_id": course_id})
+        return ORJSONResponse(out, status_code=201)
+
     return r
+
+
+STATUSES = ("active", "struggling", "idle", "not_started", "completed")
+MAX_TARGETS = 10_000
+
+
+async def _targets(ctx: ApiContext, course_id: str, body: dict[str, Any]) -> list[str]:
+    """``student_ids`` (1..10,000 ids) or ``status`` (everyone with it now, from live progress)."""
+    ids, status = body.get("student_ids"), body.get("status")
+    if (ids is None) == (status is None):
+        raise ApiError(422, "student_ids", "give either 'student_ids' (a list) or 'status'")
+    if status is not None:
+        if status not in STATUSES:
+            raise ApiError(422, "status", f"must be one of {', '.join(STATUSES)}")
+        live = await ctx.runtime.live_progress(course_id)
+        students = [s["student_id"] for s in live["students"] if s["status"] == status]
+        if not students:
+            raise ApiError(422, "status", f"no student of '{course_id}' is {status} now")
+        return students
+    if (not isinstance(ids, list) or not 1 <= len(ids) <= MAX_TARGETS
+            or not all(isinstance(s, str) for s in ids)):
+        raise ApiError(422, "student_ids", f"must be a list of 1 to {MAX_TARGETS} student ids")
+    return ids
 
 
 def _snooze_until(body: Any) -> float:

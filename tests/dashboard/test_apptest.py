@@ -84,3 +84,19 @@ def test_analytics_page_renders(room):
     assert not at.exception
     assert any("At risk" in h.value for h in at.subheader)
     assert "transparent rules (fallback: this course declares no session window" in text_of(at)
+
+
+def test_analytics_page_shows_effectiveness_patterns_and_a_chosen_student(stack, room):
+    students = list(room.student_tokens)
+    with stack.client(room.professor_token) as c:
+        r = c.post(f"/api/professor/courses/{room.course_id}/interventions",
+                   json={"kind": "hint", "message": "Try the base case", "student_ids": students, "holdout": 0.5})
+        assert r.status_code == 201, r.text
+    at = app(room, page="Analytics")
+    assert not at.exception
+    headers = [h.value for h in at.subheader]
+    assert {"Where students are stuck", "When and how they learn best", "Did interventions help?"} <= set(headers)
+    assert "2 sent, 2 held out" in text_of(at)
+    pick = next(s for s in at.selectbox if s.label.startswith("One student"))
+    pick.set_value(students[0]).run()
+    assert not at.exception

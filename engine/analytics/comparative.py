@@ -1,0 +1,81 @@
+"""Comparative progress: where each student stands against the class.
+
+* Distribution (from the live view): completion and pace (completion points
+  per hour of time on task) as a histogram and quantiles.
+* Each student's percentile: the share of the class at or below them
+  (``100 * #{c <= mine} / n``), for completion and for pace.
+* Trajectory (SQL over the log): completion at the end of each session bucket
+  for every student who has started, the class median and quartiles, and the
+  chosen student's own line (``student_id``) against them.
+"""
+from __future__ import annotations
+
+import bisect
+import statistics
+from typing import Any
+
+import duckdb
+
+from engine.analytics.params import AnalyticsParams
+from engine.analytics.sources import Session, run
+
+MIN_STUDENTS = 3
+
+
+def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, session: Session | None,
+          activities: int) -> list[tuple]:
+    if session is None:
+        return []
+    return run(cur, """
+        WITH b AS (SELECT student_id, least(greatest(floor((e - $start) / $width), -1), $nb - 1)::BIGINT AS k,
+                          sum(gain) AS gain
+                   FROM facts WHERE gain > 0 GROUP BY ALL),
+        base AS (SELECT student_id, gain FROM b WHERE k = -1),
+        started AS (SELECT DISTINCT student_id FROM facts),
+        grid AS (SELECT s.student_id, r.k FROM started s CROSS JOIN range(0, $nb) r(k)),
+        cum AS (SELECT g.student_id, g.k,
+                       (coalesce(base.gain, 0) + sum(coalesce(b.gain, 0)) OVER (PARTITION BY g.student_id ORDER BY g.k))
+                           / $n AS done
+                FROM grid g LEFT JOIN b ON b.student_id = g.student_id AND b.k = g.k
+                LEFT JOIN base ON base.student_id = g.student_id)
+        SELECT k, count(*), quantile_cont(done, 0.5), quantile_cont(done, 0.25), quantile_cont(done, 0.75),
+               max(done) FILTER (WHERE student_id = $student)
+        FROM cum GROUP BY k ORDER BY k""",
+        {"start": session.start, "width": session.width_s, "nb": session.buckets,
+                                   "n": max(activities, 1), "student": p.student_id or ""})
+
+
+def percentile(value: float, ordered: list[float]) -> float:
+    """The share of ``ordered`` (sorted ascending) at or below ``value``, in percent."""
+    return round(100 * bisect.bisect_right(ordered, value) / len(ordered), 1)
+
+
+def shape(students: list[dict], trajectory: list[tuple], session: Session | None,
+          student_id: str | None) -> dict[str, Any]:
+    done = sorted(s["completion"] for s in students)
+    if len(done) < MIN_STUDENTS:
+        return {"insufficient_data": True, "students": [], "histogram": [], "trajectory": []}
+    paces = {s["student_id"]: s["completion"] / (s["time_on_task_s"] / 3600)
+             for s in students if s["time_on_task_s"] > 0}
+    pace_values = sorted(paces.values())
+    q = statistics.quantiles(done, n=10, method="inclusive")
+    buckets = [0] * 10
+    for c in done:
+        buckets[min(int(c * 10), 9)] += 1
+    rows = [{"student_id": s["student_id"], "completion": s["completion"],
+             "percentile": percentile(s["completion"], done),
+             "pace_per_hour": round(paces[s["student_id"]], 3) if s["student_id"] in paces else None,
+             "pace_percentile": percentile(paces[s["student_id"]], pace_values) if s["student_id"] in paces
+             else None} for s in students]
+    line = [{"t": session.start + (k + 1) * session.width_s, "students": n, "median": round(med, 4),
+             "p25": round(lo, 4), "p75": round(hi, 4), "student": None if own is None else round(own, 4)}
+            for k, n, med, lo, hi, own in trajectory] if session else []
+    out = {"insufficient_data": False, "median": statistics.median(done), "p10": q[0], "p90": q[-1],
+           "histogram": [{"from": i / 10, "to": (i + 1) / 10, "students": b} for i, b in enumerate(buckets)],
+           "pace": ({"median": round(statistics.median(pace_values), 3),
+                     "p10": round(pace_values[int(0.1 * (len(pace_values) - 1))], 3),
+                     "p90": round(pace_values[int(0.9 * (len(pace_values) - 1))], 3)} if pace_values else None),
+           "students": rows, "trajectory": line}
+    if student_id:
+        out["student"] = next((r for r in rows if r["student_id"] == student_id), None)
+    return out

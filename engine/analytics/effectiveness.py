@@ -1,0 +1,158 @@
+"""Intervention effectiveness: did students change after the professor helped?
+
+For each intervention at time ``t`` (the record's ``created_at``) and window
+``w`` (``window_minutes``), three measures of the student in ``[t - w, t)``
+(before) and ``[t, t + w)`` (after):
+
+* ``progress_rate``: completion gained per hour (the rise of per-activity
+  progress, as the fold counts it, over the number of activities);
+* ``error_rate``: wrong attempts / attempts (only when both windows have attempts);
+* ``active_minutes``: time on task charged to the window's events.
+
+The outcome of one intervention is the change, after - before. Per kind the
+effect is estimated one of two ways (``method``):
+
+* ``randomized_holdout`` (preferred, used whenever the kind has at least
+  ``MIN_ARM`` held-out and treated students): interventions sent with a
+  ``holdout`` share leave a random part of the eligible students out; they are
+  recorded (``intervention_records.holdout``) but not delivered. The effect is
+  the treated mean change minus the held-out mean change (unbiased: who was
+  held out was decided by a coin, not by the professor).
+* ``matched_comparison``: each treated student against comparable students
+  who got nothing within ``w`` of ``t``: same course, same state before ``t``
+  (``idle``: no learning event in the window; ``struggling``: at least 3
+  attempts, half or more wrong; else ``active``); per intervention the
+  difference of changes (difference-in-differences), averaged. Not
+  randomized: professors help the students who need it, so say so.
+
+Both come with a 95% confidence interval and an effect size (``estimates``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from engine.analytics import estimates
+from engine.analytics.params import AnalyticsParams
+from engine.analytics.sources import run
+
+MIN_ARM = 5
+MAX_INTERVENTIONS = 5000
+METRICS = ("progress_rate", "error_rate", "active_minutes")
+_MEASURES = ("g_b", "g_a", "a_b", "e_b", "a_a", "e_a", "s_b", "s_a")
+
+
+def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, activities: int) -> dict[str, list]:
+    """(After ``sources.prepare``.) Per intervention the subject's windows, and comparison means."""
+    values = {"course": course_id, **p.sql(), "w": 60.0 * p.window_minutes, "limit": MAX_INTERVENTIONS,
+              "n": max(activities, 1)}
+    by_kind = run(cur, "SELECT kind, count(*) FILTER (WHERE NOT holdout), count(*) FILTER (WHERE holdout), "
+                       "count(DISTINCT student_id) FROM intervention_records WHERE course_id = $course "
+                       "AND created_at >= $since AND created_at < $until GROUP BY ALL ORDER BY 2 DESC, 1", values)
+    if not by_kind:
+        return {"by_kind": [], "subjects": [], "controls": []}
+    rows = run(cur, """
+        WITH iv AS (SELECT intervention_id, student_id, kind, holdout, epoch(created_at) AS t
+                    FROM intervention_records WHERE course_id = $course AND created_at >= $since
+                    AND created_at < $until ORDER BY created_at DESC LIMIT $limit),
+        times AS (SELECT DISTINCT t FROM iv),
+        ev AS (SELECT student_id, e, type, correct, spent, gain FROM facts),
+        students AS (SELECT DISTINCT student_id FROM facts),
+        per AS (SELECT times.t, ev.student_id,
+                       sum(gain) FILTER (WHERE e < t) AS g_b, sum(gain) FILTER (WHERE e >= t) AS g_a,
+                       count(*) FILTER (WHERE e < t AND type = 'attempt') AS a_b,
+                       count(*) FILTER (WHERE e < t AND type = 'attempt' AND NOT correct) AS e_b,
+                       count(*) FILTER (WHERE e >= t AND type = 'attempt') AS a_a,
+                       count(*) FILTER (WHERE e >= t AND type = 'attempt' AND NOT correct) AS e_a,
+                       sum(spent) FILTER (WHERE e < t) AS s_b, sum(spent) FILTER (WHERE e >= t) AS s_a,
+                       count(*) FILTER (WHERE e < t) AS n_b
+                FROM times JOIN ev ON ev.e >= times.t - $w AND ev.e < times.t + $w GROUP BY ALL),
+        grid AS MATERIALIZED (
+            SELECT times.t, s.student_id,
+                   coalesce(g_b, 0) AS g_b, coalesce(g_a, 0) AS g_a, coalesce(a_b, 0) AS a_b,
+                   coalesce(e_b, 0) AS e_b, coalesce(a_a, 0) AS a_a, coalesce(e_a, 0) AS e_a,
+                   coalesce(s_b, 0) AS s_b, coalesce(s_a, 0) AS s_a,
+                   CASE WHEN coalesce(n_b, 0) = 0 THEN 'idle'
+                        WHEN a_b >= 3 AND e_b >= 0.5 * a_b THEN 'struggling' ELSE 'active' END AS state,
+                   (coalesce(g_a, 0) - coalesce(g_b, 0)) / $n / ($w / 3600) AS d_progress,
+                   CASE WHEN a_a > 0 AND a_b > 0 THEN e_a / a_a - e_b / a_b END AS d_error,
+                   (coalesce(s_a, 0) - coalesce(s_b, 0)) / 60 AS d_active
+            FROM times CROSS JOIN students s
+            LEFT JOIN per ON per.t = times.t AND per.student_id = s.student_id),
+        helped AS (SELECT DISTINCT times.t, r.student_id FROM times JOIN intervention_records r
+                   ON r.course_id = $course AND NOT r.holdout AND abs(epoch(r.created_at) - times.t) < $w)
+        SELECT 'subject', iv.intervention_id, iv.kind, iv.holdout, iv.t, iv.student_id,
+               coalesce(g.state, 'idle'), coalesce(g.d_progress, 0), g.d_error, coalesce(g.d_active, 0),
+               coalesce(g.g_b, 0), coalesce(g.g_a, 0), coalesce(g.a_b, 0), coalesce(g.e_b, 0),
+               coalesce(g.a_a, 0), coalesce(g.e_a, 0), coalesce(g.s_b, 0), coalesce(g.s_a, 0)
+        FROM iv LEFT JOIN grid g ON g.t = iv.t AND g.student_id = iv.student_id
+        UNION ALL
+        SELECT 'control', NULL, NULL, NULL, g.t, NULL, g.state, avg(d_progress), avg(d_error), avg(d_active),
+               count(*), count(d_error), NULL, NULL, NULL, NULL, NULL, NULL
+        FROM grid g ANTI JOIN helped h ON h.t = g.t AND h.student_id = g.student_id
+        GROUP BY g.t, g.state""", values)
+    subjects = sorted((r[1:] for r in rows if r[0] == "subject"), key=lambda r: (-r[3], r[0]))
+    controls = [(r[4], r[6], r[10], r[7], r[8], r[11], r[9]) for r in rows if r[0] == "control"]
+    return {"by_kind": by_kind, "subjects": subjects, "controls": controls}
+
+
+def shape(raw: dict[str, list], p: AnalyticsParams, limit: int | None = 200) -> dict[str, Any]:
+    """``limit``: how many intervention records to list (the estimates use all of them)."""
+    counts = [{"kind": k, "count": n, "held_out": h, "students": s} for k, n, h, s in raw["by_kind"]]
+    controls = {(t, state): {"n": n, "progress_rate": dp, "error_rate": de, "n_error": ne, "active_minutes": da}
+                for t, state, n, dp, de, ne, da in raw["controls"]}
+    records = []
+    for row in raw["subjects"]:
+        iv, kind, holdout, t, student, state, dp, de, da = row[:9]
+        m = dict(zip(_MEASURES, row[9:]))
+        ctl = controls.get((t, state))
+        records.append({"intervention_id": iv, "kind": kind, "holdout": bool(holdout), "at": t,
+                        "student_id": student, "state_before": state,
+                        "change": {"progress_rate": dp, "error_rate": de, "active_minutes": da},
+                        "comparison": ({k: ctl[k] for k in ("n", *METRICS)} if ctl else None),
+                        "before": _window(m, "b", p), "after": _window(m, "a", p)})
+    kinds = [_per_kind(kind, [r for r in records if r["kind"] == kind]) for kind in dict.fromkeys(
+        c["kind"] for c in counts)]
+    return {"by_kind": counts, "window_minutes": p.window_minutes, "effectiveness": {
+        "insufficient_data": not any(not k["insufficient_data"] for k in kinds), "min_per_arm": MIN_ARM,
+        "kinds": kinds, "records": records[:limit]}}
+
+
+def _window(m: dict[str, Any], side: str, p: AnalyticsParams) -> dict[str, Any]:
+    attempts = m[f"a_{side}"]
+    return {"attempts": attempts, "error_rate": (m[f"e_{side}"] / attempts) if attempts else None,
+            "active_minutes": round(m[f"s_{side}"] / 60, 3), "completion_gained": m[f"g_{side}"]}
+
+
+def _per_kind(kind: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    treated = [r for r in records if not r["holdout"]]
+    held = [r for r in records if r["holdout"]]
+    out: dict[str, Any] = {"kind": kind, "treated": len(treated), "held_out": len(held)}
+    if len(treated) >= MIN_ARM and len(held) >= MIN_ARM:
+        out["method"] = "randomized_holdout"
+        effects = {}
+        for metric in METRICS:
+            t = [r["change"][metric] for r in treated if r["change"][metric] is not None]
+            c = [r["change"][metric] for r in held if r["change"][metric] is not None]
+            effects[metric] = (estimates.two_arm(t, c).to_dict() if min(len(t), len(c)) >= MIN_ARM
+                               else {"insufficient_data": True, "n_treated": len(t), "n_control": len(c)})
+    else:
+        out["method"] = "matched_comparison"
+        out["note"] = ("not randomized: send with a holdout share (e.g. 0.1) for an unbiased estimate"
+                       if treated else "only held-out students so far")
+        effects = {}
+        for metric in METRICS:
+            pairs = [(r["change"][metric], r["comparison"][metric]) for r in treated
+                     if r["comparison"] and r["change"][metric] is not None
+                     and r["comparison"][metric] is not None]
+            if len(pairs) >= MIN_ARM:
+                diffs = [a - b for a, b in pairs]
+                n_ctl = sum(r["comparison"]["n"] for r in treated if r["comparison"])
+                effects[metric] = estimates.one_sample(diffs, sum(a for a, _ in pairs) / len(pairs),
+                                                       sum(b for _, b in pairs) / len(pairs), n_ctl).to_dict()
+            else:
+                effects[metric] = {"insufficient_data": True, "n_treated": len(pairs), "n_control": 0}
+    out["effects"] = effects
+    out["insufficient_data"] = all(e.get("insufficient_data") for e in effects.values())
+    return out

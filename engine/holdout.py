@@ -1,0 +1,42 @@
+"""Randomized holdout for interventions: leave a random share of eligible students out.
+
+A professor who sends help with ``holdout: 0.1`` (or whose course sets
+``intervention_holdout``) has that share of the eligible students drawn at
+random; they are recorded in ``intervention_records`` with ``holdout = true``
+and the help is not delivered to them. Effectiveness compares the helped with
+them (``engine/analytics/effectiveness.py``): a coin, not the professor,
+decided who got help, so the comparison is unbiased.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+MAX_SHARE = 0.5
+_coin = random.SystemRandom()
+
+
+class HoldoutError(ValueError):
+    def __init__(self, error: str) -> None:
+        super().__init__(f"holdout: {error}")
+        self.field, self.error = "holdout", error
+
+
+def share(value: Any, default: float) -> float:
+    """The share to hold out: the request's ``holdout`` if given, else the course's setting."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SHARE:
+        raise HoldoutError(f"must be a share between 0 and {MAX_SHARE} (e.g. 0.1 for 10%), got {value!r}")
+    return float(value)
+
+
+def draw(student_ids: list[str], fraction: float, rng: random.Random | None = None) -> set[str]:
+    """Who is held out: exactly ``round(fraction * n)`` of several students, chosen at random;
+    a single student is held out with probability ``fraction``."""
+    rng = rng or _coin
+    if fraction <= 0 or not student_ids:
+        return set()
+    if len(student_ids) == 1:
+        return set(student_ids) if rng.random() < fraction else set()
+    return set(rng.sample(sorted(student_ids), round(fraction * len(student_ids))))

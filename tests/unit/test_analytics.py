@@ -1,0 +1,202 @@
+"""Analytics on constructed logs whose answers can be worked out by hand (in-memory DuckDB, real schema)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine import analytics
+from engine.analytics import ParamError, effectiveness
+from engine.analytics.params import AnalyticsParams, parse
+from tests.unit.analytics_log import Log, live
+
+CAP = 180.0
+
+
+def run(log: Log, students: list[dict], **params) -> dict:
+    p = AnalyticsParams(**params)
+    return analytics.combine(analytics.query(log.cursor(), log.course, CAP, p), log.course, live(students), 0.7)
+
+
+def roster(*ids: str, **fields) -> list[dict]:
+    return [{"student_id": s} | fields for s in ids]
+
+
+# -- query parameters -----------------------------------------------------------------------------
+
+def test_parameters_parse_and_every_bad_one_is_named():
+    p = parse({"since": "2026-01-07T10:00:00Z", "until": "2026-01-07T11:00:00+00:00", "bucket": "15m",
+               "window_minutes": "1h", "student_id": "s-1"})
+    assert (p.since, p.until, p.bucket_minutes, p.window_minutes, p.student_id) == (
+        1767780000.0, 1767783600.0, 15, 60, "s-1")
+    with pytest.raises(ParamError) as bad:
+        parse({"since": "yesterday", "bucket": "0", "window_minutes": "abc", "student_id": "no spaces"})
+    assert [e["field"] for e in bad.value.errors] == ["since", "bucket", "window_minutes", "student_id"]
+    with pytest.raises(ParamError) as bad:
+        parse({"since": "2026-01-07T11:00:00Z", "until": "2026-01-07T10:00:00Z", "session_minutes": "99999"})
+    assert [e["field"] for e in bad.value.errors] == ["until", "session_minutes"]
+
+
+# -- heatmaps ---------------------------------------------------------------------------------------
+
+def heat_log() -> Log:
+    log = Log()
+    for i, s in enumerate(("s1", "s2", "s3")):  # Wednesday 2026-01-07 at 10:0i, Thursday 14:30
+        log.add(s, "activity_started", f"2026-01-07T10:0{i}:00Z")
+        log.add(s, "attempt", f"2026-01-07T10:0{i}:30Z", correct=True)
+        log.add(s, "heartbeat", f"2026-01-07T10:0{i}:40Z", activity=None)  # presence, not learning
+    log.add("s1", "attempt", "2026-01-08T14:30:00Z", correct=False)
+    log.add("s1", "attempt", "2026-01-08T14:36:00Z", correct=True)
+    return log
+
+
+def test_heatmap_cells_per_course_and_per_student():
+    log = heat_log()
+    a = run(log, roster("s1", "s2", "s3"))
+    cells = {(c["weekday"], c["hour"]): (c["events"], c["students"]) for c in a["heatmap"]["by_weekday_hour"]}
+    assert cells == {(3, 10): (6, 3), (4, 14): (2, 1)}
+    one = run(log, roster("s1", "s2", "s3"), student_id="s2")
+    assert {(c["weekday"], c["hour"]): c["events"] for c in one["heatmap"]["by_weekday_hour"]} == {(3, 10): 2}
+
+
+def test_session_minute_buckets_cover_the_last_session_minutes():
+    log = heat_log()
+    a = run(log, roster("s1", "s2", "s3"), bucket_minutes=5, session_minutes=60)
+    buckets = a["heatmap"]["by_minute"]
+    # the session is the last 60 min before 14:36 -> from 13:36, aligned down to 13:35; 5-minute buckets
+    assert buckets[0]["minute"] == 1767879300.0  # 2026-01-08T13:35:00Z
+    counts = {b["minute"]: b["events"] for b in buckets if b["events"]}
+    assert counts == {1767882600.0: 1, 1767882900.0: 1}  # 14:30 and 14:35
+    assert len(buckets) == 13
+
+
+# -- bottlenecks ------------------------------------------------------------------------------------
+
+def test_bottlenecks_ranked_with_exact_measures_and_stuck_students():
+    log = Log(activities=3, expected_minutes=1)
+    for i, s in enumerate(("s1", "s2", "s3", "s4")):
+        log.add(s, "activity_started", f"2026-01-07T10:0{i}:00Z", activity="a0")
+        log.add(s, "activity_completed", f"2026-01-07T10:0{i}:30Z", activity="a0", duration_s=30)
+        log.add(s, "activity_started", f"2026-01-07T10:1{i}:00Z", activity="a1", duration_s=0)
+        for k in range(4):  # a1: 3 of 4 attempts wrong, one hint each, half never complete
+            log.add(s, "attempt", f"2026-01-07T10:1{i}:{10 + k}Z", activity="a1", correct=k == 3, duration_s=60)
+        log.add(s, "hint_requested", f"2026-01-07T10:1{i}:20Z", activity="a1", duration_s=0)
+        if i < 2:
+            log.add(s, "activity_completed", f"2026-01-07T10:1{i}:30Z", activity="a1", duration_s=0)
+    students = roster("s1", "s2") + [{"student_id": "s3", "status": "struggling", "current_activity_id": "a1"},
+                                     {"student_id": "s4", "status": "active", "current_activity_id": "a1"}]
+    b = run(log, students)["bottlenecks"]
+    assert [x["activity_id"] for x in b] == ["a1", "a0", "a2"]
+    a1, a0 = b[0], b[1]
+    assert (a1["error_rate"], a1["hint_rate"], a1["drop_off"], a1["started"], a1["completed"]) == (0.75, 1.0, 0.5, 4, 2)
+    assert a1["median_time_s"] == 240.0 and a1["time_ratio"] == 4.0  # 4 attempts x 60 s against 1 min
+    assert a1["score"] == round(0.35 * 1 + 0.3 * 0.75 + 0.15 * (1 / 3) + 0.2 * 0.5, 3)
+    assert a1["stuck_students"] == ["s3"] and a1["ranks"] == {"time": 1, "error_rate": 1, "hint_rate": 1,
+                                                               "drop_off": 1}
+    # a0: 30 s charged to the start + 30 s to completion (its duration), against 60 s expected
+    assert (a0["median_time_s"], a0["error_rate"], a0["drop_off"]) == (60.0, 0.0, 0.0)
+    assert b[2]["insufficient_data"] and b[2]["ranks"] == {}
+
+
+# -- comparative ------------------------------------------------------------------------------------
+
+def test_percentiles_pace_and_trajectory_against_the_class_median():
+    log = Log(activities=2)
+    # s1 completes a0 at 10:02 and a1 at 10:07; s2 a0 at 10:07; s3 reaches 0.5 on a0 at 10:02
+    log.add("s1", "activity_completed", "2026-01-07T10:02:00Z", activity="a0")
+    log.add("s1", "activity_completed", "2026-01-07T10:07:00Z", activity="a1")
+    log.add("s2", "activity_started", "2026-01-07T10:01:00Z", activity="a0")
+    log.add("s2", "activity_completed", "2026-01-07T10:07:00Z", activity="a0")
+    log.add("s3", "progress", "2026-01-07T10:02:00Z", activity="a0", progress=0.5)
+    log.add("s3", "progress", "2026-01-07T10:06:00Z", activity="a0", progress=0.25)  # the max is kept
+    log.add("s4", "activity_started", "2026-01-07T10:00:00Z", activity="a0")
+    students = [{"student_id": "s1", "completion": 1.0, "time_on_task_s": 1800},
+                {"student_id": "s2", "completion": 0.5, "time_on_task_s": 1800},
+                {"student_id": "s3", "completion": 0.25, "time_on_task_s": 3600},
+                {"student_id": "s4", "completion": 0.0, "time_on_task_s": 0}]
+    c = run(log, students, bucket_minutes=5, student_id="s3")["comparative"]
+    assert {s["student_id"]: s["percentile"] for s in c["students"]} == {"s1": 100.0, "s2": 75.0, "s3": 50.0,
+                                                                         "s4": 25.0}
+    assert c["median"] == 0.375
+    # pace: completion per hour on task = 2.0, 1.0, 0.25 (s4 has no time): percentiles among those three
+    assert {s["student_id"]: s["pace_percentile"] for s in c["students"]} == {"s1": 100.0, "s2": 66.7,
+                                                                              "s3": 33.3, "s4": None}
+    # buckets 10:00-10:05 and 10:05-10:10: completions after each = (0.5, 0, 0.25, 0) then (1, 0.5, 0.25, 0)
+    line = [(round(x["median"], 4), x["student"]) for x in c["trajectory"]]
+    assert line == [(0.125, 0.25), (0.375, 0.25)]
+    assert c["student"]["student_id"] == "s3"
+
+
+# -- learning patterns ------------------------------------------------------------------------------
+
+def test_sessions_split_at_the_idle_threshold_and_spacing_groups():
+    log = Log()
+    for base in ("2026-01-07T09", "2026-01-07T11"):  # s1: two sessions 2 h apart, 10 attempts each, 8 right
+        for k in range(10):
+            log.add("s1", "attempt", f"{base}:0{k // 2}:{(k % 2) * 30:02d}Z", correct=k % 5 != 0)
+    for k in range(10):  # s2: one session, 10 attempts a minute apart, half right
+        log.add("s2", "attempt", f"2026-01-07T11:{k:02d}:00Z", correct=k % 2 == 0)
+    p = run(log, roster("s1", "s2"))["patterns"]
+    spacing = {g["group"]: g for g in p["spacing"]}
+    assert spacing["spaced"]["students"] == 1 and spacing["spaced"]["mean_sessions"] == 2
+    assert spacing["spaced"]["attempts"] == 20 and spacing["spaced"]["success_rate"] == 0.8
+    assert spacing["massed"]["success_rate"] == 0.5
+    hours = {h["hour"]: (h["attempts"], h["success_rate"]) for h in p["by_hour"]}
+    assert hours == {9: (10, 0.8), 11: (20, 0.65)} and p["best_hour"] == 9
+
+
+# -- intervention effectiveness ---------------------------------------------------------------------
+
+def one_activity_log() -> Log:
+    return Log(activities=1)
+
+
+def test_holdout_effect_size_and_interval_by_hand():
+    log = one_activity_log()
+    t = "2026-01-07T10:00:00Z"
+    for k in range(1, 6):  # treated gain 0.1k after t, held out 0.05k; nothing before t
+        log.add(f"t{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.1 * k)
+        log.add(f"h{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.05 * k)
+        log.intervention(f"it{k}", f"t{k}", "hint", t)
+        log.intervention(f"ih{k}", f"h{k}", "hint", t, holdout=True)
+    kinds = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]["kinds"]
+    hint = kinds[0]
+    assert (hint["kind"], hint["method"], hint["treated"], hint["held_out"]) == ("hint", "randomized_holdout", 5, 5)
+    e = hint["effects"]["progress_rate"]
+    # per hour: treated 0.6k, held out 0.3k -> means 1.8 and 0.9; variances 0.9 and 0.225
+    se = math.sqrt(0.9 / 5 + 0.225 / 5)
+    assert e["effect"] == pytest.approx(0.9, abs=1e-4) and e["se"] == pytest.approx(se, abs=1e-4)
+    assert e["ci_low"] == pytest.approx(0.9 - 1.959964 * se, abs=1e-4)
+    assert e["effect_size_d"] == pytest.approx(0.9 / math.sqrt(0.5625), abs=1e-4)
+    assert e["ci_excludes_zero"] is False  # 0.9 +- 0.93: five a side is not enough to be sure
+
+
+def test_matched_comparison_against_students_who_got_nothing():
+    log = one_activity_log()
+    for k in range(1, 6):
+        log.add(f"t{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.1 * k)
+        log.intervention(f"it{k}", f"t{k}", "message", "2026-01-07T10:00:00Z")
+    for k in range(1, 4):  # three students nobody helped, each gains 0.05 after t
+        log.add(f"c{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.05)
+    hint = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]["kinds"][0]
+    assert hint["method"] == "matched_comparison" and "not randomized" in hint["note"]
+    e = hint["effects"]["progress_rate"]
+    assert e["control_mean"] == pytest.approx(0.3) and e["effect"] == pytest.approx(1.8 - 0.3, abs=1e-4)
+    assert e["se"] == pytest.approx(math.sqrt(0.9) / math.sqrt(5), abs=1e-4)
+
+
+# -- an empty course --------------------------------------------------------------------------------
+
+def test_empty_course_gives_well_formed_insufficient_analyses():
+    log = Log()
+    a = run(log, roster("s1", "s2"), student_id="s1")
+    assert set(a) >= set(analytics.SECTIONS)
+    assert a["heatmap"]["insufficient_data"] and a["heatmap"]["by_minute"] == []
+    assert a["patterns"]["insufficient_data"] and a["comparative"]["insufficient_data"]
+    assert all(b["insufficient_data"] for b in a["bottlenecks"])
+    assert a["interventions"]["effectiveness"]["insufficient_data"]
+
+
+def test_effectiveness_shape_has_no_kinds_without_interventions():
+    out = effectiveness.shape({"by_kind": [], "subjects": [], "controls": []}, AnalyticsParams())
+    assert out["effectiveness"]["kinds"] == [] and out["effectiveness"]["insufficient_data"]

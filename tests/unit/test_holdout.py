@@ -1,0 +1,30 @@
+"""Who is held out of an intervention: a checked share, drawn at random."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine import holdout
+
+
+def test_share_uses_the_request_then_the_course_setting_and_refuses_nonsense():
+    assert holdout.share(None, 0.1) == 0.1 and holdout.share(0.2, 0.1) == 0.2 and holdout.share(0, 0.3) == 0.0
+    for bad in (0.9, -0.1, "10%", True):
+        with pytest.raises(holdout.HoldoutError):
+            holdout.share(bad, 0.0)
+
+
+def test_draw_holds_out_exactly_the_share_of_several_and_varies_with_the_coin():
+    ids = [f"s{i}" for i in range(20)]
+    first = holdout.draw(ids, 0.1, random.Random(1))
+    assert len(first) == 2 and first <= set(ids)
+    assert len(holdout.draw(ids, 0.25, random.Random(1))) == 5
+    assert {frozenset(holdout.draw(ids, 0.1, random.Random(seed))) for seed in range(10)} != {frozenset(first)}
+    assert holdout.draw(ids, 0.0) == set() and holdout.draw([], 0.5) == set()
+
+
+def test_a_single_student_is_held_out_with_the_share_as_probability():
+    rng = random.Random(7)
+    held = sum(bool(holdout.draw(["s"], 0.3, rng)) for _ in range(2000))
+    assert 500 <= held <= 700

@@ -88,6 +88,13 @@ def cases(room, s0):
         ("GET", "/api/professor/notifications/preferences", None, {"owner": 200, "other_prof": 200}),
         ("PUT", "/api/professor/notifications/preferences", {"quiet_minutes": 10}, {"owner": 200, "other_prof": 200}),
         ("GET", "/api/professor/notifications", None, {"owner": 200, "other_prof": 200}),
+        ("POST", f"/api/professor/courses/{c}/office-hours/{s0}/take", None, {"admin": 404, "owner": 404}),
+        ("DELETE", f"/api/student/office-hours/{c}:oh_nothing", None, {"student": 404}),
+        ("POST", f"/api/student/office-hours/{c}:oh_nothing/defer", None, {"student": 404}),
+        ("GET", f"/api/professor/courses/{c}/analytics/export?section=heatmap&format=csv", None,
+         {"admin": 200, "owner": 200}),
+        ("POST", f"/api/professor/courses/{c}/interventions", {"kind": "hint", "message": "m", "student_ids": [s0]},
+         {"admin": 201, "owner": 201}),
     ]
 
 

@@ -33,9 +33,12 @@ class Ack:
 
 class GroupCommitter:
     def __init__(self, store: Store, on_commit: Callable[[EventBatch], None],
-                 flush_interval_s: float = 0.002, max_group: int = 20_000) -> None:
+                 flush_interval_s: float = 0.002, max_group: int = 20_000,
+                 on_timed: Callable[[int, float], None] | None = None) -> None:
         self._store = store
         self._on_commit = on_commit
+        self._on_timed = on_timed  # (events, seconds) per transaction, for metrics
+        self.delay_s = 0.0  # an injected delay before each commit (fault-injection hook, tests)
         self._interval = flush_interval_s
         self._max_group = max_group
         self.index, self.seq = store.event_index()
@@ -126,6 +129,8 @@ class GroupCommitter:
             at += len(b)
         started = time.perf_counter()
         try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
             await asyncio.to_thread(self._store.append, batch)
         except Exception as exc:  # disk full, I/O error: nothing was committed
             log.exception("commit of %d events failed", len(batch))
@@ -136,7 +141,10 @@ class GroupCommitter:
                 if not future.done():
                     future.set_exception(DomainError(503, "log", f"commit failed: {exc}"))
             return
-        self.commit_seconds += time.perf_counter() - started
+        took = time.perf_counter() - started
+        self.commit_seconds += took
+        if self._on_timed is not None:
+            self._on_timed(len(batch), took)
         self.commits += 1
         self.committed_events += len(batch)
         self.seq = at - 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from actors.topology import Handles
@@ -19,8 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class ShardDispatcher:
-    def __init__(self, handles: Handles, params_for: Callable[[set[str]], dict]) -> None:
+    def __init__(self, handles: Handles, params_for: Callable[[set[str]], dict], metrics=None) -> None:
         self._handles = handles
+        self._metrics = metrics  # actors.metrics.Recorder (queue depth gauges) or None
         self._params_for = params_for
         n = handles.topology.shards
         self._queues: list[list[EventBatch]] = [[] for _ in range(n)]
@@ -31,6 +33,8 @@ class ShardDispatcher:
         self._upto = 0
         self._tasks: list[asyncio.Task] = []
         self._progress = asyncio.Condition()
+        self._queued_at: list[float | None] = [None] * n  # when the oldest queued batch came
+        self._sending_since: list[float | None] = [None] * n  # ... and the oldest one in flight
 
     def start(self, committed_seq: int) -> None:
         """Start senders; the first call to each shard catches it up to ``committed_seq``."""
@@ -53,9 +57,15 @@ class ShardDispatcher:
             if shard is None:
                 shard = shard_of[student_id] = topology.shard_of(student_id)
             rows[shard].append(i)
+        now = time.time()
         for shard, mine in enumerate(rows):
             if mine:
                 self._queues[shard].append(batch if len(mine) == len(batch) else batch.take(mine))
+                if self._queued_at[shard] is None:
+                    self._queued_at[shard] = now
+                if self._metrics is not None:
+                    self._metrics.set("classpulse_shard_queue_events",
+                                      sum(len(b) for b in self._queues[shard]), shard=str(shard))
         self._upto = batch.column("seq")[-1]
         for wake in self._wakes:
             wake.set()
@@ -70,6 +80,11 @@ class ShardDispatcher:
     def delivered(self) -> list[int]:
         return list(self._delivered)
 
+    def backlog_s(self, now: float) -> float:
+        """Age of the oldest committed batch some shard has not folded yet (0 when none)."""
+        times = [t for t in (*self._queued_at, *self._sending_since) if t is not None]
+        return max(0.0, now - min(times)) if times else 0.0
+
     async def _send_forever(self, index: int) -> None:
         delay = 0.05
         while True:
@@ -77,6 +92,9 @@ class ShardDispatcher:
             self._wakes[index].clear()
             queued, upto = self._queues[index], self._upto
             self._queues[index] = []
+            self._sending_since[index], self._queued_at[index] = self._queued_at[index], None
+            if self._metrics is not None and queued:
+                self._metrics.set("classpulse_shard_queue_events", 0, shard=str(index))
             batch = EventBatch.concat(queued) if queued else EventBatch.of([])
             while True:
                 try:
@@ -88,6 +106,7 @@ class ShardDispatcher:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
             delay = 0.05
+            self._sending_since[index] = None
             if len(batch):
                 self._prev[index] = batch.column("seq")[-1]
             async with self._progress:

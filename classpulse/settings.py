@@ -36,6 +36,16 @@ class Settings:
     rate_burst: float = 200.0
     auth_failures_per_min: float = 100.0  # failed authentications per client address
     autoscale_max_replicas: int = 0  # > api_replicas turns on Serve autoscaling
+    # observability (docs/ops-guide.md, "Monitoring")
+    metrics: int = 1  # 0 turns metric recording off (the bench measures the difference)
+    log_level: str = "INFO"
+    stats_window_s: float = 60.0  # the window of the admin stats' rates and percentiles
+    history_every_s: float = 10.0  # stats sampled this often; the last 15 minutes are kept
+    degraded_push_p95_s: float = 1.0
+    degraded_commit_p99_ms: float = 100.0
+    degraded_hub_lag_s: float = 2.0
+    fault_injection: int = 0  # 1: POST /api/admin/faults may inject delays (tests, drills only)
+    fault_commit_delay_ms: float = 0.0  # an injected delay before each commit (needs fault_injection)
 
     @property
     def db_path(self) -> Path:

@@ -70,6 +70,7 @@ class Stack:
         import ray  # only now: Ray reads the variables above when it is imported
         from ray import serve
 
+        from actors.metrics import ObsConfig
         from actors.runtime import Runtime
         from serve.app import ApiConfig
         from serve.deployment import application
@@ -86,7 +87,8 @@ class Stack:
         echo(f"Actors up in {time.monotonic() - started:.1f}s ({s.shards} shards, {s.hubs} hubs)")
         serve.start(http_options={"host": s.host, "port": s.port})
         config = ApiConfig(s.namespace, s.shards, s.hubs, admin_token.digest(self.admin_token),
-                           s.max_body_bytes, s.rate_per_s, s.rate_burst, s.auth_failures_per_min)
+                           s.max_body_bytes, s.rate_per_s, s.rate_burst, s.auth_failures_per_min,
+                           obs=ObsConfig.from_settings(s))
         serve.run(application(config, s.api_replicas, s.api_max_ongoing_requests,
                               autoscale_max=s.autoscale_max_replicas),
                   name="classpulse", route_prefix="/")

@@ -14,12 +14,15 @@ from typing import Any
 import ray
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import ORJSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from actors import logs
 from actors.topology import DomainError
 from serve.bodies import ApiError
+from serve.auth import require
 from serve.context import ApiConfig, ApiContext
+from serve.observe import RequestIds, render
 from serve.routes import admin, events, live, professor, xapi
 
 __all__ = ["ApiConfig", "build_app"]
@@ -29,8 +32,23 @@ log = logging.getLogger(__name__)
 def build_app(config: ApiConfig) -> FastAPI:
     app = FastAPI(title="classpulse", version="0.1.0", default_response_class=ORJSONResponse,
                   description="Real-time student progress monitoring. See docs/api.md.")
+    logs.configure(config.obs.log_level)
     ctx = ApiContext(config)
     install_error_handlers(app)
+    app.add_middleware(RequestIds)
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text: every actor's metrics and this replica's (admin token)."""
+        require(await ctx.caller(request), "admin")
+        snapshots = [ctx.metrics.snapshot()]
+        for ref in ctx.runtime.telemetry():
+            try:
+                part = await asyncio.wait_for(ref, 5.0)
+            except Exception:  # an actor restarting: its figures come back on the next scrape
+                continue
+            snapshots.append(part.get("metrics", part))
+        return Response(render(snapshots), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/api/health", tags=["ops"])
     async def health() -> ORJSONResponse:

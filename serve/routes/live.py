@@ -53,8 +53,12 @@ def router(ctx: ApiContext) -> APIRouter:
             return
         after = _int_or_none(ws.query_params.get("after_seq"))
         await ws.accept()
-        await _serve_until_closed(ws, pump_progress(ctx.runtime, courses, after,
-                                                    lambda m: ws.send_text(_dumps(m))))
+        ctx.streams.opened("ws")
+        try:
+            await _serve_until_closed(ws, pump_progress(ctx.runtime, courses, after,
+                                                        lambda m: ws.send_text(_dumps(ctx.streams.sent("ws", m)))))
+        finally:
+            ctx.streams.closed("ws")
 
     @r.get("/api/professor/{professor_id}/progress-updates/stream")
     async def professor_sse(professor_id: str, request: Request) -> StreamingResponse:
@@ -64,6 +68,7 @@ def router(ctx: ApiContext) -> APIRouter:
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
 
         async def send(message: dict[str, Any]) -> None:
+            message = ctx.streams.sent("sse", message)
             await queue.put(f"id: {message['seq']}\nevent: {message['type']}\ndata: {_dumps(message)}\n\n")
 
         async def keepalive() -> None:
@@ -71,12 +76,14 @@ def router(ctx: ApiContext) -> APIRouter:
 
         async def body():
             pump = asyncio.create_task(pump_progress(ctx.runtime, courses, after, send, keepalive))
+            ctx.streams.opened("sse")
             try:
                 yield "retry: 2000\n\n"
                 while True:
                     yield await queue.get()
             finally:
                 pump.cancel()
+                ctx.streams.closed("sse")
 
         return StreamingResponse(body(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -105,12 +112,14 @@ def router(ctx: ApiContext) -> APIRouter:
                 await send(await _answer_frame(ctx, principal, message))
 
         inbox = asyncio.create_task(inbox_pump(ctx.runtime, student_id, courses, send))
+        ctx.streams.opened("student_ws")
         try:
             await receive_frames()
         except WebSocketDisconnect:
             pass
         finally:
             inbox.cancel()
+            ctx.streams.closed("student_ws")
 
     @r.get("/api/student/inbox")
     async def student_inbox(request: Request) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from actors import logs
 from actors.topology import DomainError
-from serve.bodies import ApiError
 from serve.auth import require
+from serve.bodies import ApiError
 from serve.context import ApiConfig, ApiContext
 from serve.observe import RequestIds, render
 from serve.routes import admin, events, live, professor, xapi

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine.telemetry import (History, LatencyWindow, RateWindow, Thresholds, degraded, merge_summaries,
-                              percentile)
+from engine.telemetry import (
+    History,
+    LatencyWindow,
+    RateWindow,
+    Thresholds,
+    degraded,
+    merge_summaries,
+    percentile,
+)
 
 
 def test_percentile_interpolates_like_numpy():

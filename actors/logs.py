@@ -63,7 +63,7 @@ def configure(level: str = "INFO", stream=None) -> None:
         if h.get_name() == HANDLER_NAME:
             break
     else:
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = logging.StreamHandler(stream or sys.__stderr__ or sys.stderr)  # not a redirect
         handler.set_name(HANDLER_NAME)
         handler.setFormatter(JsonFormatter(
             "{asctime}{levelname}{name}{message}{request_id}", style="{",

@@ -22,7 +22,7 @@ from actors.topology import DomainError
 from serve.auth import require
 from serve.bodies import ApiError
 from serve.context import ApiConfig, ApiContext
-from serve.observe import RequestIds, render
+from serve.observe import RequestIds, in_serve_replica, render
 from serve.routes import admin, events, live, professor, xapi
 
 __all__ = ["ApiConfig", "build_app"]
@@ -35,7 +35,7 @@ def build_app(config: ApiConfig) -> FastAPI:
     logs.configure(config.obs.log_level)
     ctx = ApiContext(config)
     install_error_handlers(app)
-    app.add_middleware(RequestIds)
+    app.add_middleware(RequestIds, echo=not in_serve_replica())
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def metrics(request: Request) -> Response:

@@ -3,7 +3,8 @@ event-to-push latency, and the Prometheus text of ``GET /metrics``.
 
 - ``RequestIds`` (ASGI middleware): takes ``X-Request-ID`` when it is a sane id or makes one,
   sets it for the request's log lines and actor calls, echoes it in the response header (and
-  the WebSocket accept), and logs one JSON access line (path without the query string, so
+  the WebSocket accept; under Ray Serve, Serve already does both with the same id, so it is
+  not added twice), and logs one JSON access line (path without the query string, so
   ``?token=`` never reaches a log; INFO for errors and slow requests, DEBUG otherwise).
 - ``Streams``: open subscribers and event-to-push latency on this replica; the samples go to
   the EventLog every ``REPORT_S`` (one call, not one per message) for the stats window.
@@ -29,8 +30,9 @@ SLOW_S = 1.0
 
 
 class RequestIds:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, echo: bool = True) -> None:
         self.app = app
+        self.echo = echo
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -45,7 +47,8 @@ class RequestIds:
         async def send_with_id(message: dict) -> None:
             if message["type"] in ("http.response.start", "websocket.accept"):
                 status[0] = message.get("status", 101)
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+                if self.echo:
+                    message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             elif message["type"] == "websocket.close" and not status[0]:
                 status[0] = 403
             await send(message)
@@ -103,6 +106,16 @@ class Streams:
                 await self._report(self.replica, samples, sum(self.open.values()))
             except Exception:
                 log.debug("push report failed", exc_info=True)
+
+
+def in_serve_replica() -> bool:
+    """True inside a Ray Serve replica (whose own middleware echoes X-Request-ID)."""
+    try:
+        from ray import serve
+        serve.get_replica_context()
+        return True
+    except Exception:
+        return False
 
 
 def render(snapshots: list[dict[str, Any]]) -> bytes:

@@ -50,7 +50,7 @@ class _Context(logging.Filter):
             record.request_id = request_id.get()
         try:
             message = record.getMessage()
-        except Exception:  # a malformed call: leave it to the formatter to report
+        except (TypeError, ValueError):  # a malformed call: leave it to the formatter to report
             return True
         record.msg, record.args = scrub(message), None
         return True

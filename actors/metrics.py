@@ -175,5 +175,5 @@ def was_restarted() -> bool:
     try:
         import ray
         return bool(ray.get_runtime_context().was_current_actor_reconstructed)
-    except Exception:
+    except Exception:  # noqa: BLE001 -- outside an actor (tests, the driver): not a restart
         return False

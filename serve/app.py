@@ -45,7 +45,8 @@ def build_app(config: ApiConfig) -> FastAPI:
         for ref in ctx.runtime.telemetry():
             try:
                 part = await asyncio.wait_for(ref, 5.0)
-            except Exception:  # an actor restarting: its figures come back on the next scrape
+            except (ray.exceptions.RayError, TimeoutError):  # restarting: back on the next scrape
+                log.debug("an actor did not report its metrics", exc_info=True)
                 continue
             snapshots.append(part.get("metrics", part))
         return Response(render(snapshots), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -20,6 +20,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from ray.exceptions import RayError
 
 from actors import logs
 from actors.metrics import DEFS, Recorder
@@ -104,17 +105,18 @@ class Streams:
             samples, self._samples = self._samples, []
             try:
                 await self._report(self.replica, samples, sum(self.open.values()))
-            except Exception:
+            except (RayError, TimeoutError):  # the EventLog restarting: these samples are lost
                 log.debug("push report failed", exc_info=True)
 
 
 def in_serve_replica() -> bool:
     """True inside a Ray Serve replica (whose own middleware echoes X-Request-ID)."""
+    from ray import serve
+    from ray.serve.exceptions import RayServeException
     try:
-        from ray import serve
         serve.get_replica_context()
         return True
-    except Exception:
+    except RayServeException:
         return False
 
 

@@ -180,3 +180,22 @@ def test_logs_carry_request_ids_and_never_a_token_or_a_student_name(stack):
     for path, content in text.items():
         for secret in secrets:
             assert secret not in content, f"{path} contains a token or a student name"
+
+
+def test_ray_prometheus_endpoint_shows_our_metrics_too(stack):
+    port = stack.info.get("ray_metrics_export_port")
+    assert port, "run.json names Ray's metrics port"
+    room = create_class(stack, students=1)
+    s0 = next(iter(room.student_tokens))
+    assert post(stack, room.student_tokens[s0], [event(room, s0)]).status_code == 202
+    deadline = time.monotonic() + 60  # Ray's agents export every few seconds
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        except httpx.HTTPError:
+            text = ""
+        if "classpulse_events_ingested" in text and "classpulse_commit_latency_seconds" in text:
+            break
+        time.sleep(2)
+    assert "classpulse_events_ingested" in text and "classpulse_commit_latency_seconds_bucket" in text

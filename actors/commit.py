@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from actors import logs
 from actors.topology import DomainError
 from engine.events import Event, EventBatch
 from engine.store import Store
@@ -39,6 +40,8 @@ class GroupCommitter:
         self._on_commit = on_commit
         self._on_timed = on_timed  # (events, seconds) per transaction, for metrics
         self.delay_s = 0.0  # an injected delay before each commit (fault-injection hook, tests)
+        self._request_of: dict[int, str] = {}  # id(queued batch) -> the request that sent it (logs)
+        self.last_request_ids: list[str] = []  # requests in the transaction being published
         self._interval = flush_interval_s
         self._max_group = max_group
         self.index, self.seq = store.event_index()
@@ -90,6 +93,9 @@ class GroupCommitter:
                 index[event_id] = fp
                 inflight[event_id] = future
             self._queue.append((batch, future))
+            rid = logs.request_id.get()
+            if rid is not None:
+                self._request_of[id(batch)] = rid
             self._wake.set()
             ack.first_seq, ack.last_seq = await future
         for wait in waits:
@@ -122,6 +128,8 @@ class GroupCommitter:
 
     async def _commit(self, group: list[tuple[EventBatch, asyncio.Future]]) -> None:
         first = self.seq + 1
+        rids = [self._request_of.pop(id(b), None) for b, _ in group]
+        self.last_request_ids = [r for r in rids if r is not None]
         batch = EventBatch.concat([b for b, _ in group]).with_seq(first)
         spans, at = [], first
         for b, _ in group:

@@ -17,6 +17,7 @@ from actors.topology import Handles
 from engine.events import EventBatch
 
 log = logging.getLogger(__name__)
+MAX_REQUEST_IDS = 50  # request ids passed along with one shard call (for its log lines)
 
 
 class ShardDispatcher:
@@ -35,6 +36,7 @@ class ShardDispatcher:
         self._progress = asyncio.Condition()
         self._queued_at: list[float | None] = [None] * n  # when the oldest queued batch came
         self._sending_since: list[float | None] = [None] * n  # ... and the oldest one in flight
+        self._request_ids: list[list[str]] = [[] for _ in range(n)]
 
     def start(self, committed_seq: int) -> None:
         """Start senders; the first call to each shard catches it up to ``committed_seq``."""
@@ -46,8 +48,9 @@ class ShardDispatcher:
             self._wakes[i].set()
             self._tasks.append(loop.create_task(self._send_forever(i)))
 
-    def publish(self, batch: EventBatch) -> None:
-        """Split a committed batch by shard (rows keep their commit order) and wake the senders."""
+    def publish(self, batch: EventBatch, request_ids: list[str] | None = None) -> None:
+        """Split a committed batch by shard (rows keep their commit order) and wake the senders;
+        ``request_ids`` (the requests behind it) go along to the shards for their log lines."""
         if not len(batch):
             return
         shard_of, topology = self._shard_of, self._handles.topology
@@ -63,6 +66,8 @@ class ShardDispatcher:
                 self._queues[shard].append(batch if len(mine) == len(batch) else batch.take(mine))
                 if self._queued_at[shard] is None:
                     self._queued_at[shard] = now
+                if request_ids and len(self._request_ids[shard]) < MAX_REQUEST_IDS:
+                    self._request_ids[shard].extend(request_ids[:MAX_REQUEST_IDS])
                 if self._metrics is not None:
                     self._metrics.set("classpulse_shard_queue_events",
                                       sum(len(b) for b in self._queues[shard]), shard=str(shard))
@@ -92,6 +97,7 @@ class ShardDispatcher:
             self._wakes[index].clear()
             queued, upto = self._queues[index], self._upto
             self._queues[index] = []
+            rids, self._request_ids[index] = self._request_ids[index][:MAX_REQUEST_IDS], []
             self._sending_since[index], self._queued_at[index] = self._queued_at[index], None
             if self._metrics is not None and queued:
                 self._metrics.set("classpulse_shard_queue_events", 0, shard=str(index))
@@ -99,7 +105,8 @@ class ShardDispatcher:
             while True:
                 try:
                     params = self._params_for(set(batch.column("course_id")))
-                    await self._handles.shard(index).apply.remote(batch.cols, params, self._prev[index], upto)
+                    await self._handles.shard(index).apply.remote(batch.cols, params, self._prev[index], upto,
+                                                                  rids or None)
                     break
                 except Exception:  # actor restarting or gone: keep the order, retry
                     log.warning("shard %d unavailable; retrying in %.2fs", index, delay, exc_info=True)

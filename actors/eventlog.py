@@ -88,7 +88,7 @@ class EventLog:
         return {"accepted": ack.accepted, "duplicates": ack.duplicates, "last_seq": ack.last_seq}
 
     def _on_commit(self, batch: EventBatch) -> None:
-        self._dispatch.publish(batch)
+        self._dispatch.publish(batch, self._commit.last_request_ids)
 
     # -- observing (actors/metrics.py, actors/health.py) -------------------------
 

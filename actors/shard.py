@@ -98,8 +98,10 @@ class StudentShard:
         return total
 
     async def apply(self, columns: Columns, params: dict[str, Any], prev_seq: int | None,
-                    upto_seq: int) -> int:
-        """Fold a committed batch; pull from the log first if a gap shows."""
+                    upto_seq: int, request_ids: list[str] | None = None) -> int:
+        """Fold a committed batch; pull from the log first if a gap shows. ``request_ids``: the
+        requests behind the batch, in this call's log lines."""
+        logs.request_id.set(",".join(request_ids) if request_ids else None)
         await self._ensure_ready()
         started = time.perf_counter()
         events = from_columns(columns)
@@ -112,6 +114,7 @@ class StudentShard:
         self._fold(fresh, params)
         self._oldest_received = None
         self.applied = max(self.applied, upto_seq)
+        log.debug("shard %d folded %d events up to seq %d", self.index, len(fresh), self.applied)
         if self.metrics.enabled and events:
             self.metrics.observe("classpulse_fold_seconds", time.perf_counter() - started)
             self.metrics.inc("classpulse_updates_coalesced", self._coalesced)

@@ -108,3 +108,26 @@ def test_fault_injection_is_refused_unless_enabled(runtime_factory):
     runtime, _ = runtime_factory()
     with pytest.raises(Exception, match="fault injection is disabled"):
         ray.get(runtime.handles.log.set_faults.remote(100))
+
+
+def test_the_request_id_reaches_the_eventlog_and_the_shards_log_lines(runtime_factory, stack):
+    import json
+    import uuid
+    from pathlib import Path
+    runtime, _ = runtime_factory(log_level="DEBUG")
+    room = classroom.build(10, tag="q")
+    setup_class(runtime, room)
+    rid = f"trace-{uuid.uuid4().hex[:8]}"
+    ray.get(runtime.ingest(fresh(room.batches(500)[0]), rid))
+    runtime.sync()
+    logs_dir = Path(stack.info["run_dir"]) / "ray" / "session_latest" / "logs"
+    deadline = time.monotonic() + 20
+    while True:
+        lines = [json.loads(line) for p in logs_dir.glob("worker-*.err")
+                 for line in p.read_text(errors="replace").splitlines() if rid in line and line.startswith("{")]
+        loggers = {line["logger"] for line in lines}
+        if {"actors.eventlog", "actors.shard"} <= loggers or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert {"actors.eventlog", "actors.shard"} <= loggers, lines
+    assert all(rid in line["request_id"] for line in lines)

@@ -108,11 +108,12 @@ class CourseHub:
         """Summaries from a shard; ``received_since``: receipt of the oldest event behind them."""
         await self._ensure_ready()
         self._apply(summaries)
-        if received_since is not None and self.metrics.enabled:
+        if received_since is not None:
             now = time.time()
-            lag = max(0.0, now - received_since)
-            self.metrics.observe("classpulse_hub_lag_seconds", lag)
-            self._lag.observe(lag, now)
+            if self.metrics.enabled:
+                lag = max(0.0, now - received_since)
+                self.metrics.observe("classpulse_hub_lag_seconds", lag)
+                self._lag.observe(lag, now)
             for course_id in {s.course_id for s in summaries}:
                 held = self._fresh.get(course_id)
                 if held is None or held[1] < now - self._interval or received_since < held[0]:

@@ -109,7 +109,7 @@ class StudentShard:
         if prev_seq is None or prev_seq > self.applied:
             await self._pull(first - 1)
         fresh = [e for e in events if e.seq > self.applied]
-        if fresh and self.metrics.enabled:
+        if fresh:  # freshness (lag_s) is a product feature: kept with metrics off too
             self._oldest_received = min(e.received_at for e in fresh)
         self._fold(fresh, params)
         self._oldest_received = None

@@ -99,6 +99,7 @@ def test_live_views_carry_their_lag_and_event_to_push_is_measured(stack):
                 break
         assert diff["type"] == "diff" and 0 <= diff["lag_s"] < 5
         assert "_received_at" not in diff
+        assert total(scrape(stack), "classpulse_subscribers", "", transport="ws") >= 1  # one replica
     progress = get(stack, f"/api/professor/courses/{room.course_id}/live-progress", room.professor_token).json()
     assert isinstance(progress["lag_s"], float) and progress["as_of"]
     after = scrape(stack)
@@ -199,3 +200,28 @@ def test_ray_prometheus_endpoint_shows_our_metrics_too(stack):
             break
         time.sleep(2)
     assert "classpulse_events_ingested" in text and "classpulse_commit_latency_seconds_bucket" in text
+
+
+def test_xapi_stored_vs_applied_and_analytics_time_are_counted(stack):
+    import base64
+
+    from tests.api.test_xapi_api import statement
+    room = create_class(stack, students=1)
+    s0 = next(iter(room.student_tokens))
+    before = scrape(stack)
+    batch = [statement(room, s0, "completed", room.activities[0]),
+             statement(room, s0, "experienced", room.activities[1])]  # unknown verb: stored only
+    basic = base64.b64encode(f"lrs:{stack.admin_token}".encode()).decode()
+    r = httpx.post(stack.api_url + "/api/xapi/statements", json=batch, timeout=30,
+                   headers={"Authorization": f"Basic {basic}", "X-Experience-API-Version": "1.0.3"})
+    assert r.status_code == 200
+    analytics = get(stack, f"/api/professor/courses/{room.course_id}/analytics/real-time", room.professor_token)
+    assert analytics.status_code == 200
+    after = scrape(stack)
+    xapi = "classpulse_xapi_statements"
+    assert total(after, xapi, "_total", outcome="stored") - total(before, xapi, "_total", outcome="stored") == 2
+    assert total(after, xapi, "_total", outcome="applied") - total(before, xapi, "_total", outcome="applied") == 1
+    assert total(after, "classpulse_events_ingested", "_total", source="xapi") - \
+        total(before, "classpulse_events_ingested", "_total", source="xapi") == 1
+    query = "classpulse_analytics_query_seconds"
+    assert total(after, query, "_count") == total(before, query, "_count") + 1

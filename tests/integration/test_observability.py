@@ -131,3 +131,18 @@ def test_the_request_id_reaches_the_eventlog_and_the_shards_log_lines(runtime_fa
         time.sleep(0.5)
     assert {"actors.eventlog", "actors.shard"} <= loggers, lines
     assert all(rid in line["request_id"] for line in lines)
+
+
+def test_with_metrics_off_nothing_is_recorded_but_views_still_say_how_fresh_they_are(runtime_factory):
+    runtime, _ = runtime_factory(metrics=0)
+    room = classroom.build(10, tag="o")
+    setup_class(runtime, room)
+    ray.get(runtime.ingest(fresh(room.batches(500)[0])))
+    runtime.sync()
+    snap = ray.get(runtime.handles.log.telemetry.remote())
+    assert snap["counters"] == [] and snap["histograms"] == []
+    stats = ray.get(runtime.handles.log.stats.remote())
+    assert stats["metrics_enabled"] is False and stats["commit_latency_s"]["count"] == 0
+    assert stats["events_acknowledged_since_start"] == len(room.batches(500)[0])  # the old figures stay
+    progress = ray.get(runtime.live_progress(room.course_id))
+    assert 0 < progress["lag_s"] < 30

@@ -40,7 +40,7 @@ class EventLog:
         self._handles = Handles(topology)
         self._store = Store(Path(db_path))
         self._registry = Registry(self._store, self._store.load_catalog())
-        self.metrics = Recorder(obs.enabled, "event_log")
+        self.metrics = Recorder(obs.enabled, "event_log", ray_sink=obs.ray_sink)
         self.health = Health(obs)
         self._commit = GroupCommitter(self._store, self._on_commit, flush_interval_ms / 1000,
                                       on_timed=self._on_timed)

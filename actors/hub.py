@@ -38,7 +38,7 @@ class CourseHub:
                  obs: ObsConfig | None = None) -> None:
         obs = obs or ObsConfig()
         logs.configure(obs.log_level)
-        self.metrics = Recorder(obs.enabled, "hub", index)
+        self.metrics = Recorder(obs.enabled, "hub", index, obs.ray_sink)
         self._lag = LatencyWindow(obs.window_s)
         self._fresh: dict[str, tuple[float, float]] = {}  # course -> (oldest receipt, applied at)
         self.index = index

@@ -91,6 +91,7 @@ class ObsConfig:
     """What the actors and replicas need to observe (built from Settings; picklable)."""
 
     enabled: bool = True
+    ray_sink: bool = True  # also record with ray.util.metrics (Ray's endpoint)
     window_s: float = 60.0
     history_every_s: float = 10.0
     history_keep_s: float = 900.0
@@ -101,7 +102,7 @@ class ObsConfig:
 
     @classmethod
     def from_settings(cls, s: Any) -> ObsConfig:
-        return cls(enabled=bool(s.metrics), window_s=s.stats_window_s, history_every_s=s.history_every_s,
+        return cls(enabled=bool(s.metrics), ray_sink=bool(s.metrics_ray), window_s=s.stats_window_s, history_every_s=s.history_every_s,
                    thresholds=Thresholds(s.degraded_push_p95_s, s.degraded_commit_p99_ms / 1000.0,
                                          s.degraded_hub_lag_s),
                    fault_injection=bool(s.fault_injection), commit_delay_ms=s.fault_commit_delay_ms,
@@ -114,8 +115,9 @@ Key = tuple[str, tuple[tuple[str, str], ...]]
 class Recorder:
     """One process's metrics (see the module docstring for the two sinks)."""
 
-    def __init__(self, enabled: bool, component: str, index: int | str = "") -> None:
+    def __init__(self, enabled: bool, component: str, index: int | str = "", ray_sink: bool = True) -> None:
         self.enabled = enabled
+        self._ray_sink = ray_sink
         self._base = {"component": component, "index": str(index)}
         self._ray: dict[str, Any] = {}
         self.counters: dict[Key, float] = {}
@@ -123,6 +125,8 @@ class Recorder:
         self.histograms: dict[Key, list[float]] = {}  # bucket counts..., +Inf count, sum
 
     def _sink(self, name: str) -> Any:
+        if not self._ray_sink:
+            return _NULL
         metric = self._ray.get(name)
         if metric is None:
             metric = self._ray[name] = _ray_metric(DEFS[name])
@@ -158,6 +162,15 @@ class Recorder:
         """Plain data for the API's /metrics (serve/metrics.py renders it)."""
         return {"labels": dict(self._base), "counters": list(self.counters.items()),
                 "gauges": list(self.gauges.items()), "histograms": list(self.histograms.items())}
+
+
+class _NullSink:
+    def inc(self, *_: Any, **__: Any) -> None: ...
+    def set(self, *_: Any, **__: Any) -> None: ...
+    def observe(self, *_: Any, **__: Any) -> None: ...
+
+
+_NULL = _NullSink()
 
 
 def _ray_metric(d: MetricDef) -> Any:

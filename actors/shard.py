@@ -32,7 +32,7 @@ class StudentShard:
                  obs: ObsConfig | None = None) -> None:
         obs = obs or ObsConfig()
         logs.configure(obs.log_level)
-        self.metrics = Recorder(obs.enabled, "shard", index)
+        self.metrics = Recorder(obs.enabled, "shard", index, obs.ray_sink)
         self._oldest_received: float | None = None  # of the batch being folded (hub lag)
         self._pending_since: dict[int, float] = {}  # hub -> receipt of the oldest event not sent
         self._coalesced = 0
@@ -165,6 +165,7 @@ class StudentShard:
             self._hub_wake[hub].clear()
             keys = self._outbox.pop(hub, set())
             since = self._pending_since.pop(hub, None)
+            self.metrics.set("classpulse_hub_queue_students", 0, hub=str(hub))
             batch = [s for s in map(self._summary, keys) if s is not None]
             if not batch:
                 continue
@@ -174,6 +175,7 @@ class StudentShard:
             except Exception:
                 log.warning("hub %d unavailable; will resend", hub, exc_info=True)
                 self._outbox.setdefault(hub, set()).update(keys)
+                self.metrics.set("classpulse_hub_queue_students", len(self._outbox[hub]), hub=str(hub))
                 if since is not None:
                     self._pending_since[hub] = min(since, self._pending_since.get(hub, since))
                 await asyncio.sleep(0.2)

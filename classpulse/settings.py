@@ -38,6 +38,7 @@ class Settings:
     autoscale_max_replicas: int = 0  # > api_replicas turns on Serve autoscaling
     # observability (docs/ops-guide.md, "Monitoring")
     metrics: int = 1  # 0 turns metric recording off (the bench measures the difference)
+    metrics_ray: int = 1  # 0: record only for the API's /metrics, not on Ray's Prometheus endpoint
     log_level: str = "INFO"
     stats_window_s: float = 60.0  # the window of the admin stats' rates and percentiles
     history_every_s: float = 10.0  # stats sampled this often; the last 15 minutes are kept

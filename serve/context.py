@@ -36,7 +36,7 @@ class ApiContext:
         self.limits = TokenBuckets(config.rate_per_s, config.rate_burst)
         self.failures = TokenBuckets(config.auth_failures_per_min / 60.0, config.auth_failures_per_min)
         from serve.observe import Streams
-        self.metrics = Recorder(config.obs.enabled, "api", os.getpid())
+        self.metrics = Recorder(config.obs.enabled, "api", os.getpid(), config.obs.ray_sink)
         self.streams = Streams(self.metrics, lambda *report: self.log.report_push.remote(*report))
 
     async def principal(self, token: str | None, client: str) -> Principal:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from actors import logs
 from actors.topology import DomainError
 from engine.events import Event, EventBatch
 from engine.privacy import erased_id
@@ -34,9 +35,14 @@ class Ack:
 
 class GroupCommitter:
     def __init__(self, store: Store, on_commit: Callable[[EventBatch], None],
-                 flush_interval_s: float = 0.002, max_group: int = 20_000) -> None:
+                 flush_interval_s: float = 0.002, max_group: int = 20_000,
+                 on_timed: Callable[[int, float], None] | None = None) -> None:
         self._store = store
         self._on_commit = on_commit
+        self._on_timed = on_timed  # (events, seconds) per transaction, for metrics
+        self.delay_s = 0.0  # an injected delay before each commit (fault-injection hook, tests)
+        self._request_of: dict[int, str] = {}  # id(queued batch) -> the request that sent it (logs)
+        self.last_request_ids: list[str] = []  # requests in the transaction being published
         self._interval = flush_interval_s
         self._max_group = max_group
         self.index, self.erased, self.seq = store.event_index()
@@ -90,6 +96,9 @@ class GroupCommitter:
                 index[event_id] = fp
                 inflight[event_id] = future
             self._queue.append((batch, future))
+            rid = logs.request_id.get()
+            if rid is not None:
+                self._request_of[id(batch)] = rid
             self._wake.set()
             ack.first_seq, ack.last_seq = await future
         for wait in waits:
@@ -132,6 +141,8 @@ class GroupCommitter:
 
     async def _commit(self, group: list[tuple[EventBatch, asyncio.Future]]) -> None:
         first = self.seq + 1
+        rids = [self._request_of.pop(id(b), None) for b, _ in group]
+        self.last_request_ids = [r for r in rids if r is not None]
         batch = EventBatch.concat([b for b, _ in group]).with_seq(first)
         spans, at = [], first
         for b, _ in group:
@@ -139,6 +150,8 @@ class GroupCommitter:
             at += len(b)
         started = time.perf_counter()
         try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
             await asyncio.to_thread(self._store.append, batch)
         except Exception as exc:  # disk full, I/O error: nothing was committed
             log.exception("commit of %d events failed", len(batch))
@@ -149,7 +162,10 @@ class GroupCommitter:
                 if not future.done():
                     future.set_exception(DomainError(503, "log", f"commit failed: {exc}"))
             return
-        self.commit_seconds += time.perf_counter() - started
+        took = time.perf_counter() - started
+        self.commit_seconds += took
+        if self._on_timed is not None:
+            self._on_timed(len(batch), took)
         self.commits += 1
         self.committed_events += len(batch)
         self.seq = at - 1

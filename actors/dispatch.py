@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from actors.topology import Handles
 from engine.events import EventBatch
 
 log = logging.getLogger(__name__)
+MAX_REQUEST_IDS = 50  # request ids passed along with one shard call (for its log lines)
 
 
 class ShardDispatcher:
-    def __init__(self, handles: Handles, params_for: Callable[[set[str]], dict]) -> None:
+    def __init__(self, handles: Handles, params_for: Callable[[set[str]], dict], metrics=None) -> None:
         self._handles = handles
+        self._metrics = metrics  # actors.metrics.Recorder (queue depth gauges) or None
         self._params_for = params_for
         n = handles.topology.shards
         self._queues: list[list[EventBatch]] = [[] for _ in range(n)]
@@ -31,6 +34,9 @@ class ShardDispatcher:
         self._upto = 0
         self._tasks: list[asyncio.Task] = []
         self._progress = asyncio.Condition()
+        self._queued_at: list[float | None] = [None] * n  # when the oldest queued batch came
+        self._sending_since: list[float | None] = [None] * n  # ... and the oldest one in flight
+        self._request_ids: list[list[str]] = [[] for _ in range(n)]
 
     def start(self, committed_seq: int) -> None:
         """Start senders; the first call to each shard catches it up to ``committed_seq``."""
@@ -42,8 +48,9 @@ class ShardDispatcher:
             self._wakes[i].set()
             self._tasks.append(loop.create_task(self._send_forever(i)))
 
-    def publish(self, batch: EventBatch) -> None:
-        """Split a committed batch by shard (rows keep their commit order) and wake the senders."""
+    def publish(self, batch: EventBatch, request_ids: list[str] | None = None) -> None:
+        """Split a committed batch by shard (rows keep their commit order) and wake the senders;
+        ``request_ids`` (the requests behind it) go along to the shards for their log lines."""
         if not len(batch):
             return
         shard_of, topology = self._shard_of, self._handles.topology
@@ -53,9 +60,17 @@ class ShardDispatcher:
             if shard is None:
                 shard = shard_of[student_id] = topology.shard_of(student_id)
             rows[shard].append(i)
+        now = time.time()
         for shard, mine in enumerate(rows):
             if mine:
                 self._queues[shard].append(batch if len(mine) == len(batch) else batch.take(mine))
+                if self._queued_at[shard] is None:
+                    self._queued_at[shard] = now
+                if request_ids and len(self._request_ids[shard]) < MAX_REQUEST_IDS:
+                    self._request_ids[shard].extend(request_ids[:MAX_REQUEST_IDS])
+                if self._metrics is not None:
+                    self._metrics.set("classpulse_shard_queue_events",
+                                      sum(len(b) for b in self._queues[shard]), shard=str(shard))
         self._upto = batch.column("seq")[-1]
         for wake in self._wakes:
             wake.set()
@@ -70,6 +85,11 @@ class ShardDispatcher:
     def delivered(self) -> list[int]:
         return list(self._delivered)
 
+    def backlog_s(self, now: float) -> float:
+        """Age of the oldest committed batch some shard has not folded yet (0 when none)."""
+        times = [t for t in (*self._queued_at, *self._sending_since) if t is not None]
+        return max(0.0, now - min(times)) if times else 0.0
+
     async def _send_forever(self, index: int) -> None:
         delay = 0.05
         while True:
@@ -77,17 +97,23 @@ class ShardDispatcher:
             self._wakes[index].clear()
             queued, upto = self._queues[index], self._upto
             self._queues[index] = []
+            rids, self._request_ids[index] = self._request_ids[index][:MAX_REQUEST_IDS], []
+            self._sending_since[index], self._queued_at[index] = self._queued_at[index], None
+            if self._metrics is not None and queued:
+                self._metrics.set("classpulse_shard_queue_events", 0, shard=str(index))
             batch = EventBatch.concat(queued) if queued else EventBatch.of([])
             while True:
                 try:
                     params = self._params_for(set(batch.column("course_id")))
-                    await self._handles.shard(index).apply.remote(batch.cols, params, self._prev[index], upto)
+                    await self._handles.shard(index).apply.remote(batch.cols, params, self._prev[index], upto,
+                                                                  rids or None)
                     break
                 except Exception:  # actor restarting or gone: keep the order, retry
                     log.warning("shard %d unavailable; retrying in %.2fs", index, delay, exc_info=True)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
             delay = 0.05
+            self._sending_since[index] = None
             if len(batch):
                 self._prev[index] = batch.column("seq")[-1]
             async with self._progress:

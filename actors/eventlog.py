@@ -15,10 +15,13 @@ from typing import Any
 
 import ray
 
+from actors import logs
 from actors.commit import GroupCommitter
 from actors.comms import EventLogComms, student_frame
 from actors.comms_log import CommsLog
 from actors.dispatch import ShardDispatcher
+from actors.health import Health
+from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
 from actors.xapi_desk import XapiDesk
@@ -31,17 +34,27 @@ log = logging.getLogger(__name__)
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
 class EventLog(EventLogComms, CommsLog):
-    def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0) -> None:
-        logging.basicConfig(level=logging.INFO)
+    def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0,
+                 obs: ObsConfig | None = None) -> None:
+        self._obs = obs = obs or ObsConfig()
+        logs.configure(obs.log_level)
         self._topology = topology
         self._handles = Handles(topology)
         self._store = Store(Path(db_path))
         self._registry = Registry(self._store, self._store.load_catalog())
-        self._commit = GroupCommitter(self._store, self._on_commit, flush_interval_ms / 1000)
-        self._dispatch = ShardDispatcher(self._handles, self._fold_params)
+        self.metrics = Recorder(obs.enabled, "event_log", ray_sink=obs.ray_sink)
+        self.health = Health(obs)
+        self._commit = GroupCommitter(self._store, self._on_commit, flush_interval_ms / 1000,
+                                      on_timed=self._on_timed)
+        self._commit.delay_s = obs.commit_delay_ms / 1000 if obs.fault_injection else 0.0
+        self._dispatch = ShardDispatcher(self._handles, self._fold_params, self.metrics)
         self._xapi = XapiDesk(self._store, self._registry, self._commit)
         self._started = time.time()
         self._acked = 0
+        self._history_task: asyncio.Task | None = None
+        if was_restarted():
+            self.metrics.inc("classpulse_actor_restarts", component="event_log")
+            log.warning("event log restarted by Ray")
 
     @property
     def catalog(self):
@@ -50,22 +63,106 @@ class EventLog(EventLogComms, CommsLog):
     def _start(self) -> None:
         self._commit.start()
         self._dispatch.start(self._commit.seq)
+        if self._history_task is None:
+            self._history_task = asyncio.get_running_loop().create_task(self._sample_forever())
 
     # -- ingest --------------------------------------------------------------
 
-    async def append(self, columns: Columns, now: float | None = None) -> dict[str, int]:
+    async def append(self, columns: Columns, now: float | None = None,
+                     request_id: str | None = None) -> dict[str, int]:
         """Commit a validated batch (all or nothing) and answer once it is durable."""
         self._start()
+        logs.request_id.set(request_id)
+        started = time.perf_counter()
         batch = EventBatch(columns)
         errors = self.catalog.check(batch, time.time() if now is None else now)
         if errors:
+            self.rejected(len(batch), "roster", errors[0]["error"])
             raise DomainError(422, errors[0]["field"], errors[0]["error"], errors)
-        ack = await self._commit.append(batch)
+        try:
+            ack = await self._commit.append(batch)
+        except DomainError as exc:
+            self.rejected(len(batch), "conflict" if exc.status == 409 else "commit_failed", exc.error)
+            raise
         self._acked += ack.accepted
+        self._ingested(ack.accepted, ack.duplicates, len(batch), "api", time.perf_counter() - started)
+        log.debug("committed %d events (%d duplicates) up to seq %d", ack.accepted, ack.duplicates,
+                  ack.last_seq)
         return {"accepted": ack.accepted, "duplicates": ack.duplicates, "last_seq": ack.last_seq}
 
     def _on_commit(self, batch: EventBatch) -> None:
-        self._dispatch.publish(batch)
+        self._dispatch.publish(batch, self._commit.last_request_ids)
+
+    # -- observing (actors/metrics.py, actors/health.py) -------------------------
+
+    def _on_timed(self, events: int, seconds: float) -> None:
+        self.metrics.observe("classpulse_commit_latency_seconds", seconds)
+        self.metrics.observe("classpulse_commit_batch_events", events)
+        self.health.on_commit(events, seconds, time.time())
+
+    def _ingested(self, accepted: int, duplicates: int, size: int, source: str, seconds: float) -> None:
+        self.metrics.inc("classpulse_events_ingested", accepted, source=source)
+        self.metrics.inc("classpulse_events_duplicate", duplicates, source=source)
+        self.metrics.observe("classpulse_ingest_batch_events", size)
+        self.metrics.observe("classpulse_ingest_latency_seconds", seconds)
+        self.health.on_ingest(accepted, time.time())
+
+    def rejected(self, events: int, reason: str, error: str = "") -> None:
+        """Count a refused batch (also called by the API for what it refuses at the edge)."""
+        self.metrics.inc("classpulse_events_rejected", events, reason=reason)
+        self.health.on_reject(events, time.time())
+        log.info("rejected a batch of %d events (%s): %s", events, reason, error)
+
+    async def count_rejected(self, events: int, reason: str, request_id: str | None = None) -> None:
+        logs.request_id.set(request_id)
+        self.rejected(events, reason)
+
+    async def note_recovery(self, component: str, index: int, seconds: float, events: int,
+                            restarted: bool) -> None:
+        """A shard or hub rebuilt its state (at start, or after Ray restarted it)."""
+        self.metrics.observe("classpulse_replay_seconds", seconds, component=component)
+        self.metrics.inc("classpulse_replayed_events", events)
+        if restarted:
+            self.metrics.inc("classpulse_actor_restarts", component=component)
+            log.warning("%s %d restarted; rebuilt in %.2fs (%d events replayed)",
+                        component, index, seconds, events)
+
+    async def report_push(self, replica: str, samples: list[float], subscribers: int) -> None:
+        """An API replica's event-to-push latencies since its last report, and its open streams."""
+        self.health.on_push(replica, samples, subscribers, time.time())
+
+    async def telemetry(self) -> dict[str, Any]:
+        return self.metrics.snapshot()
+
+    async def set_faults(self, commit_delay_ms: float) -> dict[str, Any]:
+        """Fault-injection hook (tests, drills): only when CLASSPULSE_FAULT_INJECTION=1."""
+        if not self._obs.fault_injection:
+            raise DomainError(403, "faults", "fault injection is disabled (CLASSPULSE_FAULT_INJECTION)")
+        self._commit.delay_s = max(0.0, float(commit_delay_ms)) / 1000
+        log.warning("fault injection: commit delay now %.0f ms", self._commit.delay_s * 1000)
+        return {"commit_delay_ms": self._commit.delay_s * 1000}
+
+    async def _figures(self) -> dict[str, Any]:
+        lags = []
+        hubs = [self._handles.hub(i).telemetry.remote() for i in range(self._topology.hubs)]
+        for ref in hubs:
+            try:
+                lags.append((await asyncio.wait_for(ref, 2.0))["lag"])
+            except Exception:
+                log.warning("a hub did not report its lag", exc_info=True)
+        now = time.time()
+        return self.health.figures(now, lags, self._dispatch.backlog_s(now))
+
+    async def _sample_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._obs.history_every_s)
+            try:
+                self.health.sample(time.time(), await self._figures())
+            except Exception:
+                log.warning("stats sample failed", exc_info=True)
+
+    async def stats_history(self) -> list[dict[str, Any]]:
+        return self.health.history.since(time.time())
 
     def _fold_params(self, course_ids: set[str]) -> dict[str, Any]:
         return {cid: self.catalog.fold_params(cid) for cid in course_ids if cid in self.catalog.courses}
@@ -242,7 +339,15 @@ class EventLog(EventLogComms, CommsLog):
     async def xapi(self, statements: list[dict[str, Any]], role: str, principal_id: str) -> dict[str, Any]:
         """Store every checked statement; apply those that map to a roster student; void (one request)."""
         self._start()
-        return await self._xapi.ingest(statements, role, principal_id)
+        started = time.perf_counter()
+        result = await self._xapi.ingest(statements, role, principal_id)
+        applied = int(result.get("applied") or 0)
+        self.metrics.inc("classpulse_xapi_statements", len(result["ids"]), outcome="stored")
+        self.metrics.inc("classpulse_xapi_statements", applied, outcome="applied")
+        if applied:
+            self._acked += applied
+            self._ingested(applied, 0, applied, "xapi", time.perf_counter() - started)
+        return result
 
     async def statement(self, statement_id: str, voided: bool, role: str, principal_id: str) -> dict[str, Any] | None:
         return await self._xapi.read(statement_id, voided, role, principal_id)
@@ -281,7 +386,11 @@ class EventLog(EventLogComms, CommsLog):
                 return analytics.query(cur, course, cap, params)
             finally:
                 cur.close()
-        return await asyncio.to_thread(run)
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(run)
+        finally:
+            self.metrics.observe("classpulse_analytics_query_seconds", time.perf_counter() - started)
 
     # -- right of access and erasure --------------------------------------------
 
@@ -325,7 +434,7 @@ class EventLog(EventLogComms, CommsLog):
                 "commits": c.commits, "events_per_commit": round(c.committed_events / max(c.commits, 1), 1),
                 "mean_commit_ms": round(1000 * c.commit_seconds / max(c.commits, 1), 2),
                 "delivered_to_shards": self._dispatch.delivered, "tables": counts,
-                "started_at": self._started}
+                "started_at": self._started} | await self._figures()
 
     async def ready(self) -> bool:
         self._start()

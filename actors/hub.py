@@ -20,22 +20,31 @@ import ray
 
 from actors.hub_comms import HubComms
 from actors.hub_support import SupportHub
+from actors import logs
+from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import DomainError, Handles, Topology
 from engine.config import AlertConfig
 from engine.course import Course
 from engine.live_view import CourseView, SeqClock
 from engine.state import StudentSummary
+from engine.telemetry import LatencyWindow
 
 log = logging.getLogger(__name__)
 CLOCK_TICK_S = 1.0
 INBOX_KEEP = 200  # live messages kept per student for reconnecting sockets
+FRESH_FOR_S = 15.0  # a course's measured lag is reported this long after its last update
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
 class CourseHub(HubComms, SupportHub):
     def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25,
-                 risk_model: str = "auto", data_dir: str | None = None) -> None:
+                 risk_model: str = "auto", data_dir: str | None = None, obs: ObsConfig | None = None) -> None:
         from classpulse.risk_store import resolve
+        obs = obs or ObsConfig()
+        logs.configure(obs.log_level)
+        self.metrics = Recorder(obs.enabled, "hub", index, obs.ray_sink)
+        self._lag = LatencyWindow(obs.window_s)
+        self._fresh: dict[str, tuple[float, float]] = {}  # course -> (oldest receipt, applied at)
         self.index = index
         # loaded once per hub process; every course view scores with it (or falls back to the rules)
         self._risk_model, self._risk_info = resolve(risk_model, Path(data_dir) if data_dir else None)
@@ -66,6 +75,13 @@ class CourseHub(HubComms, SupportHub):
         await self._ready
 
     async def _recover(self) -> None:
+        started = time.perf_counter()
+        await self._rebuild()
+        took = time.perf_counter() - started
+        log.info("hub %d rebuilt %d courses in %.2fs", self.index, len(self.views), took)
+        self._handles.log.note_recovery.remote("hub", self.index, took, 0, was_restarted())
+
+    async def _rebuild(self) -> None:
         for course, config, roster in await self._handles.log.hub_catalog.remote(self.index):
             self._upsert(course, config, roster)
         await self._recover_comms()
@@ -107,9 +123,33 @@ class CourseHub(HubComms, SupportHub):
             if view is not None:
                 view.apply(s)
 
-    async def apply_summaries(self, summaries: list[StudentSummary]) -> None:
+    async def apply_summaries(self, summaries: list[StudentSummary], received_since: float | None = None) -> None:
+        """Summaries from a shard; ``received_since``: receipt of the oldest event behind them."""
         await self._ensure_ready()
         self._apply(summaries)
+        if received_since is not None:
+            now = time.time()
+            if self.metrics.enabled:
+                lag = max(0.0, now - received_since)
+                self.metrics.observe("classpulse_hub_lag_seconds", lag)
+                self._lag.observe(lag, now)
+            for course_id in {s.course_id for s in summaries}:
+                held = self._fresh.get(course_id)
+                if held is None or held[1] < now - self._interval or received_since < held[0]:
+                    self._fresh[course_id] = (received_since, now)
+
+    def _freshness(self, course_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Add ``lag_s`` (receipt of the events behind the latest update -> in this view; 0 when
+        current) and, for diffs, the private ``_received_at`` the API uses for event-to-push."""
+        held = self._fresh.get(course_id)
+        now = time.time()
+        if held is None or now - held[1] > FRESH_FOR_S:
+            message["lag_s"] = 0.0
+            return message
+        message["lag_s"] = round(held[1] - held[0], 3)
+        if message.get("type") == "diff":
+            message["_received_at"] = held[0]
+        return message
 
     # -- refresh --------------------------------------------------------------
 
@@ -128,12 +168,14 @@ class CourseHub(HubComms, SupportHub):
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
+            started = time.perf_counter()
             try:
                 changed = self._refresh()
             except Exception:
                 log.exception("refresh failed")
                 continue
             if changed:
+                self.metrics.observe("classpulse_hub_refresh_seconds", time.perf_counter() - started)
                 await self._publish(True)
 
     async def _publish(self, changed: bool) -> None:
@@ -154,13 +196,14 @@ class CourseHub(HubComms, SupportHub):
         view = self._view(course_id)
         if view.dirty:
             view.refresh()
-        return view.live_progress()
+        return self._freshness(course_id, view.live_progress())
 
     async def updates_since(self, cursors: dict[str, int | None], timeout: float = 15.0) -> dict[str, Any]:
         """{"head", "messages"} for {course_id: seq}: snapshots or diffs, waiting up to ``timeout``
         for one. Every change of these courses up to ``head`` is in the messages (or was before)."""
         await self._ensure_ready()
-        return await self._long_poll(lambda: [m for cid, seq in cursors.items() if cid in self.views
+        return await self._long_poll(lambda: [self._freshness(cid, m) for cid, seq in cursors.items()
+                                              if cid in self.views
                                               for m in [self.views[cid].updates_since(seq)] if m is not None],
                                      timeout)
 
@@ -219,6 +262,10 @@ class CourseHub(HubComms, SupportHub):
         """Assess every course now (tests and the sync barrier use this)."""
         await self._ensure_ready()
         await self._publish(self._refresh(force=True))
+
+    async def telemetry(self) -> dict[str, Any]:
+        """Metrics for /metrics and this hub's lag over the stats window (the EventLog asks)."""
+        return {"metrics": self.metrics.snapshot(), "lag": self._lag.summary(time.time())}
 
     async def status(self) -> dict[str, Any]:
         await self._ensure_ready()

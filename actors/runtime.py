@@ -14,6 +14,7 @@ import ray
 from actors.eventlog import EventLog
 from actors.hub import CourseHub
 from actors.notifier import NOTIFIER, MailSettings, Notifier
+from actors.metrics import ObsConfig
 from actors.shard import StudentShard
 from actors.topology import EVENT_LOG, Handles, Topology
 from classpulse.settings import Settings
@@ -31,17 +32,18 @@ class Runtime:
         """Create (or find) the stack's actors in ``settings.namespace`` and wait until ready."""
         topology = Topology(settings.namespace, settings.shards, settings.hubs)
         cpus = settings.actor_cpus
+        obs = ObsConfig.from_settings(settings)
         common = {"namespace": topology.namespace, "get_if_exists": True}
         log = EventLog.options(name=EVENT_LOG, num_cpus=cpus, **_head_node(), **common).remote(
-            str(settings.db_path.resolve()), topology, settings.flush_interval_ms)
+            str(settings.db_path.resolve()), topology, settings.flush_interval_ms, obs)
         notifier = Notifier.options(name=NOTIFIER, num_cpus=cpus, **common).remote(
             topology, mail_settings(settings))
         # shards and hubs spread over the cluster's nodes (on one machine: all on it)
         spread = {"scheduling_strategy": "SPREAD"}
         shards = [StudentShard.options(name=topology.shard_name(i), num_cpus=cpus, **spread, **common).remote(
-            i, topology, settings.snapshot_interval_s) for i in range(topology.shards)]
+            i, topology, settings.snapshot_interval_s, obs) for i in range(topology.shards)]
         hubs = [CourseHub.options(name=topology.hub_name(i), num_cpus=cpus, **spread, **common).remote(
-            i, topology, settings.refresh_interval_s, settings.risk_model, str(settings.data_dir.resolve()))
+            i, topology, settings.refresh_interval_s, settings.risk_model, str(settings.data_dir.resolve()), obs)
             for i in range(topology.hubs)]
         ray.get(log.ready.remote(), timeout=timeout)
         ray.get([s.status.remote() for s in shards] + [h.status.remote() for h in hubs], timeout=timeout)
@@ -53,9 +55,9 @@ class Runtime:
 
     # -- the facade -----------------------------------------------------------
 
-    def ingest(self, events: list[Event]) -> ray.ObjectRef:
+    def ingest(self, events: list[Event], request_id: str | None = None) -> ray.ObjectRef:
         """-> {"accepted", "duplicates", "last_seq"} once committed (DomainError on bad input)."""
-        return self.handles.log.append.remote(to_columns(events))
+        return self.handles.log.append.remote(to_columns(events), None, request_id)
 
     def ingest_columns(self, columns: tuple) -> ray.ObjectRef:
         """The same, for a batch already in wire form (``engine.events.to_columns``)."""
@@ -82,6 +84,12 @@ class Runtime:
         ray.get([s.flush.remote(timeout) for s in shards], timeout=timeout)
         hubs = [self.handles.hub(i) for i in range(self.topology.hubs)]
         ray.get([h.refresh_now.remote() for h in hubs], timeout=timeout)
+
+    def telemetry(self) -> list[ray.ObjectRef]:
+        """Every actor's metrics (EventLog, shards, hubs) for the API's /metrics."""
+        return [self.handles.log.telemetry.remote(),
+                *[self.handles.shard(i).telemetry.remote() for i in range(self.topology.shards)],
+                *[self.handles.hub(i).telemetry.remote() for i in range(self.topology.hubs)]]
 
     def shard_states(self) -> dict[str, Any]:
         states: dict[str, Any] = {}

@@ -15,6 +15,8 @@ from typing import Any
 
 import ray
 
+from actors import logs
+from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import Handles, Topology
 from engine import voiding
 from engine.course import FoldParams
@@ -27,7 +29,14 @@ Key = tuple[str, str]  # (course_id, student_id)
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
 class StudentShard:
-    def __init__(self, index: int, topology: Topology, snapshot_interval_s: float = 30.0) -> None:
+    def __init__(self, index: int, topology: Topology, snapshot_interval_s: float = 30.0,
+                 obs: ObsConfig | None = None) -> None:
+        obs = obs or ObsConfig()
+        logs.configure(obs.log_level)
+        self.metrics = Recorder(obs.enabled, "shard", index, obs.ray_sink)
+        self._oldest_received: float | None = None  # of the batch being folded (hub lag)
+        self._pending_since: dict[int, float] = {}  # hub -> receipt of the oldest event not sent
+        self._coalesced = 0
         self.index = index
         self._topology = topology
         self._handles = Handles(topology)
@@ -77,6 +86,8 @@ class StudentShard:
             self._queue_summary(key)
         log.info("shard %d recovered %d students from snapshot @%d + %d events in %.2fs",
                  self.index, len(rows), seq, self.recovered_events, self.recovery_seconds)
+        self._handles.log.note_recovery.remote("shard", self.index, self.recovery_seconds,
+                                               self.recovered_events, was_restarted())
 
     async def _pull(self, upto: int | None) -> int:
         """Fold committed events after ``applied`` (up to ``upto``) straight from the log."""
@@ -93,16 +104,30 @@ class StudentShard:
         return total
 
     async def apply(self, columns: Columns, params: dict[str, Any], prev_seq: int | None,
-                    upto_seq: int) -> int:
-        """Fold a committed batch; pull from the log first if a gap shows."""
+                    upto_seq: int, request_ids: list[str] | None = None) -> int:
+        """Fold a committed batch; pull from the log first if a gap shows. ``request_ids``: the
+        requests behind the batch, in this call's log lines."""
+        logs.request_id.set(",".join(request_ids) if request_ids else None)
         await self._ensure_ready()
+        started = time.perf_counter()
         events = from_columns(columns)
         first = events[0].seq if events else upto_seq + 1
         if prev_seq is None or prev_seq > self.applied:
             await self._pull(first - 1)
-        self._fold([e for e in events if e.seq > self.applied], params)
+        fresh = [e for e in events if e.seq > self.applied]
+        if fresh:  # freshness (lag_s) is a product feature: kept with metrics off too
+            self._oldest_received = min(e.received_at for e in fresh)
+        self._fold(fresh, params)
+        self._oldest_received = None
         self.applied = max(self.applied, upto_seq)
         await self._rebuild_students()
+        log.debug("shard %d folded %d events up to seq %d", self.index, len(fresh), self.applied)
+        if self.metrics.enabled and events:
+            self.metrics.observe("classpulse_fold_seconds", time.perf_counter() - started)
+            self.metrics.inc("classpulse_updates_coalesced", self._coalesced)
+            self._coalesced = 0
+            for hub, keys in self._outbox.items():
+                self.metrics.set("classpulse_hub_queue_students", len(keys), hub=str(hub))
         return self.applied
 
     async def _rebuild_students(self) -> None:
@@ -153,7 +178,12 @@ class StudentShard:
     def _queue_summary(self, key: Key) -> None:
         """Mark a student for sending; the summary is computed once, when sent (coalesced)."""
         hub = self._topology.hub_of(key[0])
-        self._outbox.setdefault(hub, set()).add(key)
+        box = self._outbox.setdefault(hub, set())
+        if key in box:
+            self._coalesced += 1
+        box.add(key)
+        if self._oldest_received is not None and hub not in self._pending_since:
+            self._pending_since[hub] = self._oldest_received
         if hub not in self._hub_wake:
             self._hub_wake[hub] = asyncio.Event()
             self._tasks.append(asyncio.get_running_loop().create_task(self._send_to_hub(hub)))
@@ -171,15 +201,20 @@ class StudentShard:
             await self._hub_wake[hub].wait()
             self._hub_wake[hub].clear()
             keys = self._outbox.pop(hub, set())
+            since = self._pending_since.pop(hub, None)
+            self.metrics.set("classpulse_hub_queue_students", 0, hub=str(hub))
             batch = [s for s in map(self._summary, keys & self.states.keys()) if s is not None]
             if not batch:
                 continue
             self._hub_busy[hub] = True
             try:
-                await self._handles.hub(hub).apply_summaries.remote(batch)
+                await self._handles.hub(hub).apply_summaries.remote(batch, since)
             except Exception:
                 log.warning("hub %d unavailable; will resend", hub, exc_info=True)
                 self._outbox.setdefault(hub, set()).update(keys)
+                self.metrics.set("classpulse_hub_queue_students", len(self._outbox[hub]), hub=str(hub))
+                if since is not None:
+                    self._pending_since[hub] = min(since, self._pending_since.get(hub, since))
                 await asyncio.sleep(0.2)
                 self._hub_wake[hub].set()
             finally:
@@ -242,6 +277,9 @@ class StudentShard:
         return {"index": self.index, "students": len(self.states), "applied_seq": self.applied,
                 "recovered_events": self.recovered_events,
                 "recovery_seconds": round(self.recovery_seconds, 3)}
+
+    async def telemetry(self) -> dict[str, Any]:
+        return self.metrics.snapshot()
 
     async def fingerprint(self) -> dict[str, Any]:
         """Every student's full state (tests compare this after a recovery)."""

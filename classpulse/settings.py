@@ -47,6 +47,17 @@ class Settings:
     notify_timeout_s: float = 10.0  # per SMTP or webhook attempt
     notify_retry_base_s: float = 2.0  # backoff: base, 2x, 4x, ... between attempts
     notify_max_attempts: int = 5
+    # observability (docs/ops-guide.md, "Monitoring")
+    metrics: int = 1  # 0 turns metric recording off (the bench measures the difference)
+    metrics_ray: int = 1  # 0: record only for the API's /metrics, not on Ray's Prometheus endpoint
+    log_level: str = "INFO"
+    stats_window_s: float = 60.0  # the window of the admin stats' rates and percentiles
+    history_every_s: float = 10.0  # stats sampled this often; the last 15 minutes are kept
+    degraded_push_p95_s: float = 1.0
+    degraded_commit_p99_ms: float = 100.0
+    degraded_hub_lag_s: float = 2.0
+    fault_injection: int = 0  # 1: POST /api/admin/faults may inject delays (tests, drills only)
+    fault_commit_delay_ms: float = 0.0  # an injected delay before each commit (needs fault_injection)
 
     @property
     def db_path(self) -> Path:

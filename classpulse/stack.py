@@ -70,6 +70,7 @@ class Stack:
         import ray  # only now: Ray reads the variables above when it is imported
         from ray import serve
 
+        from actors.metrics import ObsConfig
         from actors.runtime import Runtime
         from serve.app import ApiConfig
         from serve.deployment import application
@@ -86,7 +87,8 @@ class Stack:
         echo(f"Actors up in {time.monotonic() - started:.1f}s ({s.shards} shards, {s.hubs} hubs)")
         serve.start(http_options={"host": s.host, "port": s.port})
         config = ApiConfig(s.namespace, s.shards, s.hubs, admin_token.digest(self.admin_token),
-                           s.max_body_bytes, s.rate_per_s, s.rate_burst, s.auth_failures_per_min)
+                           s.max_body_bytes, s.rate_per_s, s.rate_burst, s.auth_failures_per_min,
+                           obs=ObsConfig.from_settings(s))
         serve.run(application(config, s.api_replicas, s.api_max_ongoing_requests,
                               autoscale_max=s.autoscale_max_replicas),
                   name="classpulse", route_prefix="/")
@@ -99,6 +101,7 @@ class Stack:
                      "ingress": self.ingress.mode, "haproxy_stats_port": self.ingress.stats_port,
                      "haproxy_metrics_port": self.ingress.metrics_port,
                      "haproxy_pids": haproxy_pids(self.ingress), "run_dir": str(self.run_dir),
+                     "ray_metrics_export_port": _metrics_port(ray),
                      "data_dir": str(s.data_dir.resolve()), "admin_token_file":
                      str(self.admin_token_file) if self.admin_token_file else None}
         (s.data_dir / "run.json").write_text(json.dumps(self.info, indent=2))
@@ -132,6 +135,15 @@ class Stack:
             (self.settings.data_dir / "run.json").unlink(missing_ok=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
         echo(f"Stopped in {time.monotonic() - started:.1f}s")
+
+
+def _metrics_port(ray) -> int | None:
+    """This node's Ray metrics agent port (Prometheus text of Ray's, Serve's and our metrics)."""
+    node_id = ray.get_runtime_context().get_node_id()
+    for node in ray.nodes():
+        if node.get("NodeID") == node_id:
+            return node.get("MetricsExportPort")
+    return None
 
 
 def wait_for_signal() -> None:

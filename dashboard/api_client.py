@@ -71,6 +71,12 @@ class ApiClient:
     def acknowledge(self, alert_id: str) -> dict:
         return self._call("POST", f"/api/professor/alerts/{alert_id}/acknowledge")
 
+    def stats(self) -> dict:
+        return self._call("GET", "/api/admin/stats")
+
+    def stats_history(self) -> dict:
+        return self._call("GET", "/api/admin/stats/history")
+
     def snooze(self, alert_id: str, minutes: int) -> dict:
         return self._call("POST", f"/api/professor/alerts/{alert_id}/snooze", json={"minutes": minutes})
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import insights, live, office_hours, student
+from dashboard import insights, live, office_hours, ops, student
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
 
 st.set_page_config(page_title="classpulse", page_icon="📈", layout="wide")
@@ -61,15 +61,19 @@ if "goto" in st.session_state:  # a card's "Details" asked for another view
     st.session_state.page = st.session_state.pop("goto")
 with st.sidebar:
     st.header("classpulse")
-    if not courses:
+    if courses:
+        titles = {c["course_id"]: f"{c['title']} ({c['students']} students)" for c in courses}
+        course_id = st.selectbox("Course", list(titles), format_func=titles.get, key="course")
+        projection = st.toggle("Projection-safe mode", key="projection",
+                               help="Hides real names (stable pseudonyms) and individual answers")
+    else:
         st.info("No courses yet.")
-        st.stop()
-    titles = {c["course_id"]: f"{c['title']} ({c['students']} students)" for c in courses}
-    course_id = st.selectbox("Course", list(titles), format_func=titles.get, key="course")
-    projection = st.toggle("Projection-safe mode", key="projection",
-                           help="Hides real names (stable pseudonyms) and individual answers")
-    page = st.radio("View", ["Live class", "Student", "Analytics", "Office hours", "Notifications", "Settings"],
-                    key="page")
+    views = ["Live class", "Student", "Analytics", "Office hours", "Notifications", "Settings"] if courses else []
+    page = st.radio("View", [*views, "System health"], key="page")
+
+if page == "System health":  # ops, with the admin token
+    ops.page(client)
+    st.stop()
 
 course = next(c for c in courses if c["course_id"] == course_id)
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import comms
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
-from dashboard.presentation import PRIORITY, STATUS, STATUS_ORDER, display_name, minutes
+from dashboard.presentation import PRIORITY, STATUS, STATUS_ORDER, display_name, freshness_badge, minutes
 
 COLOR = {"struggling": "red", "idle": "orange", "active": "green", "not_started": "gray", "completed": "blue"}
 MAX_ALERTS = 8
@@ -56,7 +56,8 @@ def live_panel(client: ApiClient, course_id: str, projection: bool, shown: list[
         col.metric(f"{STATUS[status][1]} {STATUS[status][2]}", counts[status])
     cols[-1].metric("🔔 Open alerts", sum(1 for a in data["alerts"] if a["state"] == "open"))
     age = time.time() - fetched
-    st.caption(f"{state} · class clock {_clock(data['as_of'])} · data {age:.0f} s old{_risk_source(data)}")
+    st.caption(f"{state} · {freshness_badge(data.get('lag_s'))} · class clock {_clock(data['as_of'])} · "
+               f"data {age:.0f} s old{_risk_source(data)}")
 
     grid, side = st.columns([3, 1.1])
     with side:

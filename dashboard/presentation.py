@@ -32,3 +32,12 @@ def display_name(student: dict, projection: bool) -> str:
 def minutes(seconds: float | None) -> str:
     seconds = seconds or 0
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+DELAYED_AFTER_S = 2.0  # the hub-lag SLO: beyond it the professor is told the view is behind
+
+
+def freshness_badge(lag_s: float | None) -> str:
+    """"live" or "delayed by N s" from the API's ``lag_s`` (an older API sends none: live)."""
+    if lag_s is None or lag_s < DELAYED_AFTER_S:
+        return "🟢 live"
+    return f"🟠 delayed by {lag_s:.0f} s"

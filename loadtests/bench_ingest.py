@@ -2,6 +2,7 @@
 and commit latency by batch size. ``make bench`` runs it; figures print side by side.
 
     python -m loadtests.bench_ingest [--events 200000] [--students 1000]
+    python -m loadtests.bench_ingest --observe-cost [--rounds 3]   # metrics on vs off (target < 5%)
 """
 from __future__ import annotations
 
@@ -88,6 +89,57 @@ def commit_latency(runtime, students: list[str], course_id: str, size: int, n: i
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
+def start_bench_runtime(data_dir: Path, namespace: str, shards: int, students: list[str], course_id: str,
+                        **settings):
+    import ray
+
+    from actors.runtime import Runtime
+    from classpulse.settings import Settings
+    runtime = Runtime.start(Settings(data_dir=data_dir, namespace=namespace, shards=shards,
+                                     snapshot_interval_s=3600, **settings))
+    log = runtime.handles.log
+    ray.get(log.add_professor.remote("bench-prof", "Bench"))
+    ray.get(log.add_course.remote({"course_id": course_id, "professor_id": "bench-prof", "title": "Bench",
+                                   "clock": "event", "activities": [{"activity_id": a, "title": a,
+                                                                     "expected_minutes": 10}
+                                                                    for a in ACTIVITIES]}))
+    ray.get(log.add_students.remote(course_id, [{"student_id": s, "name": s} for s in students]))
+    ray.get(runtime.ingest(make_events(1000, students, course_id, seed=99)))  # warm up
+    return runtime
+
+
+def observe_cost(args: argparse.Namespace, students: list[str], course_id: str, data_dir: Path) -> int:
+    """Ingest throughput with metric recording off, in-process only (CLASSPULSE_METRICS_RAY=0) and
+    fully on (CLASSPULSE_METRICS), alternated in one run."""
+    shards = args.shards[-1]
+    modes = {"off": {"metrics": 0}, "in-process only": {"metrics": 1, "metrics_ray": 0},
+             "on": {"metrics": 1, "metrics_ray": 1}}
+    rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    for r in range(args.rounds):
+        for i, mode in enumerate(list(modes) if r % 2 == 0 else reversed(modes)):  # alternate: drift hits all
+            events = make_events(args.events, students, course_id, seed=1000 + r)
+            runtime = start_bench_runtime(data_dir / f"obs-{r}-{i}", f"obs{r}x{i}", shards, students,
+                                          course_id, **modes[mode])
+            rates[mode].append(through_actors(runtime, events, 1000, args.in_flight))
+            runtime.stop()
+    best = {mode: max(v) for mode, v in rates.items()}
+    cost = 1 - best["on"] / best["off"]
+    table = Table(title=f"cost of observing: EventLog + {shards} shards, 1,000-event batches (one run)")
+    table.add_column("metrics")
+    table.add_column("events/s, each round", justify="right")
+    table.add_column("best", justify="right")
+    for mode in modes:
+        table.add_row(mode, " / ".join(f"{v:,.0f}" for v in rates[mode]), f"{best[mode]:,.0f}")
+    table.add_row("cost, in-process copies only", "", f"{1 - best['in-process only'] / best['off']:.1%}")
+    table.add_row("cost, everything on (target < 5%)", "", f"{cost:.1%}")
+    console.print(table)
+    out = args.out.with_name("observe-cost.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"events_per_s": rates, "best": best, "cost": cost}, indent=2))
+    console.print(f"target: {'met' if cost < 0.05 else 'NOT met'} (results in {out})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=200_000)
@@ -95,16 +147,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shards", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--in-flight", type=int, default=16)
     ap.add_argument("--out", type=Path, default=Path("bench-results/ingest.json"))
+    ap.add_argument("--observe-cost", action="store_true",
+                    help="compare ingest with metric recording on and off instead (CLASSPULSE_METRICS)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of off/on for --observe-cost")
     args = ap.parse_args(argv)
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from actors.runtime import Runtime
-    from classpulse.settings import Settings
-
     students = [f"bs{i:05d}" for i in range(args.students)]
     course_id = "bench-course"
+    if args.observe_cost:
+        data_dir = Path(tempfile.mkdtemp(prefix="cp-bench-"))
+        ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False,
+                 _temp_dir=str(data_dir / "ray"))
+        try:
+            return observe_cost(args, students, course_id, data_dir)
+        finally:
+            ray.shutdown()
     events = make_events(args.events, students, course_id)
     fold_rate = max(pure_fold(events) for _ in range(3))
 
@@ -114,16 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[int, float] = {}
     latencies: dict[int, tuple[float, float]] = {}
     for shards in args.shards:
-        runtime = Runtime.start(Settings(data_dir=data_dir / f"s{shards}", namespace=f"bench{shards}",
-                                         shards=shards, snapshot_interval_s=3600))
-        log = runtime.handles.log
-        ray.get(log.add_professor.remote("bench-prof", "Bench"))
-        ray.get(log.add_course.remote({"course_id": course_id, "professor_id": "bench-prof", "title": "Bench",
-                                       "clock": "event", "activities": [{"activity_id": a, "title": a,
-                                                                         "expected_minutes": 10}
-                                                                        for a in ACTIVITIES]}))
-        ray.get(log.add_students.remote(course_id, [{"student_id": s, "name": s} for s in students]))
-        ray.get(runtime.ingest(make_events(1000, students, course_id, seed=99)))  # warm up
+        runtime = start_bench_runtime(data_dir / f"s{shards}", f"bench{shards}", shards, students, course_id)
         rates[shards] = through_actors(runtime, events, 1000, args.in_flight)
         if shards == args.shards[-1]:
             for size, n in [(1, 200), (10, 200), (100, 200), (1000, 50)]:

@@ -14,12 +14,15 @@ from typing import Any
 import ray
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import ORJSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from actors import logs
 from actors.topology import DomainError
+from serve.auth import require
 from serve.bodies import ApiError, add_body_schemas
 from serve.context import ApiConfig, ApiContext
+from serve.observe import RequestIds, in_serve_replica, render
 from serve.routes import admin, analytics, comms, events, live, office_hours, professor, xapi
 
 __all__ = ["ApiConfig", "build_app"]
@@ -29,9 +32,25 @@ log = logging.getLogger(__name__)
 def build_app(config: ApiConfig) -> FastAPI:
     app = FastAPI(title="classpulse", version="0.1.0", default_response_class=ORJSONResponse,
                   description="Real-time student progress monitoring. See docs/api.md.")
+    logs.configure(config.obs.log_level)
     ctx = ApiContext(config)
     install_error_handlers(app)
     app.add_middleware(xapi.XapiEdge)  # CORS and the version header on /api/xapi/*
+    app.add_middleware(RequestIds, echo=not in_serve_replica())
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text: every actor's metrics and this replica's (admin token)."""
+        require(await ctx.caller(request), "admin")
+        snapshots = [ctx.metrics.snapshot()]
+        for ref in ctx.runtime.telemetry():
+            try:
+                part = await asyncio.wait_for(ref, 5.0)
+            except (ray.exceptions.RayError, TimeoutError):  # restarting: back on the next scrape
+                log.debug("an actor did not report its metrics", exc_info=True)
+                continue
+            snapshots.append(part.get("metrics", part))
+        return Response(render(snapshots), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/api/health", tags=["ops"])
     async def health() -> ORJSONResponse:

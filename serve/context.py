@@ -1,11 +1,13 @@
 """What every route needs: the runtime facade, who is calling, and ownership checks."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException, Request, WebSocket
 
+from actors.metrics import ObsConfig, Recorder
 from actors.runtime import Runtime
 from serve.auth import Authenticator, Principal, token_from
 from serve.bodies import ApiError
@@ -22,6 +24,7 @@ class ApiConfig:
     rate_per_s: float = 50.0
     rate_burst: float = 200.0
     auth_failures_per_min: float = 100.0
+    obs: ObsConfig = field(default_factory=ObsConfig)
 
 
 class ApiContext:
@@ -32,6 +35,9 @@ class ApiContext:
         self.auth = Authenticator(config.admin_token_hash, lambda h: self.log.authenticate.remote(h))
         self.limits = TokenBuckets(config.rate_per_s, config.rate_burst)
         self.failures = TokenBuckets(config.auth_failures_per_min / 60.0, config.auth_failures_per_min)
+        from serve.observe import Streams
+        self.metrics = Recorder(config.obs.enabled, "api", os.getpid(), config.obs.ray_sink)
+        self.streams = Streams(self.metrics, lambda *report: self.log.report_push.remote(*report))
 
     async def principal(self, token: str | None, client: str) -> Principal:
         # While a client address is over its failure budget, only tokens this replica verified

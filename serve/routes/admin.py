@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from serve.auth import Principal, require
-from serve.bodies import CourseIn, ProfessorIn, RosterIn, documented, read_json, validate
+from serve.bodies import ApiError, CourseIn, ProfessorIn, RosterIn, documented, read_json, validate
 from serve.context import ApiContext
 
 
@@ -59,7 +60,27 @@ def router(ctx: ApiContext) -> APIRouter:
         ctx.auth.forget(Principal("student", student_id))
         return erased
 
+    @r.get("/api/admin/stats/history")
+    async def stats_history(request: Request) -> dict[str, Any]:
+        """The stats figures sampled every CLASSPULSE_HISTORY_EVERY_S over the last 15 minutes."""
+        require(await ctx.caller(request), "admin")
+        return {"every_s": ctx.config.obs.history_every_s, "samples": await ctx.log.stats_history.remote()}
+
+    @r.post("/api/admin/faults")
+    async def faults(request: Request) -> dict[str, Any]:
+        """Fault-injection hook for tests and drills; 404 unless CLASSPULSE_FAULT_INJECTION=1."""
+        require(await ctx.caller(request), "admin")
+        if not ctx.config.obs.fault_injection:
+            raise ApiError(404, "faults", "fault injection is disabled (CLASSPULSE_FAULT_INJECTION=0)")
+        body = validate(FaultsIn, await read_json(request, limit))
+        return await ctx.log.set_faults.remote(body.commit_delay_ms)
+
     return r
+
+
+class FaultsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    commit_delay_ms: float = Field(ge=0, le=10_000)
 
 
 def _epochs(spec: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
+from actors import logs
 from engine.events import BatchError, parse_batch
 from serve.auth import Principal, require
 from serve.bodies import ApiError, EventsIn, documented, read_json
@@ -15,15 +16,18 @@ from serve.context import ApiContext
 
 async def ingest(ctx: ApiContext, principal: Principal, raw: Any) -> dict[str, int]:
     """Validate, authorise and commit one batch; raises ApiError / DomainError."""
+    request_id = logs.request_id.get()
     try:
         events = parse_batch(raw, time.time())
     except BatchError as exc:
+        ctx.log.count_rejected.remote(len(raw) if isinstance(raw, list) else 1, "validation", request_id)
         raise ApiError(422, exc.errors[0]["field"], exc.errors[0]["error"], exc.errors) from None
     if principal.role == "student":
         foreign = [i for i, e in enumerate(events) if e.student_id != principal.id]
         if foreign:
+            ctx.log.count_rejected.remote(len(events), "forbidden", request_id)
             raise ApiError(403, "student_id", f"events {foreign[:10]} are for another student")
-    ack = await ctx.runtime.ingest(events)
+    ack = await ctx.runtime.ingest(events, request_id)
     return {"accepted": ack["accepted"], "duplicates": ack["duplicates"]}
 
 

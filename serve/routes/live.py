@@ -59,8 +59,12 @@ def router(ctx: ApiContext) -> APIRouter:
             return
         after = _int_or_none(ws.query_params.get("after_seq"))
         await ws.accept()
-        await _serve_until_closed(ws, pump_progress(ctx.runtime, courses, after,
-                                                    lambda m: ws.send_text(_dumps(m))))
+        ctx.streams.opened("ws")
+        try:
+            await _serve_until_closed(ws, pump_progress(ctx.runtime, courses, after,
+                                                        lambda m: ws.send_text(_dumps(ctx.streams.sent("ws", m)))))
+        finally:
+            ctx.streams.closed("ws")
 
     @r.get("/api/professor/{professor_id}/progress-updates/stream", response_class=StreamingResponse,
            responses={200: {"content": {"text/event-stream": {}},
@@ -72,6 +76,7 @@ def router(ctx: ApiContext) -> APIRouter:
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
 
         async def send(message: dict[str, Any]) -> None:
+            message = ctx.streams.sent("sse", message)
             await queue.put(f"id: {message['seq']}\nevent: {message['type']}\ndata: {_dumps(message)}\n\n")
 
         async def keepalive() -> None:
@@ -79,12 +84,14 @@ def router(ctx: ApiContext) -> APIRouter:
 
         async def body():
             pump = asyncio.create_task(pump_progress(ctx.runtime, courses, after, send, keepalive))
+            ctx.streams.opened("sse")
             try:
                 yield "retry: 2000\n\n"
                 while True:
                     yield await queue.get()
             finally:
                 pump.cancel()
+                ctx.streams.closed("sse")
 
         return StreamingResponse(body(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -133,12 +140,14 @@ def router(ctx: ApiContext) -> APIRouter:
             await frames.delivered(message)  # the delivery receipt: the socket send succeeded
 
         inbox = asyncio.create_task(inbox_pump(ctx.runtime, student_id, courses, deliver))
+        ctx.streams.opened("student_ws")
         try:
             await receive_frames()
         except WebSocketDisconnect:
             pass
         finally:
             inbox.cancel()
+            ctx.streams.closed("student_ws")
 
     @r.get("/api/student/inbox")
     async def student_inbox(request: Request) -> dict[str, Any]:

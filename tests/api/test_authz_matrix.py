@@ -40,6 +40,9 @@ def cases(room, s0):
         ("POST", f"/api/admin/courses/{c}/students", {"students": [{"student_id": f"ms-{tag}", "name": "N"}]},
          {"admin": 201}),
         ("GET", "/api/admin/stats", None, {"admin": 200}),
+        ("GET", "/api/admin/stats/history", None, {"admin": 200}),
+        ("POST", "/api/admin/faults", {"commit_delay_ms": 0}, {"admin": 404}),  # off unless configured
+        ("GET", "/metrics", None, {"admin": 200}),
         ("POST", "/api/events", {"events": [event(room, s0)]}, {"admin": 202, "student": 202}),
         ("GET", "/api/professor/courses", None, {"admin": 200, "owner": 200, "other_prof": 200}),
         ("GET", f"/api/professor/courses/{c}/live-progress", None, {"admin": 200, "owner": 200}),

@@ -20,12 +20,14 @@ from actors.commit import GroupCommitter
 from actors.comms import EventLogComms, student_frame
 from actors.comms_log import CommsLog
 from actors.dispatch import ShardDispatcher
+from actors.eventlog_observe import LogObservation
+from actors.eventlog_privacy import LogPrivacy
 from actors.health import Health
 from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
 from actors.xapi_desk import XapiDesk
-from engine import analytics, holdout, interventions, privacy, voiding
+from engine import analytics, holdout, interventions, voiding
 from engine.events import Columns, Event, EventBatch, iso
 from engine.store import Store, activity_to_dict
 
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
-class EventLog(EventLogComms, CommsLog):
+class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy):
     def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0,
                  obs: ObsConfig | None = None) -> None:
         self._obs = obs = obs or ObsConfig()
@@ -92,77 +94,6 @@ class EventLog(EventLogComms, CommsLog):
 
     def _on_commit(self, batch: EventBatch) -> None:
         self._dispatch.publish(batch, self._commit.last_request_ids)
-
-    # -- observing (actors/metrics.py, actors/health.py) -------------------------
-
-    def _on_timed(self, events: int, seconds: float) -> None:
-        self.metrics.observe("classpulse_commit_latency_seconds", seconds)
-        self.metrics.observe("classpulse_commit_batch_events", events)
-        self.health.on_commit(events, seconds, time.time())
-
-    def _ingested(self, accepted: int, duplicates: int, size: int, source: str, seconds: float) -> None:
-        self.metrics.inc("classpulse_events_ingested", accepted, source=source)
-        self.metrics.inc("classpulse_events_duplicate", duplicates, source=source)
-        self.metrics.observe("classpulse_ingest_batch_events", size)
-        self.metrics.observe("classpulse_ingest_latency_seconds", seconds)
-        self.health.on_ingest(accepted, time.time())
-
-    def rejected(self, events: int, reason: str, error: str = "") -> None:
-        """Count a refused batch (also called by the API for what it refuses at the edge)."""
-        self.metrics.inc("classpulse_events_rejected", events, reason=reason)
-        self.health.on_reject(events, time.time())
-        log.info("rejected a batch of %d events (%s): %s", events, reason, error)
-
-    async def count_rejected(self, events: int, reason: str, request_id: str | None = None) -> None:
-        logs.request_id.set(request_id)
-        self.rejected(events, reason)
-
-    async def note_recovery(self, component: str, index: int, seconds: float, events: int,
-                            restarted: bool) -> None:
-        """A shard or hub rebuilt its state (at start, or after Ray restarted it)."""
-        self.metrics.observe("classpulse_replay_seconds", seconds, component=component)
-        self.metrics.inc("classpulse_replayed_events", events)
-        if restarted:
-            self.metrics.inc("classpulse_actor_restarts", component=component)
-            log.warning("%s %d restarted; rebuilt in %.2fs (%d events replayed)",
-                        component, index, seconds, events)
-
-    async def report_push(self, replica: str, samples: list[float], subscribers: int) -> None:
-        """An API replica's event-to-push latencies since its last report, and its open streams."""
-        self.health.on_push(replica, samples, subscribers, time.time())
-
-    async def telemetry(self) -> dict[str, Any]:
-        return self.metrics.snapshot()
-
-    async def set_faults(self, commit_delay_ms: float) -> dict[str, Any]:
-        """Fault-injection hook (tests, drills): only when CLASSPULSE_FAULT_INJECTION=1."""
-        if not self._obs.fault_injection:
-            raise DomainError(403, "faults", "fault injection is disabled (CLASSPULSE_FAULT_INJECTION)")
-        self._commit.delay_s = max(0.0, float(commit_delay_ms)) / 1000
-        log.warning("fault injection: commit delay now %.0f ms", self._commit.delay_s * 1000)
-        return {"commit_delay_ms": self._commit.delay_s * 1000}
-
-    async def _figures(self) -> dict[str, Any]:
-        lags = []
-        hubs = [self._handles.hub(i).telemetry.remote() for i in range(self._topology.hubs)]
-        for ref in hubs:
-            try:
-                lags.append((await asyncio.wait_for(ref, 2.0))["lag"])
-            except Exception:
-                log.warning("a hub did not report its lag", exc_info=True)
-        now = time.time()
-        return self.health.figures(now, lags, self._dispatch.backlog_s(now))
-
-    async def _sample_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._obs.history_every_s)
-            try:
-                self.health.sample(time.time(), await self._figures())
-            except Exception:
-                log.warning("stats sample failed", exc_info=True)
-
-    async def stats_history(self) -> list[dict[str, Any]]:
-        return self.health.history.since(time.time())
 
     def _fold_params(self, course_ids: set[str]) -> dict[str, Any]:
         return {cid: self.catalog.fold_params(cid) for cid in course_ids if cid in self.catalog.courses}
@@ -391,39 +322,6 @@ class EventLog(EventLogComms, CommsLog):
             return await asyncio.to_thread(run)
         finally:
             self.metrics.observe("classpulse_analytics_query_seconds", time.perf_counter() - started)
-
-    # -- right of access and erasure --------------------------------------------
-
-    def _known_student(self, student_id: str) -> None:
-        if student_id not in self.catalog.students:
-            raise DomainError(404, "student_id", f"unknown student '{student_id}'")
-
-    async def export_student(self, student_id: str) -> dict[str, Any]:
-        """Every stored row about one student (the right of access)."""
-        self._known_student(student_id)
-        await self.wait_delivered()
-        tables = await asyncio.to_thread(self._read, privacy.export, student_id)
-        await self.audit("admin", "admin", "export_student", privacy.erased_id(student_id))
-        return {"student_id": student_id, "exported_at": iso(time.time()), "tables": tables}
-
-    async def erase_student(self, student_id: str) -> dict[str, Any]:
-        """Purge one student everywhere: log rows, statements, snapshots, derived rows, live state.
-
-        Their event ids are kept only as hashes, so a retried batch is still a duplicate."""
-        self._known_student(student_id)
-        courses = self._registry.forget_student(student_id)  # from here on no new event of theirs passes
-        await self._commit.settle()
-        await self.wait_delivered()
-        removed, events = await asyncio.to_thread(self._read, privacy.erase, student_id)
-        self._commit.forget(events)
-        await asyncio.to_thread(self._read, lambda cur: cur.execute("CHECKPOINT"))
-        shard = self._handles.shard(self._topology.shard_of(student_id))
-        await shard.forget.remote(student_id)
-        await asyncio.gather(*(self._handles.hub_for(cid).forget_student.remote(cid, student_id)
-                               for cid in courses))
-        await self.audit("admin", "admin", "erase_student", privacy.erased_id(student_id),
-                         {"rows": sum(removed.values())})
-        return {"student_id": student_id, "erased": removed, "courses": courses}
 
     # -- operations ----------------------------------------------------------
 

@@ -48,7 +48,8 @@ class ApiContext:
         try:
             principal = await self.auth.principal(token)
         except HTTPException:
-            self.failures.allow(client)
+            if token:  # a wrong token is a guess; a missing one is not
+                self.failures.allow(client)
             raise
         if not principal.is_admin and not self.limits.allow(f"{principal.role}:{principal.id}"):
             key = f"{principal.role}:{principal.id}"

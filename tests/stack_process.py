@@ -50,10 +50,16 @@ class StackProcess:
         return time.monotonic() - started
 
 
+AUTH_FAILURES_PER_MIN = 1200
+
+
 def start_stack(data_dir: Path, log_path: Path, admin_token: str = "test-admin-token-0123456789",
                 extra: list[str] | None = None, timeout: float = 180.0, port: int | None = None) -> StackProcess:
     port = port or free_port()
-    env = dict(os.environ, CLASSPULSE_ADMIN_TOKEN=admin_token, PYTHONUNBUFFERED="1")
+    # the whole suite calls from 127.0.0.1 and many tests use wrong tokens on purpose: a larger
+    # failure budget than the default 100/min keeps them from locking each other out
+    env = dict(os.environ, CLASSPULSE_ADMIN_TOKEN=admin_token, PYTHONUNBUFFERED="1",
+               CLASSPULSE_AUTH_FAILURES_PER_MIN=str(AUTH_FAILURES_PER_MIN))
     env.pop("RAY_ADDRESS", None)
     with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(

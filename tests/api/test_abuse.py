@@ -11,7 +11,7 @@ import websocket
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.api_client import create_class, event, get
+from tests.api_client import create_class, event
 
 pytestmark = pytest.mark.ray
 

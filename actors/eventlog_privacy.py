@@ -1,0 +1,46 @@
+"""The EventLog's part in the right of access and the right to erasure (mixed into ``EventLog``):
+the SQL is engine/privacy.py; this runs it on the file and tells the shard and hubs."""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from actors.topology import DomainError
+from engine import privacy
+from engine.events import iso
+
+
+class LogPrivacy:
+    """Uses the EventLog's ``catalog``, ``_registry``, ``_commit``, ``_handles``, ``_topology``, ``_read``."""
+
+    def _known_student(self, student_id: str) -> None:
+        if student_id not in self.catalog.students:
+            raise DomainError(404, "student_id", f"unknown student '{student_id}'")
+
+    async def export_student(self, student_id: str) -> dict[str, Any]:
+        """Every stored row about one student (the right of access)."""
+        self._known_student(student_id)
+        await self.wait_delivered()
+        tables = await asyncio.to_thread(self._read, privacy.export, student_id)
+        await self.audit("admin", "admin", "export_student", privacy.erased_id(student_id))
+        return {"student_id": student_id, "exported_at": iso(time.time()), "tables": tables}
+
+    async def erase_student(self, student_id: str) -> dict[str, Any]:
+        """Purge one student everywhere: log rows, statements, snapshots, derived rows, live state.
+
+        Their event ids are kept only as hashes, so a retried batch is still a duplicate."""
+        self._known_student(student_id)
+        courses = self._registry.forget_student(student_id)  # from here on no new event of theirs passes
+        await self._commit.settle()
+        await self.wait_delivered()
+        removed, events = await asyncio.to_thread(self._read, privacy.erase, student_id)
+        self._commit.forget(events)
+        await asyncio.to_thread(self._read, lambda cur: cur.execute("CHECKPOINT"))
+        shard = self._handles.shard(self._topology.shard_of(student_id))
+        await shard.forget.remote(student_id)
+        await asyncio.gather(*(self._handles.hub_for(cid).forget_student.remote(cid, student_id)
+                               for cid in courses))
+        await self.audit("admin", "admin", "erase_student", privacy.erased_id(student_id),
+                         {"rows": sum(removed.values())})
+        return {"student_id": student_id, "erased": removed, "courses": courses}

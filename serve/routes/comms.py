@@ -16,8 +16,8 @@ from serve.auth import Principal, require
 from serve.bodies import ApiError, read_json
 from serve.comms_frames import ProfessorFrames, professor_inbox_pump
 from serve.context import ApiContext
+from serve.frames import parse_frame
 
-MAX_FRAME = 1 << 20
 log = logging.getLogger(__name__)
 
 
@@ -205,16 +205,11 @@ def router(ctx: ApiContext) -> APIRouter:
 
 
 async def _professor_frame(frames: ProfessorFrames, message: dict[str, Any]) -> dict[str, Any] | None:
-    text = message.get("text")
-    if text is None or len(text) > MAX_FRAME:
-        return {"type": "error", "errors": [{"index": None, "field": "frame",
-                                             "error": "frames are JSON text of at most 1 MiB"}]}
-    try:
-        frame = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        return {"type": "error", "errors": [{"index": None, "field": "frame", "error": f"not JSON: {exc}"}]}
-    if not isinstance(frame, dict) or frame.get("type") not in ("chat", "typing", "read", "watch", "unwatch"):
-        return {"type": "error", "request_id": frame.get("request_id") if isinstance(frame, dict) else None,
+    frame, error = parse_frame(message)
+    if error is not None:
+        return error
+    if frame["type"] not in ("chat", "typing", "read", "watch", "unwatch"):
+        return {"type": "error", "request_id": frame.get("request_id"),
                 "errors": [{"index": None, "field": "type",
                             "error": "a frame type: chat, typing, read, watch or unwatch"}]}
     return await frames.answer(frame)

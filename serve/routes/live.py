@@ -17,10 +17,10 @@ from serve.auth import Principal, require, token_from
 from serve.bodies import ApiError
 from serve.comms_frames import StudentFrames
 from serve.context import ApiContext, client_of
+from serve.frames import parse_frame
 from serve.routes.events import ingest
 from serve.streams import inbox_pump, pump_progress
 
-MAX_FRAME = 1 << 20
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -161,16 +161,9 @@ def router(ctx: ApiContext) -> APIRouter:
 async def _answer_frame(ctx: ApiContext, principal: Principal, message: dict[str, Any],
                         frames: StudentFrames) -> dict[str, Any] | None:
     """One frame from a student socket -> the frame to answer with (ack or error; None for typing)."""
-    text = message.get("text")
-    if text is None or len(text) > MAX_FRAME:
-        return {"type": "error", "errors": [{"index": None, "field": "frame",
-                                             "error": "frames are JSON text of at most 1 MiB"}]}
-    try:
-        frame = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        return {"type": "error", "errors": [{"index": None, "field": "frame", "error": f"not JSON: {exc}"}]}
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return {"type": "error", "errors": [{"index": None, "field": "type", "error": "a frame needs a type"}]}
+    frame, error = parse_frame(message)
+    if error is not None:
+        return error
     request_id = frame.get("request_id")
     if frame["type"] == "events":
         try:

@@ -3,22 +3,19 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from websockets.sync.client import connect
 
 from tests.api_client import create_class, event, get
+from tests.dashboard.conftest import APP
 
 pytestmark = pytest.mark.ray
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
 @pytest.fixture
-def room(stack, monkeypatch):
-    monkeypatch.setenv("CLASSPULSE_DASHBOARD_API", stack.api_url)
-    monkeypatch.delenv("CLASSPULSE_DASHBOARD_TOKEN_FILE", raising=False)
+def room(stack, dashboard_env):
     room = create_class(stack, students=3)
     s0 = next(iter(room.student_tokens))
     with stack.client() as c:

@@ -8,15 +8,14 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.presentation import freshness_badge
 from tests.api_client import create_class, event
-from tests.dashboard.test_apptest import APP, app, text_of
+from tests.dashboard.conftest import APP
+from tests.dashboard.test_apptest import app, text_of
 
 pytestmark = pytest.mark.ray
 
 
 @pytest.fixture
-def room(stack, monkeypatch):
-    monkeypatch.setenv("CLASSPULSE_DASHBOARD_API", stack.api_url)
-    monkeypatch.delenv("CLASSPULSE_DASHBOARD_TOKEN_FILE", raising=False)
+def room(stack, dashboard_env):
     room = create_class(stack, students=2)
     s0 = next(iter(room.student_tokens))
     with stack.client() as c:

@@ -286,6 +286,9 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy):
     async def issue_xapi_credential(self, course_ids: list[str], institution: str | None) -> dict[str, Any]:
         return self._xapi.issue(course_ids, institution)
 
+    async def map_xapi_actors(self, mappings: list[tuple[str, str]]) -> int:
+        return self._registry.map_xapi_actors(mappings)
+
     async def xapi_summary(self) -> dict[str, Any]:
         return await self._xapi.summary()
 

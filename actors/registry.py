@@ -109,9 +109,19 @@ class Registry:
         self.catalog.configs[course_id] = config
         return config
 
+    def map_xapi_actors(self, mappings: list[tuple[str, str]]) -> int:
+        """(actor_key, student_id) pairs: statements from those actors apply to those students."""
+        unknown = sorted({sid for _, sid in mappings if sid not in self.catalog.students})
+        if unknown:
+            raise DomainError(422, "mappings.student_id", f"unknown students: {', '.join(unknown[:10])}")
+        self._store.save_actor_map(mappings)
+        self.catalog.xapi_actors.update(dict(mappings))
+        return len(mappings)
+
     def forget_student(self, student_id: str) -> list[str]:
         """Drop an erased student from the catalogue and tokens; returns the courses they were in."""
         self.catalog.students.pop(student_id, None)
+        self.catalog.xapi_actors = {k: s for k, s in self.catalog.xapi_actors.items() if s != student_id}
         courses = [cid for cid, roster in self.catalog.rosters.items() if roster.pop(student_id, None) is not None]
         self.tokens = {h: p for h, p in self.tokens.items() if p != ("student", student_id)}
         return courses

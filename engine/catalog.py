@@ -24,6 +24,7 @@ class Catalog:
     configs: dict[str, AlertConfig] = field(default_factory=dict)
     students: dict[str, str] = field(default_factory=dict)  # student_id -> name
     rosters: dict[str, dict[str, str]] = field(default_factory=dict)  # course -> {student: name}
+    xapi_actors: dict[str, str] = field(default_factory=dict)  # xAPI actor identifier -> student_id
 
     def config(self, course_id: str) -> AlertConfig:
         return self.configs.get(course_id) or AlertConfig()

@@ -91,3 +91,6 @@ CREATE TABLE IF NOT EXISTS notification_log (
     course_id VARCHAR, student_id VARCHAR, alert_id VARCHAR, kind VARCHAR, priority INTEGER,
     target VARCHAR, status VARCHAR NOT NULL, attempts INTEGER NOT NULL, last_error VARCHAR,
     created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, PRIMARY KEY (notification_id, channel));
+-- xAPI actors mapped to students by an admin (engine/xapi.py actor_key -> student_id)
+CREATE TABLE IF NOT EXISTS xapi_actor_map (
+    actor_key VARCHAR PRIMARY KEY, student_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT now());

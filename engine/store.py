@@ -28,7 +28,7 @@ TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_
           "engagement_metrics", "alert_configurations", "professors", "courses", "students",
           "enrollments", "tokens", "messages", "office_hours_queue", "audit_log",
           "shard_checkpoints", "erased_event_ids", "xapi_statements", "xapi_credentials",
-          "work_view_consents", "peer_groups", "peer_pairs", "notification_preferences", "notification_log")
+          "work_view_consents", "xapi_actor_map", "peer_groups", "peer_pairs", "notification_preferences", "notification_log")
 
 
 class Store:
@@ -152,6 +152,7 @@ class Store:
             catalog.students[sid] = name
         for course_id, sid in cur.execute("SELECT course_id, student_id FROM enrollments").fetchall():
             catalog.rosters.setdefault(course_id, {})[sid] = catalog.students.get(sid, sid)
+        catalog.xapi_actors = dict(cur.execute("SELECT actor_key, student_id FROM xapi_actor_map").fetchall())
         return catalog
 
     def load_tokens(self) -> dict[str, tuple[str, str]]:
@@ -186,6 +187,12 @@ class Store:
             cur.execute("UPDATE tokens SET revoked_at = now() WHERE principal_id = ? AND revoked_at IS NULL",
                         (pid,))
         cur.executemany("INSERT INTO tokens (token_hash, role, principal_id) VALUES (?, ?, ?)", list(tokens))
+        cur.execute("COMMIT")
+
+    def save_actor_map(self, rows: list[tuple[str, str]]) -> None:
+        cur = self.cursor()
+        cur.execute("BEGIN")
+        cur.executemany("INSERT OR REPLACE INTO xapi_actor_map (actor_key, student_id) VALUES (?, ?)", rows)
         cur.execute("COMMIT")
 
     def save_config(self, course_id: str, config: AlertConfig, updated_by: str) -> None:

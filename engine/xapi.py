@@ -1,6 +1,8 @@
 """xAPI statements (1.0.3) mapped onto learning events.
 
-The actor's ``account.name`` is the ``student_id``; the activity is the one
+The actor is the student an admin mapped its identifier to (``mbox``,
+``mbox_sha1sum``, ``openid`` or ``account``; POST /api/admin/xapi-actors),
+else its ``account.name`` is the ``student_id``; the activity is the one
 whose declared ``xapi_iri`` equals ``object.id``, else the last path segment
 of ``object.id``; the course is the last path segment of
 ``context.contextActivities.parent[0].id`` when that names a course, else the
@@ -20,7 +22,8 @@ from engine.catalog import Catalog
 from engine.events import Event, quantize
 from engine.xapi_validate import VOIDED_VERB, StatementError, object_type, validate
 
-__all__ = ["VERBS", "StatementError", "check", "course_of", "to_event", "voided_target"]
+__all__ = ["VERBS", "StatementError", "actor_key", "check", "course_of", "student_of", "to_event",
+           "voided_target"]
 
 VERBS = {"initialized": "activity_started", "launched": "activity_started", "resumed": "activity_started",
          "attempted": "activity_started", "answered": "attempt", "passed": "attempt", "failed": "attempt",
@@ -50,8 +53,7 @@ def to_event(statement: dict[str, Any], catalog: Catalog, default_course: str | 
         return None, f"verb '{verb}' is stored, not applied"
     if object_type(statement["object"]) != "Activity":
         return None, "the object is not an Activity: stored, not applied"
-    account = statement["actor"].get("account") or {}
-    student = account.get("name")
+    student = student_of(statement["actor"], catalog)
     course_id = course_of(statement, catalog, default_course)
     if course_id not in catalog.courses:
         return None, f"no course for this statement ({course_id!r})"
@@ -80,6 +82,29 @@ def to_event(statement: dict[str, Any], catalog: Catalog, default_course: str | 
     event = Event(f"xapi:{statement['id']}", student, course_id, None if kind == "heartbeat" else activity,
                   kind, ts, progress, correct, _duration(result.get("duration")), ts_given, received_at)
     return event._replace(fingerprint=event.content_fingerprint()), "applied"
+
+
+def actor_key(actor: dict[str, Any]) -> str | None:
+    """An Agent's inverse functional identifier as one string (what a mapping is keyed by)."""
+    if isinstance(actor.get("mbox"), str):
+        return "mbox:" + actor["mbox"].strip().lower()
+    if isinstance(actor.get("mbox_sha1sum"), str):
+        return "mbox_sha1sum:" + actor["mbox_sha1sum"].strip().lower()
+    if isinstance(actor.get("openid"), str):
+        return "openid:" + actor["openid"].strip()
+    account = actor.get("account")
+    if isinstance(account, dict) and isinstance(account.get("homePage"), str) and isinstance(account.get("name"), str):
+        return f"account:{account['homePage'].strip()}|{account['name']}"
+    return None
+
+
+def student_of(actor: dict[str, Any], catalog: Catalog) -> str | None:
+    """The mapped student for this actor, else its ``account.name`` (which must be a roster id to apply)."""
+    key = actor_key(actor)
+    if key is not None and key in catalog.xapi_actors:
+        return catalog.xapi_actors[key]
+    account = actor.get("account")
+    return account.get("name") if isinstance(account, dict) else None
 
 
 def course_of(statement: dict[str, Any], catalog: Catalog, default_course: str | None) -> str | None:

@@ -27,7 +27,7 @@ from typing import Any
 from engine import voiding
 from engine.catalog import Catalog
 from engine.events import Event
-from engine.xapi import course_of, to_event, voided_target
+from engine.xapi import course_of, student_of, to_event, voided_target
 
 
 class IngestError(ValueError):
@@ -162,7 +162,7 @@ def _apply(i: int, st: dict[str, Any], catalog: Catalog, caller: Caller, now: fl
     if problems:
         event, note = None, problems[0]["error"]
     out.notes[st["id"]] = note
-    student = (st["actor"].get("account") or {}).get("name")
+    student = student_of(st["actor"], catalog)
     if event is None:
         return Stored(st, course_id if course_id in catalog.courses else None,
                       student if catalog.enrolled(course_id, student) else None, credential=caller.credential)

@@ -21,7 +21,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine import xapi
+from engine import xapi, xapi_validate
 from engine.events import iso
 from engine.xapi_validate import UUID_RE
 from serve.auth import Principal, require, token_from
@@ -56,6 +56,15 @@ class XapiEdge:
                 MutableHeaders(scope=message)["X-Experience-API-Version"] = VERSION
             await send(message)
         await self.app(scope, receive, send_versioned)
+
+
+class ActorMapping(Strict):
+    student_id: Id
+    actor: dict[str, Any]  # an xAPI Agent: exactly one of mbox, mbox_sha1sum, openid, account
+
+
+class ActorMapIn(Strict):
+    mappings: Annotated[list[ActorMapping], Field(min_length=1, max_length=10_000)]
 
 
 class CredentialIn(Strict):
@@ -185,6 +194,21 @@ def router(ctx: ApiContext) -> APIRouter:
         body = validate(CredentialIn, await read_json(request, ctx.config.max_body_bytes))
         issued = await ctx.log.issue_xapi_credential.remote(body.course_ids or [body.course_id], body.institution)
         return ORJSONResponse(issued | {"endpoint": PREFIX}, status_code=201)
+
+    @r.post("/api/admin/xapi-actors", status_code=201)
+    async def map_actors(request: Request) -> ORJSONResponse:
+        """Map xAPI actors (by mbox, mbox_sha1sum, openid or account) to roster students."""
+        require(await ctx.caller(request), "admin")
+        body = validate(ActorMapIn, await read_json(request, ctx.config.max_body_bytes))
+        pairs = []
+        for i, m in enumerate(body.mappings):
+            try:
+                xapi_validate.agent(m.actor, f"mappings[{i}].actor")
+            except xapi.StatementError as exc:
+                raise ApiError(422, exc.path, f"{exc.problem} (xAPI 1.0.3 Data {exc.rule})") from None
+            pairs.append((xapi.actor_key(m.actor), m.student_id))
+        mapped = await ctx.log.map_xapi_actors.remote(pairs)
+        return ORJSONResponse({"mapped": mapped, "actors": [k for k, _ in pairs]}, status_code=201)
 
     @r.get("/api/admin/xapi-status")
     async def xapi_status(request: Request) -> ORJSONResponse:

@@ -71,6 +71,8 @@ def cases(room, s0):
         ("POST", f"/api/professor/alerts/{c}:0000/snooze", {"minutes": 5}, {"admin": 404, "owner": 404}),
         ("PUT", f"/api/xapi/statements?statementId={uuid.uuid4()}", xapi, {"admin": 204, "student": 204}),
         ("GET", f"/api/xapi/statements?statementId={uuid.uuid4()}", None, {"admin": 404}),
+        ("POST", "/api/admin/xapi-actors", {"mappings": [{"student_id": s0, "actor": {"mbox": "mailto:m@x.org"}}]},
+         {"admin": 201}),
         ("GET", f"/api/admin/students/{s0}", None, {"admin": 200}),
         ("DELETE", f"/api/admin/students/nobody-{tag}", None, {"admin": 404}),
         # office hours, peer groups, notifications

@@ -222,3 +222,31 @@ def test_put_stores_by_id_and_a_reused_id_with_other_content_is_409(stack):
     mismatch = httpx.put(url(stack), params={"statementId": str(uuid.uuid4())}, json=st | {"id": sid},
                          headers=headers, timeout=10)
     assert mismatch.status_code == 400
+
+
+def test_actors_mapped_by_an_admin_apply_to_their_students(stack):
+    """An LMS that identifies learners by e-mail (mbox) or its own account ids: mapped once, then applied."""
+    room = create_class(stack, students=2)
+    s0, s1 = list(room.student_tokens)
+    by_mail = {"mbox": "mailto:Ada.Lovelace@uni.example"}
+    by_lms_id = {"account": {"homePage": "https://moodle.uni.example", "name": "u-48213"}}
+    with stack.client() as admin:
+        refused = admin.post("/api/admin/xapi-actors", json={"mappings": [
+            {"student_id": s0, "actor": {"mbox": "ada@uni.example"}}]})  # not a mailto IRI
+        assert refused.status_code == 422 and refused.json()["field"] == "mappings[0].actor.mbox"
+        unknown = admin.post("/api/admin/xapi-actors", json={"mappings": [{"student_id": "nobody", "actor": by_mail}]})
+        assert unknown.status_code == 422 and "nobody" in unknown.text
+        r = admin.post("/api/admin/xapi-actors", json={"mappings": [{"student_id": s0, "actor": by_mail},
+                                                                      {"student_id": s1, "actor": by_lms_id}]})
+        assert r.status_code == 201 and r.json()["mapped"] == 2
+    forbidden = httpx.post(stack.api_url + "/api/admin/xapi-actors", timeout=10,
+                           headers={"Authorization": f"Bearer {room.professor_token}"},
+                           json={"mappings": [{"student_id": s0, "actor": by_mail}]})
+    assert forbidden.status_code == 403
+    first = statement(room, "ignored", "completed", room.activities[0]) | {
+        "actor": {"mbox": "mailto:ada.lovelace@UNI.example", "name": "Ada"}}  # the e-mail's case does not matter
+    second = statement(room, "ignored", "completed", room.activities[1]) | {"actor": by_lms_id}
+    r = httpx.post(url(stack), json=[first, second], headers=basic("lrs", stack.admin_token), timeout=30)
+    assert r.status_code == 200, r.text
+    assert completion(stack, room, s0, 1 / 3) == pytest.approx(1 / 3, abs=1e-4)
+    assert completion(stack, room, s1, 1 / 3) == pytest.approx(1 / 3, abs=1e-4)

@@ -65,3 +65,18 @@ def test_invalid_statements_are_refused(bad, words):
     with pytest.raises(xapi.StatementError) as err:
         xapi.check(bad)
     assert words in str(err.value)
+
+
+def test_actor_keys_and_configured_mapping_before_account_name():
+    from engine.catalog import Catalog
+    from engine.xapi import actor_key, student_of
+    assert actor_key({"mbox": "mailto:Ada@Example.org"}) == "mbox:mailto:ada@example.org"
+    assert actor_key({"mbox_sha1sum": "AB" * 20}) == "mbox_sha1sum:" + "ab" * 20
+    assert actor_key({"openid": "https://id.example/ada"}) == "openid:https://id.example/ada"
+    assert actor_key({"account": {"homePage": "https://lms", "name": "u1"}}) == "account:https://lms|u1"
+    assert actor_key({"name": "no identifier"}) is None
+    catalog = Catalog(xapi_actors={"mbox:mailto:ada@example.org": "s1", "account:https://lms|u1": "s2"})
+    assert student_of({"mbox": "mailto:ADA@example.org"}, catalog) == "s1"
+    assert student_of({"account": {"homePage": "https://lms", "name": "u1"}}, catalog) == "s2"  # mapped wins
+    assert student_of({"account": {"homePage": "https://other", "name": "s7"}}, catalog) == "s7"  # name fallback
+    assert student_of({"mbox": "mailto:nobody@example.org"}, catalog) is None

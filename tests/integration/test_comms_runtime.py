@@ -2,6 +2,7 @@
 EventLog restart; the work states themselves are ephemeral; chat history is in DuckDB."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -11,6 +12,24 @@ from actors.topology import DomainError
 from tests import classroom
 
 pytestmark = pytest.mark.ray
+
+
+def restart(actor, timeout: float = 60.0) -> None:
+    """Kill an actor and wait for Ray's restart (ray.kill is asynchronous: a call sent right after it
+    could still run on the old process)."""
+    def pid():
+        return ray.get(actor.__ray_call__.remote(lambda _self: os.getpid()), timeout=30)
+    before = pid()
+    ray.kill(actor, no_restart=False)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if pid() != before:
+                return
+        except ray.exceptions.RayActorError:
+            pass
+        assert time.monotonic() < deadline, "the actor did not come back"
+        time.sleep(0.2)
 
 
 def test_consent_survives_restarts_and_revoking_stops_sharing(runtime_factory):
@@ -27,7 +46,7 @@ def test_consent_survives_restarts_and_revoking_stops_sharing(runtime_factory):
              "activity_id": "a1", "step": 1, "answer": "42", "ts": "2026-01-01T00:00:00+00:00"}
 
     hub = runtime.handles.hub_for(room.course_id)
-    ray.kill(hub, no_restart=False)  # the hub reloads consents from the EventLog
+    restart(hub)  # the hub reloads consents from the EventLog
     ray.get(hub.share_work.remote(room.professor_id, state))
     assert ray.get(hub.latest_work_state.remote(room.course_id, s0)) == state
     with pytest.raises(DomainError):  # never consented

@@ -2,7 +2,8 @@
 
 Starts its own stack (the drill kills its actors and processes), runs the loadtest's Locust
 students and professor, and while they run kills, in turn, a StudentShard, a CourseHub, the
-EventLog actor and the Serve replica's process. Clients behave like real ones: they retry the
+EventLog actor and the Serve replica's process, then restarts the whole stack on its data
+directory and port (give it ``--duration 150s`` or more: a restart takes tens of seconds). Clients behave like real ones: they retry the
 same batch (same event ids) on 5xx or no answer, and reconnect their sockets (the professor
 resumes with ``after_seq``). Gates, exit code 1 when one fails:
 
@@ -43,20 +44,31 @@ def run(students: int, duration_s: float, event_every: float, out: Path) -> int:
     from serve.launch import free_port
     settings = from_env().with_overrides(data_dir=Path(tempfile.mkdtemp(prefix="cp-chaos-")), port=free_port(),
                                          snapshot_interval_s=5.0)
-    stack = Stack.start(settings, echo=lambda m: console.print(m))
+    os.environ.setdefault("CP_RETRIES", "60")  # clients keep retrying through a whole-stack restart
+    box = {"stack": Stack.start(settings, echo=lambda m: console.print(m))}
     try:
-        return _drill(stack, students, duration_s, event_every, out)
+        return _drill(box, students, duration_s, event_every, out)
     finally:
-        stack.stop(echo=lambda m: console.print(m))
+        box["stack"].stop(echo=lambda m: console.print(m))
 
 
-def _drill(stack, students: int, duration_s: float, event_every: float, out: Path) -> int:
-    runtime, handles = stack.runtime, stack.runtime.handles
+def _drill(box: dict[str, Any], students: int, duration_s: float, event_every: float, out: Path) -> int:
+    stack = box["stack"]
+    handles = stack.runtime.handles
+
+    def restart() -> None:
+        """Stop everything (the log flushed and closed), start again on the same data and port."""
+        from classpulse.stack import Stack
+        settings = box["stack"].settings
+        box["stack"].stop(echo=lambda m: console.print(m))
+        box["stack"] = Stack.start(settings, echo=lambda m: console.print(m))
+
     faults: list[tuple[str, Callable[[], None], Callable[[], Any]]] = [
         ("StudentShard 0", *_actor_fault(handles.shard(0), "status")),
         ("CourseHub 0", *_actor_fault(handles.hub(0), "status")),
         ("EventLog", *_actor_fault(handles.log, "ready")),
         ("Serve replica (SIGKILL)", _kill_serve_replica, lambda: _healthy(stack.api_url)),
+        ("whole stack restart", restart, lambda: _healthy(stack.api_url)),
     ]
     figures: dict[str, Any] = {}
     locust = threading.Thread(target=lambda: figures.update(run_locust(
@@ -65,7 +77,7 @@ def _drill(stack, students: int, duration_s: float, event_every: float, out: Pat
     locust.start()
     recoveries = []
     for i, (name, kill, answers) in enumerate(faults):
-        at = duration_s * (0.2 + 0.55 * i / max(len(faults) - 1, 1))
+        at = duration_s * (0.15 + 0.45 * i / max(len(faults) - 1, 1))  # the restart at 60%: load after it
         time.sleep(max(0.0, started + at - time.monotonic()))
         console.print(f"[yellow]t={time.monotonic() - started:.0f}s: killing {name}[/yellow]")
         t0 = time.monotonic()
@@ -78,8 +90,9 @@ def _drill(stack, students: int, duration_s: float, event_every: float, out: Pat
     if not figures:
         console.print(f"[red]Locust did not finish; see {out / 'locust.log'}[/red]")
         return 1
+    runtime = box["stack"].runtime  # after the restart: the new stack's actors
     verify = runtime.verify_against_log()
-    logged = ray.get(handles.log.stats.remote())["tables"]["student_activity_log"]
+    logged = ray.get(runtime.handles.log.stats.remote())["tables"]["student_activity_log"]
     result = json.loads((out / "result.json").read_text())
     gates = [("lost events (acknowledged, not in the log)", figures["lost"], figures["lost"] == 0),
              ("duplicates (log rows - acknowledged)", logged - figures["acknowledged"],

@@ -192,5 +192,13 @@ class ProfessorUser(HttpUser):
 
     @task
     def analytics(self) -> None:
-        self.client.get(f"/api/professor/courses/{COURSE}/analytics/real-time", name="analytics",
-                        headers={"Authorization": f"Bearer {self.token}"})
+        for attempt in range(RETRIES + 1):  # like the dashboard: a poll that finds the server down polls again
+            with self.client.get(f"/api/professor/courses/{COURSE}/analytics/real-time", name="analytics",
+                                 headers={"Authorization": f"Bearer {self.token}"}, catch_response=True) as r:
+                if r.status_code in RETRYABLE and attempt < RETRIES:
+                    r.success()
+                    gevent.sleep(_retry_after(r, attempt))
+                    continue
+                if r.status_code != 200:
+                    r.failure(f"{r.status_code}: {r.text[:200]}")
+                return

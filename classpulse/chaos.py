@@ -2,8 +2,8 @@
 
 Starts its own stack (the drill kills its actors and processes), runs the loadtest's Locust
 students and professor, and while they run kills, in turn, a StudentShard, a CourseHub, the
-EventLog actor and the Serve replica's process, then restarts the whole stack on its data
-directory and port (give it ``--duration 150s`` or more: a restart takes tens of seconds). Clients behave like real ones: they retry the
+EventLog actor and the Serve replica's process; with ``--restart`` it then restarts the whole stack
+on its data directory and port (give it ``--duration 150s`` or more). Clients behave like real ones: they retry the
 same batch (same event ids) on 5xx or no answer, and reconnect their sockets (the professor
 resumes with ``after_seq``). Gates, exit code 1 when one fails:
 
@@ -38,7 +38,7 @@ from classpulse.loadtest_cmd import run_locust
 console = Console(width=120)
 
 
-def run(students: int, duration_s: float, event_every: float, out: Path) -> int:
+def run(students: int, duration_s: float, event_every: float, out: Path, restart: bool = False) -> int:
     from classpulse.settings import from_env
     from classpulse.stack import Stack
     from serve.launch import free_port
@@ -47,12 +47,13 @@ def run(students: int, duration_s: float, event_every: float, out: Path) -> int:
     os.environ.setdefault("CP_RETRIES", "60")  # clients keep retrying through a whole-stack restart
     box = {"stack": Stack.start(settings, echo=lambda m: console.print(m))}
     try:
-        return _drill(box, students, duration_s, event_every, out)
+        return _drill(box, students, duration_s, event_every, out, restart)
     finally:
         box["stack"].stop(echo=lambda m: console.print(m))
 
 
-def _drill(box: dict[str, Any], students: int, duration_s: float, event_every: float, out: Path) -> int:
+def _drill(box: dict[str, Any], students: int, duration_s: float, event_every: float, out: Path,
+           with_restart: bool) -> int:
     stack = box["stack"]
     handles = stack.runtime.handles
 
@@ -68,8 +69,9 @@ def _drill(box: dict[str, Any], students: int, duration_s: float, event_every: f
         ("CourseHub 0", *_actor_fault(handles.hub(0), "status")),
         ("EventLog", *_actor_fault(handles.log, "ready")),
         ("Serve replica (SIGKILL)", _kill_serve_replica, lambda: _healthy(stack.api_url)),
-        ("whole stack restart", restart, lambda: _healthy(stack.api_url)),
     ]
+    if with_restart:
+        faults.append(("whole stack restart", restart, lambda: _healthy(stack.api_url)))
     figures: dict[str, Any] = {}
     locust = threading.Thread(target=lambda: figures.update(run_locust(
         stack.api_url, stack.admin_token, students, f"{int(duration_s)}s", event_every, out) or {}))
@@ -77,7 +79,7 @@ def _drill(box: dict[str, Any], students: int, duration_s: float, event_every: f
     locust.start()
     recoveries = []
     for i, (name, kill, answers) in enumerate(faults):
-        at = duration_s * (0.15 + 0.45 * i / max(len(faults) - 1, 1))  # the restart at 60%: load after it
+        at = duration_s * (0.15 + 0.45 * i / max(len(faults) - 1, 1))  # the last at 60%: load after it
         time.sleep(max(0.0, started + at - time.monotonic()))
         console.print(f"[yellow]t={time.monotonic() - started:.0f}s: killing {name}[/yellow]")
         t0 = time.monotonic()

@@ -36,6 +36,8 @@ def add_parser(sub) -> None:
     p.add_argument("--chaos", action="store_true",
                    help="fault drill: kill a shard, a hub, the event log and the Serve replica under load "
                         "(starts its own stack)")
+    p.add_argument("--restart", action="store_true",
+                   help="with --chaos: also restart the whole stack under load (see docs/ops-guide.md)")
     p.set_defaults(func=cmd_loadtest)
 
 
@@ -45,7 +47,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
             console.print("[red]--chaos starts its own stack (it kills its actors); drop --host[/red]")
             return 2
         from classpulse import chaos
-        return chaos.run(args.students, _seconds(args.duration), args.event_every, args.out)
+        return chaos.run(args.students, _seconds(args.duration), args.event_every, args.out, args.restart)
     stack = None
     if args.host:
         if not args.token_file:

@@ -18,9 +18,9 @@ from typing import Any
 
 import ray
 
+from actors import logs
 from actors.hub_comms import HubComms
 from actors.hub_support import SupportHub
-from actors import logs
 from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import DomainError, Handles, Topology
 from engine.config import AlertConfig

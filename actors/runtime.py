@@ -13,8 +13,8 @@ import ray
 
 from actors.eventlog import EventLog
 from actors.hub import CourseHub
-from actors.notifier import NOTIFIER, MailSettings, Notifier
 from actors.metrics import ObsConfig
+from actors.notifier import NOTIFIER, MailSettings, Notifier
 from actors.shard import StudentShard
 from actors.topology import EVENT_LOG, Handles, Topology
 from classpulse.settings import Settings

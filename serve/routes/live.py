@@ -22,7 +22,6 @@ from serve.routes.events import ingest
 from serve.streams import inbox_pump, pump_progress
 
 
-
 def _dumps(message: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
 

@@ -13,8 +13,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from engine.events import BatchError, parse_batch
 from tests.api_client import create_class
@@ -33,28 +33,32 @@ def _operations(schema):
     return [op for op in ops if not op.path.startswith("/ws/") and not op.path.endswith("/stream")]
 
 
+def _exercise(op, stack, token, examples, calls):
+    """A hypothesis test over one operation; ``calls`` collects the status of every request sent."""
+    @given(case=op.as_strategy())
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def run(case):
+        response = case.call(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        calls.append(response.status_code)
+        if response.status_code == 429:
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+        case.validate_response(response, checks=(not_a_server_error, content_type_conformance,
+                                                 response_schema_conformance))
+    return run
+
+
 def _fuzz(schema, stack, token, examples):
-    """Every operation, ``examples`` generated requests each; collect any 5xx or schema mismatch."""
+    """Every operation, ``examples`` generated requests each; collect any 5xx, schema mismatch, or an
+    operation that could not be exercised at all."""
     problems = []
     for op in _operations(schema):
-        @given(case=op.as_strategy())
-        @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
-        def run(case):
-            response = case.call(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=30)
-            if response.status_code == 429:
-                time.sleep(float(response.headers.get("Retry-After", "1")))
-            try:
-                case.validate_response(response, checks=(not_a_server_error, content_type_conformance,
-                                                         response_schema_conformance))
-            except Exception as exc:  # noqa: BLE001 - collected, reported together below
-                problems.append(f"{op.method.upper()} {op.path}: {str(exc)[:300]}")
-                raise
+        label, calls = f"{op.method.upper()} {op.path}", []
         try:
-            run()
-        except Exception:  # noqa: BLE001 - hypothesis re-raises the minimal failing example
-            pass
+            _exercise(op, stack, token, examples, calls)()
+        except Exception as exc:  # noqa: BLE001 - hypothesis re-raises the minimal failing example
+            problems.append(f"{label}: {str(exc)[:300]}")
+        if not calls:
+            problems.append(f"{label}: no request was generated")
     return problems
 
 

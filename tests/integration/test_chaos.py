@@ -15,7 +15,7 @@ def test_fault_drill_under_load_loses_nothing(tmp_path):
     out = tmp_path / "drill"
     proc = subprocess.run([sys.executable, "-m", "classpulse", "loadtest", "--chaos", "--students", "40",
                            "--duration", "60s", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, start_new_session=True)
+                          capture_output=True, text=True, check=False, timeout=600, start_new_session=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     drill = json.loads((out / "chaos.json").read_text())
     assert [r["fault"] for r in drill["recoveries"]] == [

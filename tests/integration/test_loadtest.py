@@ -17,7 +17,7 @@ def test_100_student_loadtest_meets_the_gates(stack, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "classpulse", "loadtest", "--students", "100", "--duration", "25s",
                            "--host", stack.api_url, "--token-file", str(token), "--out", str(out),
                            "--p95-ms", "1500"],  # the product gate is 1 s; see the capacity bench (issue 8 note)
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, check=False, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     result = json.loads((out / "result.json").read_text())
     assert result["acknowledged"] > 500 and result["rejected"] == 0

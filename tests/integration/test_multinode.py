@@ -14,7 +14,7 @@ def test_removing_a_worker_node_under_load_loses_nothing(tmp_path):
     out = tmp_path / "multinode.json"
     proc = subprocess.run([sys.executable, "-m", "loadtests.multinode", "--workers", "2", "--students", "200",
                            "--batches", "40", "--json", str(out)],
-                          capture_output=True, text=True, timeout=600, start_new_session=True)
+                          capture_output=True, text=True, check=False, timeout=600, start_new_session=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     r = json.loads(out.read_text())
     spread = r["placement_before"]

@@ -2,8 +2,10 @@
 
 A hub holds a ``CourseView`` per course it owns (``stable_hash(course_id) %
 M``). Shards push student summaries; a refresh loop re-assesses changed
-courses every ``refresh_interval_s`` (and live-clock courses every second, so
-students go idle on time) and wakes long-polling readers. Serve replicas call
+courses and wakes long-polling readers: at once when summaries arrive after a
+quiet spell, at most once per ``push_interval_s`` under load (coalesced),
+and at least every ``refresh_interval_s`` anyway (live-clock courses are
+re-assessed every second, so students go idle on time). Serve replicas call
 ``updates_since`` for the courses their sockets watch and fan out themselves,
 so a hub never holds a socket and one call serves many subscribers.
 """
@@ -13,6 +15,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from actors.hub_comms import HubComms
 from actors.hub_support import SupportHub
 from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import DomainError, Handles, Topology
+from actors.wakeups import Wakeups
 from engine.config import AlertConfig
 from engine.course import Course
 from engine.live_view import CourseView, SeqClock
@@ -30,6 +34,7 @@ from engine.state import StudentSummary
 from engine.telemetry import LatencyWindow
 
 log = logging.getLogger(__name__)
+VIEWS = "views"  # the wake-up key of live-view long-polls
 CLOCK_TICK_S = 1.0
 INBOX_KEEP = 200  # live messages kept per student for reconnecting sockets
 FRESH_FOR_S = 15.0  # a course's measured lag is reported this long after its last update
@@ -38,7 +43,8 @@ FRESH_FOR_S = 15.0  # a course's measured lag is reported this long after its la
 @ray.remote(max_restarts=-1, max_task_retries=-1)
 class CourseHub(HubComms, SupportHub):
     def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25,
-                 risk_model: str = "auto", data_dir: str | None = None, obs: ObsConfig | None = None) -> None:
+                 risk_model: str = "auto", data_dir: str | None = None, obs: ObsConfig | None = None,
+                 push_interval_s: float = 0.1) -> None:
         from classpulse.risk_store import resolve
         obs = obs or ObsConfig()
         logs.configure(obs.log_level)
@@ -52,11 +58,14 @@ class CourseHub(HubComms, SupportHub):
         self._topology = topology
         self._handles = Handles(topology)
         self._interval = refresh_interval_s
+        self._push_interval = min(push_interval_s, refresh_interval_s)
         self._seqs = SeqClock()
         self.views: dict[str, CourseView] = {}
-        self._changed = asyncio.Condition()
+        self._wakeups = Wakeups()
         self._ready: asyncio.Future | None = None
         self._last_tick = 0.0
+        self._last_refresh = 0.0
+        self._summaries_in = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._inbox: dict[str, collections.deque] = {}
         self._init_comms()
@@ -127,6 +136,7 @@ class CourseHub(HubComms, SupportHub):
         """Summaries from a shard; ``received_since``: receipt of the oldest event behind them."""
         await self._ensure_ready()
         self._apply(summaries)
+        self._summaries_in.set()
         if received_since is not None:
             now = time.time()
             if self.metrics.enabled:
@@ -166,8 +176,23 @@ class CourseHub(HubComms, SupportHub):
         return self._seqs.last != before
 
     async def _refresh_forever(self) -> None:
+        """Leading-edge throttle: new summaries refresh at once unless the last refresh for new
+        summaries ran less than ``push_interval_s`` ago (then at the end of that interval), so a
+        quiet class sees an event without waiting for a tick and a busy one costs at most one
+        refresh per interval. Without new summaries the loop still runs every ``refresh_interval_s``
+        (live clocks, alerts that open with time)."""
         while True:
-            await asyncio.sleep(self._interval)
+            try:
+                await asyncio.wait_for(self._summaries_in.wait(), self._interval)
+                woke = True
+            except TimeoutError:
+                woke = False
+            if woke:
+                wait = self._last_refresh + self._push_interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # summaries arriving meanwhile join this refresh
+                self._last_refresh = time.monotonic()
+            self._summaries_in.clear()
             started = time.perf_counter()
             try:
                 changed = self._refresh()
@@ -180,8 +205,7 @@ class CourseHub(HubComms, SupportHub):
 
     async def _publish(self, changed: bool) -> None:
         if changed:
-            async with self._changed:
-                self._changed.notify_all()
+            self._wakeups.notify(VIEWS)
 
     # -- reads ----------------------------------------------------------------
 
@@ -205,10 +229,11 @@ class CourseHub(HubComms, SupportHub):
         return await self._long_poll(lambda: [self._freshness(cid, m) for cid, seq in cursors.items()
                                               if cid in self.views
                                               for m in [self.views[cid].updates_since(seq)] if m is not None],
-                                     timeout)
+                                     timeout, VIEWS)
 
-    async def _long_poll(self, collect, timeout: float) -> dict[str, Any]:
-        """Call ``collect()`` until it returns something or ``timeout`` passes; wake on every change."""
+    async def _long_poll(self, collect, timeout: float, key: Hashable) -> dict[str, Any]:
+        """Call ``collect()`` until it returns something or ``timeout`` passes; wake when ``key``
+        is notified (see actors.wakeups)."""
         deadline = time.monotonic() + timeout
         while True:
             head = self._seqs.last
@@ -216,11 +241,7 @@ class CourseHub(HubComms, SupportHub):
             remaining = deadline - time.monotonic()
             if messages or remaining <= 0:
                 return {"head": head, "messages": messages}
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    pass
+            await self._wakeups.wait(key, remaining)
 
     # -- student inboxes (live delivery; the durable copy is in the log) -------
 
@@ -230,14 +251,14 @@ class CourseHub(HubComms, SupportHub):
         box = self._inbox.setdefault(student_id, collections.deque(maxlen=INBOX_KEEP))
         box.append((seq, message))
         self._note_help(student_id, message)
-        async with self._changed:
-            self._changed.notify_all()
+        self._wakeups.notify(("student", student_id))
         return seq
 
     async def inbox_since(self, student_id: str, seq: int, timeout: float = 15.0) -> dict[str, Any]:
         await self._ensure_ready()
         return await self._long_poll(
-            lambda: [m | {"seq": s} for s, m in self._inbox.get(student_id, ()) if s > seq], timeout)
+            lambda: [m | {"seq": s} for s, m in self._inbox.get(student_id, ()) if s > seq], timeout,
+            ("student", student_id))
 
     async def student_view(self, course_id: str, student_id: str) -> dict[str, Any] | None:
         await self._ensure_ready()

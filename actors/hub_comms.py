@@ -18,7 +18,7 @@ STUDENT_INBOX_KEEP = 200  # as CourseHub.deliver keeps
 
 
 class HubComms:
-    """Mixed into CourseHub (uses its ``_seqs``, ``_changed``, ``_long_poll``, ``_ensure_ready``)."""
+    """Mixed into CourseHub (uses its ``_seqs``, ``_wakeups``, ``_long_poll``, ``_ensure_ready``)."""
 
     def _comms_state(self) -> tuple[dict[str, collections.deque], dict[tuple[str, str], dict[str, Any]]]:
         if not hasattr(self, "_prof_inbox"):
@@ -26,16 +26,12 @@ class HubComms:
             self._work: dict[tuple[str, str], dict[str, Any]] = {}
         return self._prof_inbox, self._work
 
-    async def _wake(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
     async def post_professor(self, professor_id: str, message: dict[str, Any]) -> int:
         await self._ensure_ready()
         inbox, _ = self._comms_state()
         seq = self._seqs.next()
         inbox.setdefault(professor_id, collections.deque(maxlen=PROFESSOR_INBOX_KEEP)).append((seq, message))
-        await self._wake()
+        self._wakeups.notify(("professor", professor_id))
         return seq
 
     async def post_professor_many(self, items: list[tuple[str, dict[str, Any]]]) -> int:
@@ -46,14 +42,15 @@ class HubComms:
         for professor_id, message in items:
             seq = self._seqs.next()
             inbox.setdefault(professor_id, collections.deque(maxlen=PROFESSOR_INBOX_KEEP)).append((seq, message))
-        await self._wake()
+        self._wakeups.notify(("professor", professor_id))
         return seq
 
     async def professor_inbox_since(self, professor_id: str, seq: int, timeout: float = 15.0) -> dict[str, Any]:
         await self._ensure_ready()
         inbox, _ = self._comms_state()
         return await self._long_poll(
-            lambda: [m | {"seq": s} for s, m in inbox.get(professor_id, ()) if s > seq], timeout)
+            lambda: [m | {"seq": s} for s, m in inbox.get(professor_id, ()) if s > seq], timeout,
+            ("professor", professor_id))
 
     async def deliver_many(self, items: list[tuple[str, dict[str, Any]]]) -> int:
         """Many student deliveries at once (a bulk message): one wake-up for all."""
@@ -63,7 +60,7 @@ class HubComms:
             seq = self._seqs.next()
             box = self._inbox.setdefault(student_id, collections.deque(maxlen=STUDENT_INBOX_KEEP))
             box.append((seq, message))
-        await self._wake()
+        self._wakeups.notify_many(("student", s) for s, _ in items)
         return seq
 
     async def _consent_set(self) -> set[tuple[str, str]]:

@@ -43,8 +43,8 @@ class Runtime:
         shards = [StudentShard.options(name=topology.shard_name(i), num_cpus=cpus, **spread, **common).remote(
             i, topology, settings.snapshot_interval_s, obs) for i in range(topology.shards)]
         hubs = [CourseHub.options(name=topology.hub_name(i), num_cpus=cpus, **spread, **common).remote(
-            i, topology, settings.refresh_interval_s, settings.risk_model, str(settings.data_dir.resolve()), obs)
-            for i in range(topology.hubs)]
+            i, topology, settings.refresh_interval_s, settings.risk_model, str(settings.data_dir.resolve()), obs,
+            settings.push_interval_s) for i in range(topology.hubs)]
         ray.get(log.ready.remote(), timeout=timeout)
         ray.get([s.status.remote() for s in shards] + [h.status.remote() for h in hubs], timeout=timeout)
         return cls(topology, [log, *shards, *hubs, notifier])

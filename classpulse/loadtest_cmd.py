@@ -10,10 +10,12 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -31,6 +33,9 @@ def add_parser(sub) -> None:
     p.add_argument("--host", help="target an existing stack (needs --token-file with an admin token)")
     p.add_argument("--token-file", type=Path)
     p.add_argument("--event-every", type=float, default=3.0, help="seconds between a student's events")
+    p.add_argument("--processes", type=int, default=0,
+                   help="Locust processes (default: one per 250 students, so the load generator is not "
+                        "what is measured)")
     p.add_argument("--p95-ms", type=float, default=1000.0, help="gate: p95 event -> professor")
     p.add_argument("--out", type=Path, default=Path("loadtest-results"))
     p.add_argument("--chaos", action="store_true",
@@ -69,27 +74,38 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
 
 
 def run_locust(host: str, admin: str, students: int, duration: str, event_every: float, out: Path,
-               on_started=None) -> dict | None:
+               on_started=None, processes: int = 0) -> dict | None:
     """One headless Locust run; returns its figures (None if Locust did not finish).
 
-    ``on_started(pid)`` is called once Locust runs (the capacity bench samples CPU beside it)."""
+    The class (a professor, a course, ``students`` students) is created here first, so that any
+    number of Locust processes share one roster. ``on_started(pid)`` is called once Locust runs
+    (the capacity bench samples CPU beside it). ``processes``: 0 = one per 250 students."""
     out.mkdir(parents=True, exist_ok=True)
+    parts = out / "parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir()
     result_file = out / "result.json"
     result_file.unlink(missing_ok=True)
-    env = dict(os.environ, CP_ADMIN_TOKEN=admin, CP_STUDENTS=str(students),
-               CP_EVENT_EVERY_S=str(event_every), CP_RESULT=str(result_file))
+    class_file = out / "class.json"
+    class_file.write_text(json.dumps(create_class(host, admin, students)))
+    class_file.chmod(0o600)  # tokens
+    processes = processes or max(1, -(-students // 250))
+    env = dict(os.environ, CP_CLASS=str(class_file), CP_EVENT_EVERY_S=str(event_every), CP_RESULT_DIR=str(parts))
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(students + 1),
            "-r", str(min(students, 100)), "-t", duration, "--host", host,
            "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--only-summary",
            "--stop-timeout", "5", "--loglevel", "WARNING"]
+    if processes > 1:
+        cmd += ["--processes", str(processes)]
     with open(out / "locust.log", "w") as log_file:
         proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         if on_started is not None:
             on_started(proc.pid)
         proc.wait()
-    if not result_file.exists():
+    result = _merge_parts(parts)
+    if result is None:
         return None
-    result = json.loads(result_file.read_text())
+    result_file.write_text(json.dumps(result))
     with open(out / "locust_stats.csv") as f:
         stats = {r["Name"]: r for r in csv.DictReader(f)}
     latency = stats.get("event->professor", {})
@@ -100,6 +116,39 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
             "p50_ms": _num(latency.get("50%")), "p95_ms": _num(latency.get("95%")),
             "p99_ms": _num(latency.get("99%")), "requests_per_s": _num(agg.get("Requests/s")) or 0.0,
             "failures": int(_num(agg.get("Failure Count")) or 0), "course_id": result["course_id"]}
+
+
+def create_class(host: str, admin: str, students: int) -> dict:
+    """A fresh course with ``students`` enrolled students: ids and tokens for the Locust users."""
+    course = f"load-{uuid.uuid4().hex[:6]}"
+    activities = ["a1", "a2", "a3", "a4"]
+    with httpx.Client(base_url=host, headers={"Authorization": f"Bearer {admin}"}, timeout=120) as c:
+        prof = c.post("/api/admin/professors", json={"professor_id": f"{course}-prof", "name": "Load"})
+        prof.raise_for_status()
+        c.post("/api/admin/courses", json={
+            "course_id": course, "professor_id": f"{course}-prof", "title": "Load", "clock": "live",
+            "activities": [{"activity_id": a, "title": a, "expected_minutes": 10} for a in activities],
+        }).raise_for_status()
+        roster = c.post(f"/api/admin/courses/{course}/students", json={
+            "students": [{"student_id": f"{course}-s{i}", "name": f"S{i}"} for i in range(students)]})
+        roster.raise_for_status()
+    return {"course_id": course, "activities": activities, "professor": [f"{course}-prof", prof.json()["token"]],
+            "students": [[s["student_id"], s["token"]] for s in roster.json()["students"]]}
+
+
+def _merge_parts(parts: Path) -> dict | None:
+    """Add up the result files of the Locust processes (None if none wrote one)."""
+    files = sorted(parts.glob("result-*.json"))
+    if not files:
+        return None
+    merged: dict = {"acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "latencies_ms": []}
+    for f in files:
+        part = json.loads(f.read_text())
+        merged["course_id"] = part["course_id"]
+        for key in ("acknowledged", "rejected", "retries", "reconnects"):
+            merged[key] += part[key]
+        merged["latencies_ms"] += part["latencies_ms"]
+    return merged
 
 
 def _seconds(duration: str) -> float:
@@ -117,7 +166,8 @@ def _num(raw) -> float:
 
 def _run(args: argparse.Namespace, host: str, admin: str) -> int:
     console.print(f"Locust: {args.students} students + 1 professor for {args.duration} against {host}")
-    figures = run_locust(host, admin, args.students, args.duration, args.event_every, args.out)
+    figures = run_locust(host, admin, args.students, args.duration, args.event_every, args.out,
+                         processes=args.processes)
     if figures is None:
         console.print(f"[red]Locust did not finish; see {args.out / 'locust.log'}[/red]")
         return 1

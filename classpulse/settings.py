@@ -23,7 +23,8 @@ class Settings:
     admin_token: str | None = None
     flush_interval_ms: float = 2.0
     snapshot_interval_s: float = 30.0
-    refresh_interval_s: float = 0.25
+    refresh_interval_s: float = 0.25  # hubs re-assess at least this often (the idle backstop)
+    push_interval_s: float = 0.1  # ... and, under load, at most once per this for new summaries
     api_replicas: int = 1
     api_max_ongoing_requests: int = 2000
     haproxy: str = "auto"  # auto | on | off

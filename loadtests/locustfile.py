@@ -1,67 +1,80 @@
 """Locust load test: students posting events and holding their sockets, professors watching.
 
-Configured by environment (``classpulse loadtest`` sets it): ``CP_ADMIN_TOKEN``, ``CP_STUDENTS``
-(roster size), ``CP_EVENT_EVERY_S`` (one event per student every N s), ``CP_RESULT`` (a JSON file
-written at the end: events acknowledged, latency samples). The class is created at test start.
+Configured by environment (``classpulse loadtest`` sets it): ``CP_CLASS`` (a JSON file with the
+course, the professor's and the students' tokens: the harness creates the class before Locust
+starts, so any number of Locust processes share it), ``CP_EVENT_EVERY_S`` (one event per student
+every N s), ``CP_RESULT_DIR`` (each Locust process writes ``result-<pid>.json`` there at the end:
+events acknowledged, retries, latency samples; the harness adds them up).
 
+Students start at a random phase of their pacing, as a real class does (not all on one beat).
 WebSockets use websocket-client, which gevent (Locust's concurrency) makes cooperative.
-The professor measures event -> update latency by matching ``last_event_id`` in the diffs with
-the send times of the events, and reports it as its own Locust entry ``WS event->professor``.
+The professor measures event -> update latency as the arrival time of a diff minus the
+``last_event_ts`` it carries for a student: each event is stamped with its send time (``ts``, ms
+precision) and a retry resends the same stamp, so the figure includes retries and works across
+Locust processes on one machine (one clock). It is reported as its own Locust entry
+``WS event->professor``.
 """
 from __future__ import annotations
 
-import itertools
+import fcntl
 import json
 import os
+import random
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 
 import gevent
-import httpx
 import websocket
 from locust import HttpUser, between, constant_pacing, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-ADMIN = os.environ.get("CP_ADMIN_TOKEN", "")
-STUDENTS = int(os.environ.get("CP_STUDENTS", "100"))
 EVERY_S = float(os.environ.get("CP_EVENT_EVERY_S", "3"))
-RESULT = os.environ.get("CP_RESULT", "")
-TAG = uuid.uuid4().hex[:6]
-COURSE = f"load-{TAG}"
-ACTIVITIES = ["a1", "a2", "a3", "a4"]
+RESULT_DIR = os.environ.get("CP_RESULT_DIR", "")
+CLASS_FILE = os.environ.get("CP_CLASS", "")
+CLASS = json.loads(Path(CLASS_FILE).read_text()) if CLASS_FILE else {
+    "course_id": "", "activities": ["a1"], "professor": ["", ""], "students": [["", ""]]}
+COURSE = CLASS["course_id"]
+ACTIVITIES = CLASS["activities"]
 
 RETRIES = int(os.environ.get("CP_RETRIES", "10"))
 RETRYABLE = {0, 502, 503, 504}  # 0: no answer (connection refused or reset)
 
-state = {"roster": [], "professor": None, "acked": 0, "rejected": 0, "retries": 0, "reconnects": 0,
-         "sent": {}, "latencies": []}
-_ids = itertools.count()
+state = {"acked": 0, "rejected": 0, "retries": 0, "reconnects": 0, "latencies": []}
 _lock = threading.Lock()
 
 
-@events.test_start.add_listener
-def create_class(environment, **_kw) -> None:
-    host = environment.host
-    with httpx.Client(base_url=host, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60) as c:
-        prof = c.post("/api/admin/professors", json={"professor_id": f"{COURSE}-prof", "name": "Load"}).json()
-        c.post("/api/admin/courses", json={"course_id": COURSE, "professor_id": f"{COURSE}-prof", "title": "Load",
-                                           "clock": "live", "activities": [{"activity_id": a, "title": a,
-                                                                            "expected_minutes": 10}
-                                                                           for a in ACTIVITIES]})
-        roster = c.post(f"/api/admin/courses/{COURSE}/students", json={
-            "students": [{"student_id": f"{COURSE}-s{i}", "name": f"S{i}"} for i in range(STUDENTS)]}).json()
-    state["roster"] = [(s["student_id"], s["token"]) for s in roster["students"]]
-    state["professor"] = (f"{COURSE}-prof", prof["token"])
+def _claim_student() -> tuple[str, str]:
+    """The next roster entry, unique across Locust processes (a counter file under a lock)."""
+    counter = Path(RESULT_DIR or "/tmp") / "claimed"
+    with open(counter, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        n = int(f.read() or 0)
+        f.seek(0)
+        f.truncate()
+        f.write(str(n + 1))
+    student_id, token = CLASS["students"][n % len(CLASS["students"])]
+    return student_id, token
+
+
+def _stamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 @events.test_stop.add_listener
 def write_result(**_kw) -> None:
-    if RESULT:
-        with open(RESULT, "w") as f:
+    if RESULT_DIR:
+        with open(Path(RESULT_DIR) / f"result-{os.getpid()}.json", "w") as f:
             json.dump({"course_id": COURSE, "acknowledged": state["acked"], "rejected": state["rejected"],
                        "retries": state["retries"], "reconnects": state["reconnects"],
-                       "latencies_ms": state["latencies"], "unmatched": len(state["sent"])}, f)
+                       "latencies_ms": state["latencies"]}, f)
 
 
 def _retry_after(response, attempt: int) -> float:
@@ -97,13 +110,13 @@ class StudentUser(FastHttpUser):
     wait_time = constant_pacing(EVERY_S)
 
     def on_start(self) -> None:
-        n = next(_ids)
-        self.student_id, self.token = state["roster"][n % len(state["roster"])]
+        self.student_id, self.token = _claim_student()
         self.done = 0
         self.interventions = 0
         self.ws = websocket.create_connection(_ws_url(self.host, f"/ws/student/{self.student_id}", self.token),
                                               timeout=30)
         self.reader = gevent.spawn(self._read)
+        gevent.sleep(random.uniform(0, EVERY_S))  # a random phase: a class is not on one beat
 
     def _read(self) -> None:
         """Read frames; when the socket drops (a fault drill, a restart), reconnect like a browser."""
@@ -126,8 +139,7 @@ class StudentUser(FastHttpUser):
         self.done += 1
         event = {"event_id": uuid.uuid4().hex, "student_id": self.student_id, "course_id": COURSE,
                  "type": "attempt", "activity_id": ACTIVITIES[(self.done // 5) % len(ACTIVITIES)],
-                 "correct": self.done % 3 != 0}
-        sent = time.time()
+                 "correct": self.done % 3 != 0, "ts": _stamp(time.time())}
         for attempt in range(RETRIES + 1):
             # A real client retries the same batch (same event ids) on 5xx / no answer: idempotent.
             with self.client.post("/api/events", json={"events": [event]}, name="/api/events",
@@ -135,7 +147,6 @@ class StudentUser(FastHttpUser):
                 if r.status_code == 202:
                     with _lock:
                         state["acked"] += r.json()["accepted"]
-                        state["sent"][event["event_id"]] = sent
                     r.success()
                     return
                 if r.status_code in RETRYABLE and attempt < RETRIES:
@@ -158,13 +169,14 @@ class ProfessorUser(HttpUser):
     wait_time = between(8, 12)
 
     def on_start(self) -> None:
-        professor_id, self.token = state["professor"]
+        professor_id, self.token = CLASS["professor"]
+        self.seen: dict[str, str] = {}  # student -> the last event id measured
         self.ws = websocket.create_connection(
             _ws_url(self.host, f"/ws/professor/{professor_id}/progress-updates", self.token), timeout=60)
         self.reader = gevent.spawn(self._watch)
 
     def _watch(self) -> None:
-        professor_id, _ = state["professor"]
+        professor_id, _ = CLASS["professor"]
         seq = None
         while True:
             try:
@@ -177,14 +189,18 @@ class ProfessorUser(HttpUser):
                 continue
             seq = message.get("seq", seq)
             arrived = time.time()
+            measure = message.get("type") == "diff"  # a snapshot (first, or after a reconnect) only notes
             for s in message.get("students", []):
-                with _lock:
-                    sent = state["sent"].pop(s.get("last_event_id"), None)
-                if sent is not None:
-                    ms = (arrived - sent) * 1000
-                    state["latencies"].append(ms)
-                    events.request.fire(request_type="WS", name="event->professor", response_time=ms,
-                                        response_length=0, exception=None, context={})
+                event_id, stamp = s.get("last_event_id"), s.get("last_event_ts")
+                if not event_id or not stamp or self.seen.get(s["student_id"]) == event_id:
+                    continue
+                self.seen[s["student_id"]] = event_id
+                if not measure:
+                    continue
+                ms = (arrived - _epoch(stamp)) * 1000
+                state["latencies"].append(ms)
+                events.request.fire(request_type="WS", name="event->professor", response_time=ms,
+                                    response_length=0, exception=None, context={})
 
     def on_stop(self) -> None:
         self.reader.kill()

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from classpulse.loadtest_cmd import run_locust
+from classpulse.loadtest_cmd import EVENT_EVERY_S, run_locust
 
 console = Console(width=150)
 SLO_P95_MS = 1000.0
@@ -79,7 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", default="100,250,500,1000,1500")
     ap.add_argument("--seconds", type=int, default=30)
-    ap.add_argument("--event-every", type=float, default=3.0)
+    ap.add_argument("--event-every", type=float, default=EVENT_EVERY_S)
     ap.add_argument("--quick", action="store_true", help="two small steps, 15 s each (make bench)")
     ap.add_argument("--out", type=Path, default=Path("bench-results/capacity"))
     args = ap.parse_args()

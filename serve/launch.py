@@ -85,6 +85,12 @@ def prepare_environment(settings: Settings, run_dir: Path) -> Ingress:
     ha_dir.mkdir(parents=True, exist_ok=True)
     stats = settings.haproxy_stats_port or free_port()
     metrics = settings.haproxy_metrics_port or free_port()
+    # While no app is routed (~3 s at every start), HAProxy answers 503 + Retry-After instead of
+    # 404 (serve/boot/sitecustomize.py; only for the Ray cluster this stack starts itself).
+    if not settings.address:
+        boot = str(Path(__file__).resolve().parent / "boot")
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != boot]
+        env["PYTHONPATH"] = os.pathsep.join([boot, *paths])
     env.update({
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",

@@ -103,8 +103,8 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     with open(out / "locust.log", "w") as log_file:
         # Ray runs its workers at niceness 15; a load generator at 0 on the same cores would
         # outrank the system it measures, so Locust gets the same niceness.
-        proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                preexec_fn=lambda: os.nice(LOCUST_NICENESS))
+        proc = subprocess.Popen(["nice", "-n", str(LOCUST_NICENESS), *cmd], env=env, stdout=log_file,
+                                stderr=subprocess.STDOUT)  # nice execs Locust: the pid is Locust's
         if on_started is not None:
             on_started(proc.pid)
         proc.wait()

@@ -65,7 +65,7 @@ def _stamp(epoch: float) -> str:
 
 
 def _epoch(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(stamp).timestamp()
 
 
 @events.test_stop.add_listener

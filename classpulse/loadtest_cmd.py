@@ -1,8 +1,9 @@
 """``classpulse loadtest``: Locust headless against a stack, with SLO gates.
 
-Gates (exit code 1 when one fails): p95 event -> professor <= 1 s, zero failed requests, zero lost
-events (events acknowledged == the course's events in the log). Locust's CSV files and HTML report
-are saved in ``--out``.
+Gates (exit code 1 when one fails): p95 event -> professor <= 1 s in steady state (from when every
+student has joined and sent a first event, plus 5 s; the figure from the last user spawned, warm-up
+included, is printed beside it), zero failed requests, zero lost events (events acknowledged == the
+course's events in the log). Locust's CSV files and HTML report are saved in ``--out``.
 """
 from __future__ import annotations
 
@@ -97,9 +98,12 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(students + 1),
            "-r", str(min(students, 100)), "-t", duration, "--host", host,
            "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--only-summary",
-           "--stop-timeout", "5", "--loglevel", "WARNING"]
+           "--stop-timeout", "5", "--loglevel", "WARNING",
+           "--reset-stats"]  # Locust's figures from when every user runs (not the ramp)
     if processes > 1:
         cmd += ["--processes", str(processes)]
+    # steady state: every user spawned and past its first (random-phase) event, plus 5 s
+    warm_until = time.time() + students / min(students, 100) + event_every + 5
     with open(out / "locust.log", "w") as log_file:
         # Ray runs its workers at niceness 15; a load generator at 0 on the same cores would
         # outrank the system it measures, so Locust gets the same niceness.
@@ -108,6 +112,12 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
         if on_started is not None:
             on_started(proc.pid)
         proc.wait()
+    # with --processes the workers write their results as they quit, which can be just after the
+    # master has exited: wait for one file per process (the master writes one too)
+    expected = processes + 1 if processes > 1 else 1
+    deadline = time.monotonic() + 15
+    while len(list(parts.glob("result-*.json"))) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
     result = _merge_parts(parts)
     if result is None:
         return None
@@ -117,10 +127,14 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     latency = stats.get("event->professor", {})
     agg = stats.get("Aggregated", {})
     stored = _stored(host, admin, result["course_id"], result["acknowledged"])
+    steady = sorted(ms for at, ms in result["samples"] if at >= warm_until)
     return {"students": students, "acknowledged": result["acknowledged"], "stored": stored,
             "lost": result["acknowledged"] - stored, "latencies_ms": result["latencies_ms"],
-            "p50_ms": _num(latency.get("50%")), "p95_ms": _num(latency.get("95%")),
-            "p99_ms": _num(latency.get("99%")), "requests_per_s": _num(agg.get("Requests/s")) or 0.0,
+            "steady_samples": len(steady), "p50_ms": _pct(steady, 0.50), "p95_ms": _pct(steady, 0.95),
+            "p99_ms": _pct(steady, 0.99), "run_p50_ms": _num(latency.get("50%")),
+            "run_p95_ms": _num(latency.get("95%")), "run_p99_ms": _num(latency.get("99%")),
+            "requests_per_s": _num(agg.get("Requests/s")) or 0.0,
+            "events_per_s": _num(stats.get("/api/events", {}).get("Requests/s")) or 0.0,
             "failures": int(_num(agg.get("Failure Count")) or 0), "course_id": result["course_id"]}
 
 
@@ -147,14 +161,22 @@ def _merge_parts(parts: Path) -> dict | None:
     files = sorted(parts.glob("result-*.json"))
     if not files:
         return None
-    merged: dict = {"acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "latencies_ms": []}
+    merged: dict = {"acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": []}
     for f in files:
         part = json.loads(f.read_text())
         merged["course_id"] = part["course_id"]
         for key in ("acknowledged", "rejected", "retries", "reconnects"):
             merged[key] += part[key]
-        merged["latencies_ms"] += part["latencies_ms"]
+        merged["samples"] += part["samples"]
+    merged["latencies_ms"] = [ms for _, ms in merged["samples"]]
     return merged
+
+
+def _pct(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted samples (nearest rank); NaN when there are none."""
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _seconds(duration: str) -> float:
@@ -178,7 +200,7 @@ def _run(args: argparse.Namespace, host: str, admin: str) -> int:
         console.print(f"[red]Locust did not finish; see {args.out / 'locust.log'}[/red]")
         return 1
     p95 = figures["p95_ms"]
-    gates = [("p95 event -> professor", f"{p95:.0f} ms", p95 <= args.p95_ms),
+    gates = [("p95 event -> professor (steady state)", f"{p95:.0f} ms", p95 <= args.p95_ms),
              ("failed requests", str(figures["failures"]), figures["failures"] == 0),
              ("lost events (acknowledged - in the log)", str(figures["lost"]), figures["lost"] == 0)]
     table = Table(title="loadtest")
@@ -186,7 +208,10 @@ def _run(args: argparse.Namespace, host: str, admin: str) -> int:
         table.add_column(col)
     table.add_row("requests/s", f"{figures['requests_per_s']:.0f}", "")
     table.add_row("events acknowledged", str(figures["acknowledged"]), "")
-    table.add_row("p50 / p99 event -> professor", f"{figures['p50_ms']:.0f} / {figures['p99_ms']:.0f} ms", "")
+    table.add_row("p50 / p99 event -> professor (steady state)",
+                  f"{figures['p50_ms']:.0f} / {figures['p99_ms']:.0f} ms ({figures['steady_samples']} samples)", "")
+    table.add_row("p50 / p95 / p99 from the last user spawned (Locust, warm-up included)",
+                  f"{figures['run_p50_ms']:.0f} / {figures['run_p95_ms']:.0f} / {figures['run_p99_ms']:.0f} ms", "")
     for name, value, ok in gates:
         table.add_row(name, value, "[green]pass[/green]" if ok else "[red]FAIL[/red]")
     console.print(table)

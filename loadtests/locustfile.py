@@ -4,7 +4,8 @@ Configured by environment (``classpulse loadtest`` sets it): ``CP_CLASS`` (a JSO
 course, the professor's and the students' tokens: the harness creates the class before Locust
 starts, so any number of Locust processes share it), ``CP_EVENT_EVERY_S`` (one event per student
 every N s), ``CP_RESULT_DIR`` (each Locust process writes ``result-<pid>.json`` there at the end:
-events acknowledged, retries, latency samples; the harness adds them up).
+events acknowledged, retries, latency samples with their arrival times; the harness adds them up
+and takes the steady-state percentiles after the warm-up).
 
 Students start at a random phase of their pacing, as a real class does (not all on one beat).
 WebSockets use websocket-client, which gevent (Locust's concurrency) makes cooperative.
@@ -42,7 +43,7 @@ ACTIVITIES = CLASS["activities"]
 RETRIES = int(os.environ.get("CP_RETRIES", "10"))
 RETRYABLE = {0, 502, 503, 504}  # 0: no answer (connection refused or reset)
 
-state = {"acked": 0, "rejected": 0, "retries": 0, "reconnects": 0, "latencies": []}
+state = {"acked": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": []}  # [arrived, ms]
 _lock = threading.Lock()
 
 
@@ -70,11 +71,13 @@ def _epoch(stamp: str) -> float:
 
 @events.test_stop.add_listener
 def write_result(**_kw) -> None:
-    if RESULT_DIR:
-        with open(Path(RESULT_DIR) / f"result-{os.getpid()}.json", "w") as f:
+    if RESULT_DIR:  # written whole, then renamed: the harness never reads half a file
+        part = Path(RESULT_DIR) / f"result-{os.getpid()}.json"
+        with open(part.with_suffix(".tmp"), "w") as f:
             json.dump({"course_id": COURSE, "acknowledged": state["acked"], "rejected": state["rejected"],
                        "retries": state["retries"], "reconnects": state["reconnects"],
-                       "latencies_ms": state["latencies"]}, f)
+                       "samples": state["samples"]}, f)
+        part.with_suffix(".tmp").rename(part)
 
 
 def _retry_after(response, attempt: int) -> float:
@@ -198,7 +201,7 @@ class ProfessorUser(HttpUser):
                 if not measure:
                     continue
                 ms = (arrived - _epoch(stamp)) * 1000
-                state["latencies"].append(ms)
+                state["samples"].append([arrived, ms])
                 events.request.fire(request_type="WS", name="event->professor", response_time=ms,
                                     response_length=0, exception=None, context={})
 

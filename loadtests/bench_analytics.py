@@ -81,13 +81,17 @@ def prepare(size: int, cache: Path, workers: int) -> tuple[Path, cohorts.Cohort]
     cohort = cohorts.default(students=students, seed=1, minutes=60)
     console.print(f"generating ~{size:,} events: {students:,} students x 60 min (cached in {folder})")
     started = time.perf_counter()
+
+    def progress(done: int, parts: int) -> None:
+        if done % max(1, parts // 20) == 0 or done == parts:
+            console.print(f"  part {done}/{parts} ({time.perf_counter() - started:.0f} s)")
     if workers > 0 and students > 5000:
         import ray
         ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False)
-        manifest = offline.run(cohort, folder / "cohort", workers=workers)
+        manifest = offline.run(cohort, folder / "cohort", workers=workers, progress=progress)
         ray.shutdown()
     else:
-        manifest = offline.run(cohort, folder / "cohort", workers=0)
+        manifest = offline.run(cohort, folder / "cohort", workers=0, progress=progress)
     console.print(f"  simulated {manifest['events']:,} events in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
     db_path.unlink(missing_ok=True)

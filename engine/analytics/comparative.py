@@ -26,12 +26,23 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, session: Session |
           activities: int) -> list[tuple]:
     if session is None:
         return []
-    return run(cur, """
-        WITH b AS (SELECT student_id, least(greatest(floor((e - $start) / $width), -1), $nb - 1)::BIGINT AS k,
-                          sum(gain) AS gain
-                   FROM facts WHERE gain > 0 GROUP BY ALL),
+    return run(cur, TRAJECTORY.format(
+        by_bucket="""SELECT student_id, least(greatest(floor((e - $start) / $width), -1), $nb - 1)::BIGINT AS k,
+                            sum(gain) AS gain FROM facts WHERE gain > 0 GROUP BY ALL""",
+        started="SELECT DISTINCT student_id FROM facts"), values(p, session, activities))
+
+
+def values(p: AnalyticsParams, session: Session, activities: int) -> dict:
+    return {"start": session.start, "width": session.width_s, "nb": session.buckets,
+            "n": max(activities, 1), "student": p.student_id or ""}
+
+
+# the trajectory from per-(student, bucket) gains (``by_bucket``, bucket -1: before the session) and the
+# students who have started; shared by the per-event path and the rollups (engine/analytics/rollups.py)
+TRAJECTORY = """
+        WITH b AS ({by_bucket}),
         base AS (SELECT student_id, gain FROM b WHERE k = -1),
-        started AS (SELECT DISTINCT student_id FROM facts),
+        started AS ({started}),
         grid AS (SELECT s.student_id, r.k FROM started s CROSS JOIN range(0, $nb) r(k)),
         cum AS (SELECT g.student_id, g.k,
                        (coalesce(base.gain, 0) + sum(coalesce(b.gain, 0)) OVER (PARTITION BY g.student_id ORDER BY g.k))
@@ -40,9 +51,7 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, session: Session |
                 LEFT JOIN base ON base.student_id = g.student_id)
         SELECT k, count(*), quantile_cont(done, 0.5), quantile_cont(done, 0.25), quantile_cont(done, 0.75),
                max(done) FILTER (WHERE student_id = $student)
-        FROM cum GROUP BY k ORDER BY k""",
-        {"start": session.start, "width": session.width_s, "nb": session.buckets,
-                                   "n": max(activities, 1), "student": p.student_id or ""})
+        FROM cum GROUP BY k ORDER BY k"""
 
 
 def percentile(value: float, ordered: list[float]) -> float:

@@ -38,10 +38,17 @@ class LogAnalytics:
         if self._derive_task is None:
             self._derive_task = asyncio.get_running_loop().create_task(self._derive_forever())
 
+    _derive_every: float = DERIVE_EVERY_S
+
+    async def set_derive_every(self, seconds: float) -> None:
+        """How often the background catch-up runs (0: never; a request still catches up first). For
+        benchmarks that measure what keeping the tables costs ingest (loadtests/bench_ingest.py)."""
+        self._derive_every = max(0.0, float(seconds))
+
     async def _derive_forever(self) -> None:
         while True:
-            await asyncio.sleep(DERIVE_EVERY_S)
-            if self._commit.seq != self._derived_seq:
+            await asyncio.sleep(self._derive_every or DERIVE_EVERY_S)
+            if self._derive_every and self._commit.seq != self._derived_seq:
                 try:
                     await self.derive()
                 except Exception:

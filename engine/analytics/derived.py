@@ -23,6 +23,7 @@ sessions depend on it), then the new events appended to the tails.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -85,9 +86,11 @@ def up_to_seq(cur: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def catch_up(cur: duckdb.DuckDBPyConnection, target_seq: int, caps: dict[str, float]) -> dict[str, int]:
+def catch_up(cur: duckdb.DuckDBPyConnection, target_seq: int, caps: dict[str, float],
+             progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Bring the derived tables up to ``target_seq`` (committed log rows), with each course's idle
-    threshold from ``caps`` (courses not in it: the default). Returns what the rounds did."""
+    threshold from ``caps`` (courses not in it: the default). Returns what the rounds did;
+    ``progress(up_to, target)`` after each round."""
     done = {"rounds": 0, "rows": 0, "rebuilt_students": 0, "rebuilt_courses": 0}
     cur.execute("CREATE OR REPLACE TEMP TABLE _caps (course_id VARCHAR, cap DOUBLE)")
     if caps:
@@ -106,6 +109,8 @@ def catch_up(cur: duckdb.DuckDBPyConnection, target_seq: int, caps: dict[str, fl
             cur.execute("ROLLBACK")
             raise
         done["rounds"] += 1
+        if progress:
+            progress(max(end, start), target_seq)
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection, caps: dict[str, float]) -> dict[str, int]:
@@ -204,14 +209,14 @@ def _append(cur: duckdb.DuckDBPyConnection, where: str, values: dict[str, Any]) 
                coalesce(lead(flag) OVER w = 1, true) AS session_end, gap_after IS NULL AS last, old
         FROM f WINDOW w AS (PARTITION BY course_id, student_id ORDER BY seq)""")
     cur.execute(f"INSERT INTO analytics_facts SELECT {FACT_COLUMNS} FROM _x WHERE NOT last")
+    # a tail's provisional spent was coalesce(duration_s, 0): there was no next event to measure to
     cur.execute("""CREATE OR REPLACE TEMP TABLE _delta AS
-        SELECT x.course_id, x.student_id, x.activity_id, x.type, x.ts, x.e, x.correct, x.progress, x.prev_type,
-               x.session, x.old AS corr,
-               CASE WHEN x.old THEN x.spent - t.spent ELSE x.spent END AS spent,
-               CASE WHEN x.old THEN 0.0 ELSE x.gain END AS gain,
-               CASE WHEN x.session_end THEN x.spent ELSE 0.0 END - CASE WHEN x.old THEN t.spent ELSE 0.0 END
+        SELECT course_id, student_id, activity_id, type, ts, e, correct, progress, prev_type, session, old AS corr,
+               spent - CASE WHEN old THEN coalesce(duration_s, 0.0) ELSE 0.0 END AS spent,
+               CASE WHEN old THEN 0.0 ELSE gain END AS gain,
+               CASE WHEN session_end THEN spent ELSE 0.0 END - CASE WHEN old THEN coalesce(duration_s, 0.0) ELSE 0.0 END
                    AS end_spent
-        FROM _x x LEFT JOIN analytics_tails t ON x.old AND t.course_id = x.course_id AND t.student_id = x.student_id""")
+        FROM _x""")
     for table, sql, keys, update in _UPSERTS:
         cur.execute(f"INSERT INTO {table} {sql} ON CONFLICT ({keys}) DO UPDATE SET {update}")
     cur.execute(f"INSERT OR REPLACE INTO analytics_tails SELECT {FACT_COLUMNS} FROM _x WHERE last")

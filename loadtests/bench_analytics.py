@@ -157,6 +157,7 @@ def measure(db_path: Path, cohort: cohorts.Cohort, runs: int) -> dict[str, Any]:
     cid, n = course.course_id, len(course.activities)
     sources.prepare(cur, cid, p, CAP)
     span = sources.session(cur, p)
+    cur.execute("DROP TABLE facts")
     students = [r[0] for r in cur.execute("SELECT DISTINCT student_id FROM student_activity_log").fetchall()]
     live = {"as_of": "now", "students": [
         {"student_id": s, "name": s, "status": "active", "current_activity_id": None, "risk": 0.0, "reasons": [],

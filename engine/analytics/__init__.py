@@ -28,7 +28,7 @@ def query(cur: duckdb.DuckDBPyConnection, course: Course | str, idle_after_s: fl
     p = params or AnalyticsParams()
     course_id = course if isinstance(course, str) else course.course_id
     activities = 1 if isinstance(course, str) else len(course.activities)
-    if derived and rollups.usable(p):
+    if derived and rollups.usable(cur, course_id, idle_after_s, p):
         return rollups.query(cur, course_id, activities, idle_after_s, p)
     sources.prepare(cur, course_id, p, idle_after_s)
     try:

@@ -28,9 +28,13 @@ SESSIONS = "(SELECT * FROM analytics_sessions WHERE course_id = $course)"
 _FACT_COLS = "student_id, activity_id, type, ts, e, seq, correct, progress, spent, gap_before, prev_type, gain"
 
 
-def usable(p: AnalyticsParams) -> bool:
-    """Whether the rollups answer these parameters exactly (a whole-log request)."""
-    return p.since is None and p.until is None
+def usable(cur: duckdb.DuckDBPyConnection, course_id: str, cap: float, p: AnalyticsParams) -> bool:
+    """Whether the rollups answer exactly: a whole-log request, and the course derived with this idle
+    threshold (or not derived at all: no events yet)."""
+    if p.since is not None or p.until is not None:
+        return False
+    row = cur.execute("SELECT cap FROM analytics_courses WHERE course_id = ?", (course_id,)).fetchone()
+    return row is None or row[0] == cap
 
 
 def query(cur: duckdb.DuckDBPyConnection, course_id: str, activities: int, cap: float,

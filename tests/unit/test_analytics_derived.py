@@ -15,7 +15,7 @@ from engine.course import Activity, Course
 from engine.events import Event
 from engine.store import Store
 from tests.factories import T0, ev
-from tests.unit.analytics_log import both_paths
+from tests.unit.analytics_log import assert_same, both_paths, canonical
 
 CAP = 180.0
 COURSES = {c: Course(c, "p1", "Course", "event", tuple(Activity(f"a{i}", f"A{i}", 2) for i in range(3)))
@@ -177,3 +177,21 @@ def test_hand_computed_tails_and_rollups():
     assert blocks == [(0, False, 2, 0, 240.0, 0.5), (600, False, 1, 0, 30.0, 0.0), (600, True, 1, 1, 0.0, 0.0)]
     assert cur.execute("SELECT activity_id, last_type, max_mark FROM analytics_marks").fetchall() == [
         ("a0", "attempt", 0.5)]
+
+
+def test_a_request_the_rollups_cannot_answer_exactly_is_answered_from_the_log(tmp_path):
+    """A time range, or tables derived with another idle threshold: the per-event path answers."""
+    from engine import analytics
+    from engine.analytics import rollups
+    store = Store(tmp_path / "log.duckdb")
+    stream = Stream(13)
+    store.append(stream.next(80))
+    cur = store.cursor()
+    derived.catch_up(cur, stream.seq, {"c1": CAP})
+    assert rollups.usable(cur, "c1", CAP, AnalyticsParams())
+    assert not rollups.usable(cur, "c1", CAP, AnalyticsParams(since=T0 + 600))
+    assert not rollups.usable(cur, "c1", 60.0, AnalyticsParams())
+    assert rollups.usable(cur, "no-events-yet", CAP, AnalyticsParams())
+    for cap, p in ((CAP, AnalyticsParams(since=T0 + 600, until=T0 + 3000)), (60.0, AnalyticsParams())):
+        assert_same(canonical(analytics.query(cur, COURSES["c1"], cap, p, derived=True)),
+                    canonical(analytics.query(cur, COURSES["c1"], cap, p)))

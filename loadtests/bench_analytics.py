@@ -20,10 +20,9 @@ import json
 import os
 import statistics
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
-
-from importlib import resources
 
 import orjson
 import polars as pl
@@ -31,7 +30,16 @@ from rich.console import Console
 from rich.table import Table
 
 from engine import analytics
-from engine.analytics import bottlenecks, comparative, derived, effectiveness, heatmap, patterns, rollups, sources
+from engine.analytics import (
+    bottlenecks,
+    comparative,
+    derived,
+    effectiveness,
+    heatmap,
+    patterns,
+    rollups,
+    sources,
+)
 from engine.analytics.params import AnalyticsParams
 from engine.course import Activity, Course
 from simulator import cohort as cohorts

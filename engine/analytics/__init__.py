@@ -13,7 +13,16 @@ from typing import Any
 
 import duckdb
 
-from engine.analytics import at_risk, bottlenecks, comparative, effectiveness, heatmap, patterns, rollups, sources
+from engine.analytics import (
+    at_risk,
+    bottlenecks,
+    comparative,
+    effectiveness,
+    heatmap,
+    patterns,
+    rollups,
+    sources,
+)
 from engine.analytics.params import AnalyticsParams, ParamError, parse
 from engine.course import Course
 

@@ -66,18 +66,18 @@ SESSIONS_SQL = f"""
 
 _UPSERTS = (
     ("analytics_blocks", BLOCKS_SQL, "course_id, student_id, block, after_hint",
-     "events = events + excluded.events, attempts = attempts + excluded.attempts, "
-     "correct = correct + excluded.correct, done = done + excluded.done, spent = spent + excluded.spent, "
-     "gain = gain + excluded.gain, min_e = least(min_e, excluded.min_e), max_e = greatest(max_e, excluded.max_e)"),
+     ("events = events + excluded.events, attempts = attempts + excluded.attempts, "
+      "correct = correct + excluded.correct, done = done + excluded.done, spent = spent + excluded.spent, "
+      "gain = gain + excluded.gain, min_e = least(min_e, excluded.min_e), max_e = greatest(max_e, excluded.max_e)")),
     ("analytics_activities", ACTIVITIES_SQL, "course_id, student_id, activity_id",
-     "events = events + excluded.events, attempts = attempts + excluded.attempts, "
-     "errors = errors + excluded.errors, hints = hints + excluded.hints, done = done + excluded.done, "
-     "spent = spent + excluded.spent"),
+     ("events = events + excluded.events, attempts = attempts + excluded.attempts, "
+      "errors = errors + excluded.errors, hints = hints + excluded.hints, done = done + excluded.done, "
+      "spent = spent + excluded.spent")),
     ("analytics_sessions", SESSIONS_SQL, "course_id, student_id, session",
-     "events = events + excluded.events, attempts = attempts + excluded.attempts, "
-     "correct = correct + excluded.correct, done = done + excluded.done, active = active + excluded.active, "
-     "hints = hints + excluded.hints, started = started + excluded.started, min_e = least(min_e, excluded.min_e), "
-     "max_e = greatest(max_e, excluded.max_e), last_spent = last_spent + excluded.last_spent"),
+     ("events = events + excluded.events, attempts = attempts + excluded.attempts, "
+      "correct = correct + excluded.correct, done = done + excluded.done, active = active + excluded.active, "
+      "hints = hints + excluded.hints, started = started + excluded.started, min_e = least(min_e, excluded.min_e), "
+      "max_e = greatest(max_e, excluded.max_e), last_spent = last_spent + excluded.last_spent")),
 )
 
 

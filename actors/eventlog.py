@@ -349,4 +349,5 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
     async def close(self) -> None:
         """Flush and close the DuckDB file (called on shutdown)."""
         await self._commit.drain()
-        await asyncio.to_thread(self._store.close)
+        async with self._derive_paused():  # a derive round in flight finishes before the file closes
+            await asyncio.to_thread(self._store.close)

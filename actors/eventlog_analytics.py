@@ -48,6 +48,8 @@ class LogAnalytics:
     async def _derive_forever(self) -> None:
         while True:
             await asyncio.sleep(self._derive_every or DERIVE_EVERY_S)
+            if self._commit.closed:  # shutting down: the file is closing
+                return
             if self._derive_every and self._commit.seq != self._derived_seq:
                 try:
                     await self.derive()

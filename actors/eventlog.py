@@ -20,6 +20,7 @@ from actors.commit import GroupCommitter
 from actors.comms import EventLogComms, student_frame
 from actors.comms_log import CommsLog
 from actors.dispatch import ShardDispatcher
+from actors.eventlog_analytics import LogAnalytics
 from actors.eventlog_observe import LogObservation
 from actors.eventlog_privacy import LogPrivacy
 from actors.health import Health
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
-class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy):
+class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics):
     def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0,
                  obs: ObsConfig | None = None) -> None:
         self._obs = obs = obs or ObsConfig()
@@ -67,6 +68,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy):
         self._dispatch.start(self._commit.seq)
         if self._history_task is None:
             self._history_task = asyncio.get_running_loop().create_task(self._sample_forever())
+        self._derive_start()
 
     # -- ingest --------------------------------------------------------------
 
@@ -309,15 +311,18 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy):
 
     async def analytics_raw(self, course_id: str,
                             params: analytics.AnalyticsParams | None = None) -> dict[str, Any]:
-        """The SQL part of the real-time analytics (engine/analytics/), on its own cursor."""
+        """The SQL part of the real-time analytics (engine/analytics/), on its own cursor: from the
+        derived tables, caught up to everything committed first (actors/eventlog_analytics.py)."""
         self.course_info(course_id)
         course = self.catalog.courses[course_id]
         cap = self.catalog.config(course_id).idle_after_s
+        self._start()
+        use_derived = await self._derive_for_read()
 
         def run() -> dict[str, Any]:
             cur = self._store.cursor()
             try:
-                return analytics.query(cur, course, cap, params)
+                return analytics.query(cur, course, cap, params, derived=use_derived)
             finally:
                 cur.close()
         started = time.perf_counter()
@@ -344,4 +349,5 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy):
     async def close(self) -> None:
         """Flush and close the DuckDB file (called on shutdown)."""
         await self._commit.drain()
-        await asyncio.to_thread(self._store.close)
+        async with self._derive_paused():  # a derive round in flight finishes before the file closes
+            await asyncio.to_thread(self._store.close)

@@ -34,7 +34,8 @@ class LogPrivacy:
         courses = self._registry.forget_student(student_id)  # from here on no new event of theirs passes
         await self._commit.settle()
         await self.wait_delivered()
-        removed, events = await asyncio.to_thread(self._read, privacy.erase, student_id)
+        async with self._derive_paused():  # no analytics round re-derives their rows meanwhile
+            removed, events = await asyncio.to_thread(self._read, privacy.erase, student_id)
         self._commit.forget(events)
         await asyncio.to_thread(self._read, lambda cur: cur.execute("CHECKPOINT"))
         shard = self._handles.shard(self._topology.shard_of(student_id))

@@ -81,6 +81,8 @@ DEFS: dict[str, MetricDef] = {d.name: d for d in [
               "Events re-folded from the log while rebuilding shards", ()),
     MetricDef("classpulse_analytics_query_seconds", "histogram",
               "SQL part of the real-time analytics for one course", (), LATENCY_BUCKETS),
+    MetricDef("classpulse_analytics_derive_seconds", "histogram",
+              "one catch-up of the analytics' derived tables to the committed log", (), LATENCY_BUCKETS),
     MetricDef("classpulse_xapi_statements", "counter",
               "xAPI statements stored, and how many of them were applied as events", ("outcome",)),
 ]}

@@ -94,3 +94,33 @@ CREATE TABLE IF NOT EXISTS notification_log (
 -- xAPI actors mapped to students by an admin (engine/xapi.py actor_key -> student_id)
 CREATE TABLE IF NOT EXISTS xapi_actor_map (
     actor_key VARCHAR PRIMARY KEY, student_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT now());
+-- == analytics: derived facts and rollups, kept after commits (engine/analytics/derived.py) ==
+-- All derivable from student_activity_log; analytics_state.up_to_seq says how far.
+CREATE TABLE IF NOT EXISTS analytics_state (id INTEGER PRIMARY KEY, up_to_seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS analytics_courses (course_id VARCHAR PRIMARY KEY, cap DOUBLE NOT NULL);
+CREATE TABLE IF NOT EXISTS analytics_voided (event_id VARCHAR NOT NULL, student_id VARCHAR, seq BIGINT);
+CREATE TABLE IF NOT EXISTS analytics_facts (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, activity_id VARCHAR, type VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL, e DOUBLE NOT NULL, seq BIGINT NOT NULL, correct BOOLEAN, progress DOUBLE,
+    duration_s DOUBLE, gap_before DOUBLE, prev_type VARCHAR, gain DOUBLE, session BIGINT, spent DOUBLE,
+    session_end BOOLEAN);
+CREATE TABLE IF NOT EXISTS analytics_tails (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, activity_id VARCHAR, type VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL, e DOUBLE NOT NULL, seq BIGINT NOT NULL, correct BOOLEAN, progress DOUBLE,
+    duration_s DOUBLE, gap_before DOUBLE, prev_type VARCHAR, gain DOUBLE, session BIGINT, spent DOUBLE,
+    session_end BOOLEAN, PRIMARY KEY (course_id, student_id));
+CREATE TABLE IF NOT EXISTS analytics_marks (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, activity_id VARCHAR NOT NULL, last_type VARCHAR,
+    max_mark DOUBLE, PRIMARY KEY (course_id, student_id, activity_id));
+CREATE TABLE IF NOT EXISTS analytics_blocks (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, block BIGINT NOT NULL, after_hint BOOLEAN NOT NULL,
+    events BIGINT, attempts BIGINT, correct BIGINT, done BIGINT, spent DOUBLE, gain DOUBLE, min_e DOUBLE,
+    max_e DOUBLE, PRIMARY KEY (course_id, student_id, block, after_hint));
+CREATE TABLE IF NOT EXISTS analytics_activities (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, activity_id VARCHAR NOT NULL, events BIGINT,
+    attempts BIGINT, errors BIGINT, hints BIGINT, done BIGINT, spent DOUBLE,
+    PRIMARY KEY (course_id, student_id, activity_id));
+CREATE TABLE IF NOT EXISTS analytics_sessions (
+    course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL, session BIGINT NOT NULL, events BIGINT,
+    attempts BIGINT, correct BIGINT, done BIGINT, active DOUBLE, hints BIGINT, started BIGINT, min_e DOUBLE,
+    max_e DOUBLE, last_spent DOUBLE, PRIMARY KEY (course_id, student_id, session));

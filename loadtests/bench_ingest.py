@@ -3,6 +3,7 @@ and commit latency by batch size. ``make bench`` runs it; figures print side by 
 
     python -m loadtests.bench_ingest [--events 200000] [--students 1000]
     python -m loadtests.bench_ingest --observe-cost [--rounds 3]   # metrics on vs off (target < 5%)
+    python -m loadtests.bench_ingest --derive-cost [--rounds 3]    # analytics rollups kept vs not
 """
 from __future__ import annotations
 
@@ -140,6 +141,46 @@ def observe_cost(args: argparse.Namespace, students: list[str], course_id: str, 
     return 0
 
 
+def derive_cost(args: argparse.Namespace, students: list[str], course_id: str, data_dir: Path) -> int:
+    """Ingest throughput with the analytics' derived tables kept in the background (every 0.5 s, the
+    default) and not kept, alternated in one run; and the catch-up left when ingest ends."""
+    import ray
+    shards = args.shards[0]
+    rates: dict[str, list[float]] = {"not kept": [], "kept": []}
+    left: list[float] = []
+    for r in range(args.rounds):
+        for i, mode in enumerate(list(rates) if r % 2 == 0 else reversed(rates)):
+            events = make_events(args.events, students, course_id, seed=2000 + r)
+            runtime = start_bench_runtime(data_dir / f"derive-{r}-{i}", f"derive{r}x{i}", shards, students, course_id)
+            log = runtime.handles.log
+            ray.get(log.derive.remote())  # the warm-up batch, so both modes start level
+            if mode == "not kept":
+                ray.get(log.set_derive_every.remote(0))
+            rates[mode].append(through_actors(runtime, events, 1000, args.in_flight))
+            if mode == "kept":
+                t = time.perf_counter()
+                ray.get(log.derive.remote())
+                left.append(1000 * (time.perf_counter() - t))
+            runtime.stop()
+    best = {mode: max(v) for mode, v in rates.items()}
+    cost = 1 - best["kept"] / best["not kept"]
+    table = Table(title=f"cost of keeping the analytics rollups: EventLog + {shards} shards, 1,000-event batches")
+    table.add_column("derived tables")
+    table.add_column("events/s, each round", justify="right")
+    table.add_column("best", justify="right")
+    for mode, values in rates.items():
+        table.add_row(mode, " / ".join(f"{v:,.0f}" for v in values), f"{best[mode]:,.0f}")
+    table.add_row("cost to ingest throughput", "", f"{cost:.1%}")
+    table.add_row("catch-up left when ingest ended (ms, each kept round)", " / ".join(f"{v:.0f}" for v in left), "")
+    console.print(table)
+    out = args.out.with_name("derive-cost.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"events_per_s": rates, "best": best, "cost": cost, "catch_up_left_ms": left},
+                              indent=2))
+    console.print(f"results in {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=200_000)
@@ -149,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("bench-results/ingest.json"))
     ap.add_argument("--observe-cost", action="store_true",
                     help="compare ingest with metric recording on and off instead (CLASSPULSE_METRICS)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of off/on for --observe-cost")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of off/on for --observe-cost / --derive-cost")
+    ap.add_argument("--derive-cost", action="store_true",
+                    help="compare ingest with the analytics' derived tables kept and not kept instead")
     args = ap.parse_args(argv)
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -157,12 +200,12 @@ def main(argv: list[str] | None = None) -> int:
 
     students = [f"bs{i:05d}" for i in range(args.students)]
     course_id = "bench-course"
-    if args.observe_cost:
+    if args.observe_cost or args.derive_cost:
         data_dir = Path(tempfile.mkdtemp(prefix="cp-bench-"))
         ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False,
                  _temp_dir=str(data_dir / "ray"))
         try:
-            return observe_cost(args, students, course_id, data_dir)
+            return (derive_cost if args.derive_cost else observe_cost)(args, students, course_id, data_dir)
         finally:
             ray.shutdown()
     events = make_events(args.events, students, course_id)

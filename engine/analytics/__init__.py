@@ -13,7 +13,16 @@ from typing import Any
 
 import duckdb
 
-from engine.analytics import at_risk, bottlenecks, comparative, effectiveness, heatmap, patterns, sources
+from engine.analytics import (
+    at_risk,
+    bottlenecks,
+    comparative,
+    effectiveness,
+    heatmap,
+    patterns,
+    rollups,
+    sources,
+)
 from engine.analytics.params import AnalyticsParams, ParamError, parse
 from engine.course import Course
 
@@ -22,10 +31,14 @@ SECTIONS = ("heatmap", "bottlenecks", "at_risk", "patterns", "comparative", "int
 
 
 def query(cur: duckdb.DuckDBPyConnection, course: Course | str, idle_after_s: float,
-          params: AnalyticsParams | None = None) -> dict[str, Any]:
+          params: AnalyticsParams | None = None, derived: bool = False) -> dict[str, Any]:
+    """``derived``: read the derived tables (kept by ``derived.catch_up``, which the caller has run up to
+    the log position it wants answered) when the parameters allow; else derive from the log."""
     p = params or AnalyticsParams()
     course_id = course if isinstance(course, str) else course.course_id
     activities = 1 if isinstance(course, str) else len(course.activities)
+    if derived and rollups.usable(cur, course_id, idle_after_s, p):
+        return rollups.query(cur, course_id, activities, idle_after_s, p)
     sources.prepare(cur, course_id, p, idle_after_s)
     try:
         span = sources.session(cur, p)

@@ -38,6 +38,10 @@ def query(cur: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 def shape(rows: list[tuple], course: Course, students: list[dict]) -> list[dict[str, Any]]:
     by_id = {r[0]: r for r in rows}
+    stuck_at: dict[str, list[str]] = {}  # current activity -> students struggling or idle there, in order
+    for s in students:
+        if s["status"] in ("struggling", "idle"):
+            stuck_at.setdefault(s["current_activity_id"], []).append(s["student_id"])
     out = []
     for activity in course.activities:
         _, started, completed, attempts, errors, hints, median_s = by_id.get(
@@ -47,8 +51,7 @@ def shape(rows: list[tuple], course: Course, students: list[dict]) -> list[dict[
                     "error_rate": errors / attempts if attempts else 0.0,
                     "hint_rate": hints / started if started else 0.0,
                     "drop_off": (started - completed) / started if started else 0.0}
-        stuck = [s["student_id"] for s in students if s["current_activity_id"] == activity.activity_id
-                 and s["status"] in ("struggling", "idle")]
+        stuck = list(stuck_at.get(activity.activity_id, ()))
         out.append({"activity_id": activity.activity_id, "title": activity.title,
                     "score": round(score(measures), 3),
                     "median_time_s": None if median_s is None else round(median_s, 1),

@@ -43,8 +43,10 @@ METRICS = ("progress_rate", "error_rate", "active_minutes")
 _MEASURES = ("g_b", "g_a", "a_b", "e_b", "a_a", "e_a", "s_b", "s_a")
 
 
-def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, activities: int) -> dict[str, list]:
-    """(After ``sources.prepare``.) Per intervention the subject's windows, and comparison means."""
+def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, activities: int,
+          students: str = "SELECT DISTINCT student_id FROM facts") -> dict[str, list]:
+    """(After ``sources.prepare``, or over the derived facts.) Per intervention the subject's windows, and
+    comparison means. Only events within a window of some intervention are read."""
     values = {"course": course_id, **p.sql(), "w": 60.0 * p.window_minutes, "limit": MAX_INTERVENTIONS,
               "n": max(activities, 1)}
     by_kind = run(cur, "SELECT kind, count(*) FILTER (WHERE NOT holdout), count(*) FILTER (WHERE holdout), "
@@ -52,13 +54,14 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
                        "AND created_at >= $since AND created_at < $until GROUP BY ALL ORDER BY 2 DESC, 1", values)
     if not by_kind:
         return {"by_kind": [], "subjects": [], "controls": []}
-    rows = run(cur, """
+    rows = run(cur, f"""
         WITH iv AS (SELECT intervention_id, student_id, kind, holdout, epoch(created_at) AS t
                     FROM intervention_records WHERE course_id = $course AND created_at >= $since
                     AND created_at < $until ORDER BY created_at DESC LIMIT $limit),
         times AS (SELECT DISTINCT t FROM iv),
-        ev AS (SELECT student_id, e, type, correct, spent, gain FROM facts),
-        students AS (SELECT DISTINCT student_id FROM facts),
+        ev AS (SELECT student_id, e, type, correct, spent, gain FROM facts
+               WHERE e >= (SELECT min(t) FROM times) - $w AND e < (SELECT max(t) FROM times) + $w),
+        students AS ({students}),
         per AS (SELECT times.t, ev.student_id,
                        sum(gain) FILTER (WHERE e < t) AS g_b, sum(gain) FILTER (WHERE e >= t) AS g_a,
                        count(*) FILTER (WHERE e < t AND type = 'attempt') AS a_b,

@@ -40,7 +40,6 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dic
                count(*) FILTER (WHERE type = 'attempt'), count(*) FILTER (WHERE type = 'attempt' AND correct),
                count(*) FILTER (WHERE {_DONE}), sum(spent)
         FROM t GROUP BY GROUPING SETS ((hour(ts)), (coalesce(prev_type = 'hint_requested', false)))""", values)
-    cases = " ".join(f"WHEN minutes < {hi} THEN '{label}'" for _, hi, label in LENGTHS if hi is not None)
     groups = run(cur, f"""
         WITH t AS (SELECT *, sum(CASE WHEN gap_before IS NULL OR gap_before > $cap THEN 1 ELSE 0 END)
                             OVER (PARTITION BY student_id ORDER BY seq) AS session FROM facts {who}),
@@ -53,12 +52,19 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dic
                    count(*) FILTER (WHERE type = 'hint_requested') AS hints,
                    count(*) FILTER (WHERE type = 'activity_started') AS started
             FROM t GROUP BY ALL),
-        students AS (
+        {GROUPS}""", values)
+    return {"events": events, "groups": groups}
+
+
+_CASES = " ".join(f"WHEN minutes < {hi} THEN '{label}'" for _, hi, label in LENGTHS if hi is not None)
+# from per-session rows (``sessions``: student_id, minutes, attempts, correct, done, active, hints,
+# started) to the groups; shared with the rollups (engine/analytics/rollups.py)
+GROUPS = f"""students AS (
             SELECT student_id, count(*) AS sessions, sum(attempts) AS attempts, sum(correct) AS correct,
                    sum(done) AS done, sum(active) AS active,
                    sum(hints) / greatest(sum(started), 1) AS hints_per_activity
             FROM sessions GROUP BY ALL)
-        SELECT 'length' AS dim, CASE {cases} ELSE '{LENGTHS[-1][2]}' END AS grp, count(*),
+        SELECT 'length' AS dim, CASE {_CASES} ELSE '{LENGTHS[-1][2]}' END AS grp, count(*),
                sum(attempts), sum(correct), sum(done), sum(active), avg(minutes)
         FROM sessions GROUP BY ALL
         UNION ALL
@@ -69,8 +75,7 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dic
         SELECT 'hints', CASE WHEN hints_per_activity = 0 THEN 'none' WHEN hints_per_activity < 1 THEN 'some'
                              ELSE 'heavy' END, count(*),
                sum(attempts), sum(correct), sum(done), sum(active), avg(hints_per_activity)
-        FROM students GROUP BY ALL""", values)
-    return {"events": events, "groups": groups}
+        FROM students GROUP BY ALL"""
 
 
 def _measures(attempts: int, correct: int, done: int, active_s: float) -> dict[str, Any]:

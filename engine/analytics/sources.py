@@ -80,6 +80,11 @@ def session(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams) -> Session | Non
     the span would need more than ``MAX_BUCKETS`` of them.
     """
     first, last = run(cur, "SELECT min(e), max(e) FROM facts", {})[0]
+    return span(first, last, p)
+
+
+def span(first: float | None, last: float | None, p: AnalyticsParams) -> Session | None:
+    """The session from the first and last learning event times (epoch seconds)."""
     if last is None:
         return None
     end = float(last) + 1e-6 if p.until is None else min(float(p.until), float(last) + 1e-6)

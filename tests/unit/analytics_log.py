@@ -1,11 +1,16 @@
 """A constructed event log in an in-memory DuckDB with the real schema (engine/schema.sql)."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from importlib import resources
+from typing import Any
 
 import duckdb
 
+from engine import analytics
+from engine.analytics import derived
+from engine.analytics.params import AnalyticsParams
 from engine.course import Activity, Course
 
 
@@ -40,3 +45,41 @@ def live(students: list[dict]) -> dict:
     full = [{"name": s["student_id"], "status": "active", "current_activity_id": None, "risk": 0.0,
              "reasons": [], "time_on_task_s": 0.0, "completion": 0.0} | s for s in students]
     return {"as_of": "2026-01-07T12:00:00Z", "students": full}
+
+
+def assert_same(a: Any, b: Any, path: str = "") -> None:
+    """Two raw analytics results are the same: counts and ids exactly, sums up to float rounding (the
+    order DuckDB adds a column's values in is not fixed, so sums may differ in the last bits)."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (path, a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            assert_same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), (path, a, b)
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, (path, a, b)
+
+
+def canonical(raw: dict) -> dict:
+    """Rows SQL returns in no particular order, sorted."""
+    return raw | {"activities": sorted(raw["activities"], key=lambda r: str(r[0])),
+                  "patterns": {k: sorted(v, key=lambda r: tuple(str(i) for i in r[:3]))
+                               for k, v in raw["patterns"].items()},
+                  "interventions": raw["interventions"] | {
+                      "controls": sorted(raw["interventions"].get("controls", []), key=lambda r: r[:2])}}
+
+
+def both_paths(cur: duckdb.DuckDBPyConnection, course: Course, cap: float, p: AnalyticsParams,
+               caps: dict[str, float] | None = None) -> dict:
+    """The analytics from the log (per event) and from the derived tables after a catch-up: asserted the
+    same, returned once."""
+    target = cur.execute("SELECT coalesce(max(seq), 0) FROM student_activity_log").fetchone()[0]
+    derived.catch_up(cur, target, caps if caps is not None else {course.course_id: cap})
+    full = analytics.query(cur, course, cap, p)
+    fast = analytics.query(cur, course, cap, p, derived=True)
+    assert_same(canonical(full), canonical(fast))
+    return full

@@ -8,14 +8,16 @@ import pytest
 from engine import analytics
 from engine.analytics import ParamError, effectiveness
 from engine.analytics.params import AnalyticsParams, parse
-from tests.unit.analytics_log import Log, live
+from tests.unit.analytics_log import Log, both_paths, live
 
 CAP = 180.0
 
 
 def run(log: Log, students: list[dict], **params) -> dict:
+    """Every hand-computed answer below holds for both paths: derived from the log per request, and read
+    from the derived tables kept after commits (asserted equal in ``both_paths``)."""
     p = AnalyticsParams(**params)
-    return analytics.combine(analytics.query(log.cursor(), log.course, CAP, p), log.course, live(students), 0.7)
+    return analytics.combine(both_paths(log.cursor(), log.course, CAP, p), log.course, live(students), 0.7)
 
 
 def roster(*ids: str, **fields) -> list[dict]:

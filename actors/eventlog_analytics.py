@@ -1,0 +1,86 @@
+"""The EventLog's part in keeping the analytics' derived tables (mixed into ``EventLog``).
+
+Off the commit path: a background task brings ``engine/analytics/derived.py`` up to the committed
+log every ``DERIVE_EVERY_S`` (one transaction per round, however many commits it covers), and an
+analytics request first catches up the rest, so it answers for everything committed before it.
+Erasure holds the same lock, so a round never re-derives rows of a student being erased. If the
+derived tables cannot be brought up to date, a request is answered from the log (the per-event
+path) and the failure is logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+from engine.analytics import derived
+
+log = logging.getLogger("actors.eventlog")
+DERIVE_EVERY_S = 0.5
+
+
+class LogAnalytics:
+    """Uses the EventLog's ``catalog``, ``_commit``, ``_store``, ``_read`` and ``metrics``."""
+
+    _derive_task: asyncio.Task | None = None
+    _derive_lock_: asyncio.Lock | None = None
+    _derived_seq: int = -1
+
+    @property
+    def _derive_lock(self) -> asyncio.Lock:
+        if self._derive_lock_ is None:
+            self._derive_lock_ = asyncio.Lock()
+        return self._derive_lock_
+
+    def _derive_start(self) -> None:
+        if self._derive_task is None:
+            self._derive_task = asyncio.get_running_loop().create_task(self._derive_forever())
+
+    _derive_every: float = DERIVE_EVERY_S
+
+    async def set_derive_every(self, seconds: float) -> None:
+        """How often the background catch-up runs (0: never; a request still catches up first). For
+        benchmarks that measure what keeping the tables costs ingest (loadtests/bench_ingest.py)."""
+        self._derive_every = max(0.0, float(seconds))
+
+    async def _derive_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._derive_every or DERIVE_EVERY_S)
+            if self._commit.closed:  # shutting down: the file is closing
+                return
+            if self._derive_every and self._commit.seq != self._derived_seq:
+                try:
+                    await self.derive()
+                except Exception:
+                    log.warning("deriving analytics tables failed; will retry", exc_info=True)
+
+    def _caps(self) -> dict[str, float]:
+        return {cid: self.catalog.config(cid).idle_after_s for cid in self.catalog.courses}
+
+    async def derive(self) -> dict[str, Any]:
+        """Bring the derived tables up to everything committed now; returns what it did."""
+        async with self._derive_lock:
+            target, caps = self._commit.seq, self._caps()
+            started = time.perf_counter()
+            done = await asyncio.to_thread(self._read, derived.catch_up, target, caps)
+            self._derived_seq = target
+            if done["rounds"]:
+                self.metrics.observe("classpulse_analytics_derive_seconds", time.perf_counter() - started)
+            return done | {"up_to_seq": target}
+
+    async def _derive_for_read(self) -> bool:
+        """Catch up before a read; False (answer from the log) if that failed."""
+        try:
+            await self.derive()
+            return True
+        except Exception:
+            log.warning("derived analytics tables unavailable; answering from the log", exc_info=True)
+            return False
+
+    @asynccontextmanager
+    async def _derive_paused(self):
+        """No round runs inside (erasure deletes a student's rows from the derived tables too)."""
+        async with self._derive_lock:
+            yield

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import ray
 
 from actors import logs
@@ -28,6 +29,7 @@ from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
 from actors.xapi_desk import XapiDesk
 from engine import analytics, holdout, interventions, voiding
+from engine.event_arrow import ArrowBatch
 from engine.events import Columns, Event, EventBatch, iso
 from engine.store import Store, activity_to_dict
 
@@ -70,13 +72,14 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy):
 
     # -- ingest --------------------------------------------------------------
 
-    async def append(self, columns: Columns, now: float | None = None,
+    async def append(self, columns: pa.Table | Columns, now: float | None = None,
                      request_id: str | None = None) -> dict[str, int]:
-        """Commit a validated batch (all or nothing) and answer once it is durable."""
+        """Commit a validated batch (all or nothing) and answer once it is durable. ``columns``: the
+        wire table (``engine.event_arrow.to_arrow``, built by the caller) or plain columns."""
         self._start()
         logs.request_id.set(request_id)
         started = time.perf_counter()
-        batch = EventBatch(columns)
+        batch = ArrowBatch(columns) if isinstance(columns, pa.Table) else EventBatch(columns)
         errors = self.catalog.check(batch, time.time() if now is None else now)
         if errors:
             self.rejected(len(batch), "roster", errors[0]["error"])
@@ -92,7 +95,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy):
                   ack.last_seq)
         return {"accepted": ack.accepted, "duplicates": ack.duplicates, "last_seq": ack.last_seq}
 
-    def _on_commit(self, batch: EventBatch) -> None:
+    def _on_commit(self, batch: ArrowBatch) -> None:
         self._dispatch.publish(batch, self._commit.last_request_ids)
 
     def _fold_params(self, course_ids: set[str]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from actors.topology import Handles
-from engine.event_arrow import ArrowBatch
+from engine.event_arrow import ArrowBatch, pack
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_IDS = 50  # request ids passed along with one shard call (for its log lines)
@@ -98,7 +98,7 @@ class ShardDispatcher:
             while True:
                 try:
                     params = self._params_for(set(batch.column("course_id")))
-                    await self._handles.shard(index).apply.remote(batch.table, params, self._prev[index], upto,
+                    await self._handles.shard(index).apply.remote(pack(batch.table), params, self._prev[index], upto,
                                                                   rids or None)
                     break
                 except Exception:  # actor restarting or gone: keep the order, retry

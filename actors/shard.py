@@ -13,7 +13,6 @@ import logging
 import time
 from typing import Any
 
-import pyarrow as pa
 import ray
 
 from actors import logs
@@ -21,7 +20,7 @@ from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import Handles, Topology
 from engine import voiding
 from engine.course import FoldParams
-from engine.event_arrow import table_columns
+from engine.event_arrow import table_columns, unpack
 from engine.events import FIELD, Columns, Event, from_columns
 from engine.state import StudentState, StudentSummary, from_snapshot, to_snapshot
 
@@ -109,15 +108,15 @@ class StudentShard:
             self.applied = max(self.applied, upto)
         return total
 
-    async def apply(self, columns: pa.Table | Columns, params: dict[str, Any], prev_seq: int | None,
+    async def apply(self, columns: bytes | Columns, params: dict[str, Any], prev_seq: int | None,
                     upto_seq: int, request_ids: list[str] | None = None) -> int:
         """Fold a committed batch; pull from the log first if a gap shows. ``request_ids``: the
         requests behind the batch, in this call's log lines."""
         logs.request_id.set(",".join(request_ids) if request_ids else None)
         await self._ensure_ready()
         started = time.perf_counter()
-        if isinstance(columns, pa.Table):  # the log's slice of the replica's wire table
-            columns = table_columns(columns)
+        if isinstance(columns, bytes):  # the log's slice of the replica's wire table
+            columns = table_columns(unpack(columns))
         events = from_columns(columns)
         first = events[0].seq if events else upto_seq + 1
         if prev_seq is None or prev_seq > self.applied:

@@ -7,7 +7,7 @@ import random
 import pyarrow as pa
 import pytest
 
-from engine.event_arrow import WIRE, ArrowBatch, log_table, table_columns, to_arrow
+from engine.event_arrow import WIRE, ArrowBatch, log_table, pack, table_columns, to_arrow, unpack
 from engine.events import Event, EventBatch, from_columns, quantize, to_columns
 from engine.ids import shard_for
 from engine.store import LOG_COLUMNS, Store
@@ -83,3 +83,13 @@ def test_store_round_trip_through_duckdb(tmp_path) -> None:
     logged = [e for i in range(2) for e in store.events_for_shard(2, i, 0, 10_000)]
     assert sorted(logged, key=lambda e: e.seq) == [e._replace(seq=i + 1) for i, e in enumerate(batch)]
     store.close()
+
+
+def test_pack_unpack_round_trip_and_refuse_other_tables() -> None:
+    table = to_arrow(events(50))
+    assert unpack(pack(table)).equals(table)
+    assert unpack(table) is table
+    with pytest.raises(ValueError, match="not an event batch"):
+        unpack(pack(pa.table({"x": [1]})))
+    with pytest.raises((ValueError, OSError)):
+        unpack(b"not arrow")

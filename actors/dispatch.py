@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from actors.topology import Handles
-from engine.events import EventBatch
+from engine.event_arrow import ArrowBatch, pack
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_IDS = 50  # request ids passed along with one shard call (for its log lines)
@@ -26,8 +26,7 @@ class ShardDispatcher:
         self._metrics = metrics  # actors.metrics.Recorder (queue depth gauges) or None
         self._params_for = params_for
         n = handles.topology.shards
-        self._queues: list[list[EventBatch]] = [[] for _ in range(n)]
-        self._shard_of: dict[str, int] = {}
+        self._queues: list[list[ArrowBatch]] = [[] for _ in range(n)]
         self._wakes = [asyncio.Event() for _ in range(n)]
         self._prev: list[int | None] = [None] * n
         self._delivered = [0] * n  # global seq up to which this shard has everything
@@ -48,22 +47,16 @@ class ShardDispatcher:
             self._wakes[i].set()
             self._tasks.append(loop.create_task(self._send_forever(i)))
 
-    def publish(self, batch: EventBatch, request_ids: list[str] | None = None) -> None:
-        """Split a committed batch by shard (rows keep their commit order) and wake the senders;
-        ``request_ids`` (the requests behind it) go along to the shards for their log lines."""
+    def publish(self, batch: ArrowBatch, request_ids: list[str] | None = None) -> None:
+        """Split a committed batch by shard (``shard_key % shards``, as ``Topology.shard_of``; rows
+        keep their commit order) and wake the senders; ``request_ids`` (the requests behind it) go
+        along to the shards for their log lines."""
         if not len(batch):
             return
-        shard_of, topology = self._shard_of, self._handles.topology
-        rows: list[list[int]] = [[] for _ in self._queues]
-        for i, student_id in enumerate(batch.column("student_id")):
-            shard = shard_of.get(student_id)
-            if shard is None:
-                shard = shard_of[student_id] = topology.shard_of(student_id)
-            rows[shard].append(i)
         now = time.time()
-        for shard, mine in enumerate(rows):
-            if mine:
-                self._queues[shard].append(batch if len(mine) == len(batch) else batch.take(mine))
+        for shard, mine in enumerate(batch.split(len(self._queues))):
+            if mine is not None:
+                self._queues[shard].append(mine)
                 if self._queued_at[shard] is None:
                     self._queued_at[shard] = now
                 if request_ids and len(self._request_ids[shard]) < MAX_REQUEST_IDS:
@@ -71,7 +64,7 @@ class ShardDispatcher:
                 if self._metrics is not None:
                     self._metrics.set("classpulse_shard_queue_events",
                                       sum(len(b) for b in self._queues[shard]), shard=str(shard))
-        self._upto = batch.column("seq")[-1]
+        self._upto = batch.last_seq()
         for wake in self._wakes:
             wake.set()
 
@@ -101,11 +94,11 @@ class ShardDispatcher:
             self._sending_since[index], self._queued_at[index] = self._queued_at[index], None
             if self._metrics is not None and queued:
                 self._metrics.set("classpulse_shard_queue_events", 0, shard=str(index))
-            batch = EventBatch.concat(queued) if queued else EventBatch.of([])
+            batch = ArrowBatch.concat(queued)  # several queued batches: one call
             while True:
                 try:
                     params = self._params_for(set(batch.column("course_id")))
-                    await self._handles.shard(index).apply.remote(batch.cols, params, self._prev[index], upto,
+                    await self._handles.shard(index).apply.remote(pack(batch.table), params, self._prev[index], upto,
                                                                   rids or None)
                     break
                 except Exception:  # actor restarting or gone: keep the order, retry
@@ -115,7 +108,7 @@ class ShardDispatcher:
             delay = 0.05
             self._sending_since[index] = None
             if len(batch):
-                self._prev[index] = batch.column("seq")[-1]
+                self._prev[index] = batch.last_seq()
             async with self._progress:
                 self._delivered[index] = upto
                 self._progress.notify_all()

@@ -29,6 +29,7 @@ from actors.registry import Registry
 from actors.topology import DomainError, Handles, Topology
 from actors.xapi_desk import XapiDesk
 from engine import analytics, holdout, interventions, voiding
+from engine.event_arrow import ArrowBatch, unpack
 from engine.events import Columns, Event, EventBatch, iso
 from engine.store import Store, activity_to_dict
 
@@ -72,13 +73,17 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
 
     # -- ingest --------------------------------------------------------------
 
-    async def append(self, columns: Columns, now: float | None = None,
+    async def append(self, columns: bytes | Columns, now: float | None = None,
                      request_id: str | None = None) -> dict[str, int]:
-        """Commit a validated batch (all or nothing) and answer once it is durable."""
+        """Commit a validated batch (all or nothing) and answer once it is durable. ``columns``: the
+        packed wire table (``engine.event_arrow``, built by the caller) or plain columns."""
         self._start()
         logs.request_id.set(request_id)
         started = time.perf_counter()
-        batch = EventBatch(columns)
+        try:
+            batch = ArrowBatch(unpack(columns)) if isinstance(columns, bytes) else EventBatch(columns)
+        except (ValueError, OSError) as exc:  # pyarrow's errors are both; nothing was committed
+            raise DomainError(422, "events", f"unreadable event batch: {exc}") from None
         errors = self.catalog.check(batch, time.time() if now is None else now)
         if errors:
             self.rejected(len(batch), "roster", errors[0]["error"])
@@ -94,7 +99,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
                   ack.last_seq)
         return {"accepted": ack.accepted, "duplicates": ack.duplicates, "last_seq": ack.last_seq}
 
-    def _on_commit(self, batch: EventBatch) -> None:
+    def _on_commit(self, batch: ArrowBatch) -> None:
         self._dispatch.publish(batch, self._commit.last_request_ids)
 
     def _fold_params(self, course_ids: set[str]) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from actors.notifier import NOTIFIER, MailSettings, Notifier
 from actors.shard import StudentShard
 from actors.topology import EVENT_LOG, Handles, Topology
 from classpulse.settings import Settings
-from engine.events import Event, to_columns
+from engine.event_arrow import pack, to_arrow
+from engine.events import Event
 
 
 class Runtime:
@@ -57,11 +58,11 @@ class Runtime:
 
     def ingest(self, events: list[Event], request_id: str | None = None) -> ray.ObjectRef:
         """-> {"accepted", "duplicates", "last_seq"} once committed (DomainError on bad input)."""
-        return self.handles.log.append.remote(to_columns(events), None, request_id)
+        return self.handles.log.append.remote(pack(to_arrow(events)), None, request_id)  # built here, off the log
 
     def ingest_columns(self, columns: tuple) -> ray.ObjectRef:
-        """The same, for a batch already in wire form (``engine.events.to_columns``)."""
-        return self.handles.log.append.remote(columns)
+        """The same, for a batch already in columns (``engine.events.to_columns``)."""
+        return self.handles.log.append.remote(pack(to_arrow(columns)))
 
     def live_progress(self, course_id: str) -> ray.ObjectRef:
         return self.handles.hub_for(course_id).live_progress.remote(course_id)

@@ -20,11 +20,16 @@ from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import Handles, Topology
 from engine import voiding
 from engine.course import FoldParams
-from engine.events import Columns, Event, from_columns
+from engine.event_arrow import table_columns, unpack
+from engine.events import FIELD, Columns, Event, from_columns
 from engine.state import StudentState, StudentSummary, from_snapshot, to_snapshot
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (course_id, student_id)
+# Least time between two summary sends to one hub. A hub publishes every refresh_interval_s (0.25 s),
+# so sending more often only recomputes summaries nobody sees; under load this coalesces each
+# student's events into one summary per window instead of one per shard call.
+HUB_SEND_EVERY_S = 0.05
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
@@ -103,20 +108,23 @@ class StudentShard:
             self.applied = max(self.applied, upto)
         return total
 
-    async def apply(self, columns: Columns, params: dict[str, Any], prev_seq: int | None,
+    async def apply(self, columns: bytes | Columns, params: dict[str, Any], prev_seq: int | None,
                     upto_seq: int, request_ids: list[str] | None = None) -> int:
         """Fold a committed batch; pull from the log first if a gap shows. ``request_ids``: the
         requests behind the batch, in this call's log lines."""
         logs.request_id.set(",".join(request_ids) if request_ids else None)
         await self._ensure_ready()
         started = time.perf_counter()
+        if isinstance(columns, bytes):  # the log's slice of the replica's wire table
+            columns = table_columns(unpack(columns))
         events = from_columns(columns)
         first = events[0].seq if events else upto_seq + 1
         if prev_seq is None or prev_seq > self.applied:
             await self._pull(first - 1)
-        fresh = [e for e in events if e.seq > self.applied]
+        fresh = events if events and events[0].seq > self.applied else [e for e in events if e.seq > self.applied]
         if fresh:  # freshness (lag_s) is a product feature: kept with metrics off too
-            self._oldest_received = min(e.received_at for e in fresh)
+            self._oldest_received = min(e.received_at for e in fresh) if fresh is not events \
+                else min(columns[FIELD["received_at"]])
         self._fold(fresh, params)
         self._oldest_received = None
         self.applied = max(self.applied, upto_seq)
@@ -145,22 +153,31 @@ class StudentShard:
 
     def _fold(self, events: list[Event], params: dict[str, Any]) -> None:
         self._params.update(params)
-        for e in events:
-            key = (e.course_id, e.student_id)
-            if voiding.is_marker(e) or e.event_id in self._voided.get(key, ()):
-                if voiding.is_marker(e):
-                    self._voided.setdefault(key, set()).add(voiding.target(e))
-                    self._rebuild.add(key)
-                self.applied = max(self.applied, e.seq)
-                continue
-            state = self.states.get(key)
-            if state is None:
-                state = self.states[key] = StudentState(e.course_id, e.student_id)
-            fold_params, _ = self._params[e.course_id]
-            state.apply(e, fold_params)
-            self._dirty.add(key)
-            self._queue_summary(key)
-            self.applied = max(self.applied, e.seq)
+        states, voided, dirty, all_params = self.states, self._voided, self._dirty, self._params
+        touched: dict[Key, None] = {}  # in first-touch order; summaries are queued once per call
+        last_seq, folded = self.applied, 0  # events come in seq order
+        try:
+            for e in events:
+                key = (e.course_id, e.student_id)
+                if e.type == voiding.VOIDED or (voided and e.event_id in voided.get(key, ())):
+                    if e.type == voiding.VOIDED:
+                        voided.setdefault(key, set()).add(voiding.target(e))
+                        self._rebuild.add(key)
+                    last_seq = e.seq
+                    continue
+                state = states.get(key)
+                if state is None:
+                    state = states[key] = StudentState(e.course_id, e.student_id)
+                state.apply(e, all_params[e.course_id][0])
+                touched[key] = None
+                folded += 1
+                last_seq = e.seq
+        finally:
+            self.applied = max(self.applied, last_seq)
+            dirty.update(touched)
+            self._coalesced += folded - len(touched)  # a student's later events in this call
+            for key in touched:
+                self._queue_summary(key)
 
     async def forget(self, student_id: str) -> int:
         """Erasure: drop the student's state in every course (their log rows are already gone)."""
@@ -197,9 +214,14 @@ class StudentShard:
         return self.states[key].summary(params, expected)
 
     async def _send_to_hub(self, hub: int) -> None:
+        last = 0.0
         while True:
             await self._hub_wake[hub].wait()
+            wait = last + HUB_SEND_EVERY_S - time.monotonic()
+            if wait > 0:  # the first send after a quiet spell goes at once
+                await asyncio.sleep(wait)
             self._hub_wake[hub].clear()
+            last = time.monotonic()
             keys = self._outbox.pop(hub, set())
             since = self._pending_since.pop(hub, None)
             self.metrics.set("classpulse_hub_queue_students", 0, hub=str(hub))

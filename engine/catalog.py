@@ -42,7 +42,7 @@ class Catalog:
 
     def check(self, events: Iterable[Event] | EventBatch, now: float) -> list[dict[str, Any]]:
         """Errors for events that do not fit the catalogue (empty when all fit)."""
-        if isinstance(events, EventBatch):
+        if hasattr(events, "column"):  # EventBatch or engine.event_arrow.ArrowBatch
             rows = zip(*(events.column(n) for n in ("course_id", "student_id", "activity_id", "ts", "ts_given")))
         else:
             rows = ((e.course_id, e.student_id, e.activity_id, e.ts, e.ts_given) for e in events)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
@@ -148,7 +149,8 @@ def to_columns(events: list[Event]) -> Columns:
 
 
 def from_columns(columns: Columns) -> list[Event]:
-    return list(map(Event._make, zip(*columns)))
+    # tuple.__new__ straight from C: Event._make is a Python call per event (~2x slower)
+    return list(map(tuple.__new__, repeat(Event), zip(*columns)))
 
 
 FIELD = {name: i for i, name in enumerate(Event._fields)}

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from engine.catalog import Catalog
 from engine.config import AlertConfig
 from engine.course import Activity, Course
+from engine.event_arrow import ArrowBatch, log_table
 from engine.events import Event, EventBatch
-from engine.ids import stable_hash
 
 LOG_COLUMNS = ("seq", "event_id", "fingerprint", "student_id", "course_id", "activity_id", "type",
                "ts", "received_at", "progress", "correct", "duration_s", "ts_given", "shard_key")
@@ -49,26 +48,9 @@ class Store:
 
     # -- the event log -------------------------------------------------------
 
-    def append(self, events: list[Event] | EventBatch) -> None:
-        """Insert one committed batch in a single transaction."""
-        c = dict(zip(Event._fields, EventBatch.of(events).cols))
-        us = 1_000_000
-        batch = pa.table({
-            "seq": pa.array(c["seq"], pa.int64()),
-            "event_id": pa.array(c["event_id"], pa.string()),
-            "fingerprint": pa.array(c["fingerprint"], pa.int64()),
-            "student_id": pa.array(c["student_id"], pa.string()),
-            "course_id": pa.array(c["course_id"], pa.string()),
-            "activity_id": pa.array(c["activity_id"], pa.string()),
-            "type": pa.array(c["type"], pa.string()),
-            "ts": pa.array([round(t * us) for t in c["ts"]], pa.timestamp("us")),
-            "received_at": pa.array([round(t * us) for t in c["received_at"]], pa.timestamp("us")),
-            "progress": pa.array(c["progress"], pa.float64()),
-            "correct": pa.array(c["correct"], pa.bool_()),
-            "duration_s": pa.array(c["duration_s"], pa.float64()),
-            "ts_given": pa.array(c["ts_given"], pa.bool_()),
-            "shard_key": pa.array([stable_hash(s) for s in c["student_id"]], pa.uint32()),
-        })
+    def append(self, events: list[Event] | EventBatch | ArrowBatch) -> None:
+        """Insert one committed batch in a single transaction (the wire table as is, times converted)."""
+        batch = log_table(ArrowBatch.of(events), LOG_COLUMNS)
         cur = self.cursor()
         try:
             cur.register("incoming", batch)

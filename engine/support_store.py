@@ -8,6 +8,8 @@ import json
 import time
 from typing import Any
 
+import pyarrow as pa
+
 from engine.office_hours import DONE, IN_PROGRESS, WAITING, Entry, day_of
 from engine.store import Store
 
@@ -119,23 +121,31 @@ def save_preferences(store: Store, professor_id: str, prefs: dict[str, Any]) -> 
 
 _LOG_COLUMNS = ("notification_id", "channel", "professor_id", "course_id", "student_id", "alert_id", "kind",
                 "priority", "target", "status", "attempts", "last_error", "created_at", "updated_at")
+_LOG_TYPES = {c: pa.string() for c in _LOG_COLUMNS} | {"priority": pa.int32(), "attempts": pa.int32(),
+                                                       "created_at": pa.float64(), "updated_at": pa.float64()}
 
 
 def save_deliveries(store: Store, rows: list[dict[str, Any]]) -> None:
-    """Insert or update delivery rows (keyed by notification and channel)."""
+    """Insert or update delivery rows (keyed by notification and channel), as one Arrow insert:
+    a burst of alerts writes hundreds of rows, and row-by-row ``executemany`` held the log's
+    DuckDB connection for milliseconds per batch."""
     if not rows:
         return
+    latest = {(r["notification_id"], r["channel"]): r for r in rows}  # one row per key: last wins
+    table = pa.table({c: pa.array([r.get(c) for r in latest.values()], _LOG_TYPES[c]) for c in _LOG_COLUMNS})
     cur = store.cursor()
+    cur.register("deliveries_in", table)
     cur.execute("BEGIN")
     try:
-        cur.executemany(
-            f"INSERT OR REPLACE INTO notification_log ({', '.join(_LOG_COLUMNS)}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, to_timestamp(?), to_timestamp(?))",
-            [[r.get(c) for c in _LOG_COLUMNS] for r in rows])
+        cur.execute(
+            f"INSERT OR REPLACE INTO notification_log ({', '.join(_LOG_COLUMNS)}) SELECT "
+            f"{', '.join(_LOG_COLUMNS[:-2])}, to_timestamp(created_at), to_timestamp(updated_at) FROM deliveries_in")
         cur.execute("COMMIT")
     except Exception:
         cur.execute("ROLLBACK")
         raise
+    finally:
+        cur.close()
 
 
 def deliveries(store: Store, professor_id: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -59,8 +59,9 @@ def pure_fold(events: list[Event]) -> float:
 
 def through_actors(runtime, events: list[Event], batch: int, in_flight: int) -> float:
     import ray
-    # batches arrive in wire form, as an API replica sends them (parsing is the edge's cost,
-    # measured by bench_edge); what is timed here is the log, the shards and the hubs
+    # batches start as parsed columns (parsing is the edge's cost, measured by bench_edge); the
+    # driver plays the API replica: building and packing each batch's Arrow table is timed here,
+    # with the log, the shards and the hubs
     batches = [to_columns(events[i:i + batch]) for i in range(0, len(events), batch)]
     pending = []
     started = time.perf_counter()

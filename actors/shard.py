@@ -26,9 +26,9 @@ from engine.state import StudentState, StudentSummary, from_snapshot, to_snapsho
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (course_id, student_id)
-# Least time between two summary sends to one hub. A hub publishes every refresh_interval_s (0.25 s),
-# so sending more often only recomputes summaries nobody sees; under load this coalesces each
-# student's events into one summary per window instead of one per shard call.
+# Least time between two summary sends to one hub. A busy hub publishes at most every push_interval_s
+# (0.1 s), so sending more often only recomputes summaries nobody sees; under load this coalesces
+# each student's events into one summary per window instead of one per shard call.
 HUB_SEND_EVERY_S = 0.05
 
 

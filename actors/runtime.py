@@ -99,16 +99,18 @@ class Runtime:
             states.update(part)
         return states
 
-    def verify_against_log(self, page: int = 50_000) -> dict[str, Any]:
+    def verify_against_log(self, page: int = 50_000, with_ids: bool = False) -> dict[str, Any]:
         """Replay the whole log in this process and compare with every shard's state.
 
         What ops run after a fault drill: derived state must equal a replay of the log
-        (``mismatched`` lists the students that differ; empty means the shards are right)."""
+        (``mismatched`` lists the students that differ; empty means the shards are right).
+        ``with_ids``: also every logged event id (``event_ids``) and how many ids occur twice."""
         from engine import voiding
         from engine.state import to_snapshot
         self.sync()
         mismatched: list[str] = []
         events_total = compared = 0
+        ids: list[str] = []
         for index in range(self.topology.shards):
             held = ray.get(self.handles.shard(index).fingerprint.remote())
             events, params, after = [], {}, 0
@@ -120,6 +122,8 @@ class Runtime:
                 params.update(page_params)
                 after = page_events[-1].seq
             events_total += len(events)
+            if with_ids:
+                ids.extend(e.event_id for e in events)
             # the same rule the shards follow: voided xAPI statements do not count
             states = voiding.replay(events, {cid: p[0] for cid, p in params.items()})
             replayed = {f"{k[0]}/{k[1]}": to_snapshot(s) for k, s in states.items()}
@@ -127,8 +131,12 @@ class Runtime:
                 compared += 1
                 if held.get(key) != replayed.get(key):
                     mismatched.append(key)
-        return {"events_replayed": events_total, "students_compared": compared,
-                "mismatched": sorted(mismatched)}
+        result = {"events_replayed": events_total, "students_compared": compared,
+                  "mismatched": sorted(mismatched)}
+        if with_ids:
+            result["event_ids"] = ids
+            result["repeated_ids"] = len(ids) - len(set(ids))
+        return result
 
     def stop(self, flush_timeout: float = 10.0) -> None:
         """Flush and close the log, then kill every actor of the stack."""

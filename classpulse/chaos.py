@@ -7,8 +7,10 @@ on its data directory and port (give it ``--duration 150s`` or more). Clients be
 same batch (same event ids) on 5xx or no answer, and reconnect their sockets (the professor
 resumes with ``after_seq``). Gates, exit code 1 when one fails:
 
-- zero lost events: every acknowledged event is in the log;
-- zero duplicates: the log holds exactly the acknowledged events (this stack has no other traffic);
+- zero lost events: every event id acknowledged to a client is in the log;
+- zero duplicates: no event id is stored twice (a retry of a batch committed by an attempt whose
+  answer was lost is acknowledged as a duplicate; events still in flight when the run ends may be
+  stored without their client having heard: counted and printed, not an error);
 - zero requests failed after the client's retries;
 - derived state equals a replay of the log (``Runtime.verify_against_log``).
 
@@ -93,12 +95,15 @@ def _drill(box: dict[str, Any], students: int, duration_s: float, event_every: f
         console.print(f"[red]Locust did not finish; see {out / 'locust.log'}[/red]")
         return 1
     runtime = box["stack"].runtime  # after the restart: the new stack's actors
-    verify = runtime.verify_against_log()
-    logged = ray.get(runtime.handles.log.stats.remote())["tables"]["student_activity_log"]
+    verify = runtime.verify_against_log(with_ids=True)
+    logged_ids = set(verify.pop("event_ids"))
     result = json.loads((out / "result.json").read_text())
-    gates = [("lost events (acknowledged, not in the log)", figures["lost"], figures["lost"] == 0),
-             ("duplicates (log rows - acknowledged)", logged - figures["acknowledged"],
-              logged == figures["acknowledged"]),
+    acked_ids = set(result["acked_ids"])
+    lost = len(acked_ids - logged_ids)
+    # stored but never acknowledged to its client: in flight when the run ended (not an error)
+    verify["stored_not_acknowledged"] = len(logged_ids - acked_ids)
+    gates = [("lost events (acknowledged ids not in the log)", lost, lost == 0 and figures["lost"] <= 0),
+             ("duplicates (ids stored more than once)", verify["repeated_ids"], verify["repeated_ids"] == 0),
              ("requests failed after retries", figures["failures"], figures["failures"] == 0),
              ("students whose state differs from a replay", len(verify["mismatched"]), not verify["mismatched"])]
     _report(figures, result, recoveries, verify, gates)
@@ -170,7 +175,8 @@ def _report(figures, result, recoveries, verify, gates) -> None:
     console.print(table)
     gate_table = Table(title=f"fault drill: {figures['acknowledged']} events acknowledged, "
                              f"{result.get('retries', 0)} client retries, {result.get('reconnects', 0)} "
-                             f"socket reconnects, {verify['events_replayed']} events replayed")
+                             f"socket reconnects, {verify['events_replayed']} events replayed, "
+                             f"{verify['stored_not_acknowledged']} stored while their answer was in flight")
     for col in ("gate", "value", ""):
         gate_table.add_column(col)
     for name, value, ok in gates:

@@ -98,7 +98,9 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(students + 1),
            "-r", str(min(students, 100)), "-t", duration, "--host", host,
            "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--only-summary",
-           "--stop-timeout", "5", "--loglevel", "WARNING",
+           # a user still retrying when the run ends finishes its event (committed by an attempt
+           # whose answer was lost, it then counts as acknowledged, as it is stored)
+           "--stop-timeout", "15", "--loglevel", "WARNING",
            "--reset-stats"]  # Locust's figures from when every user runs (not the ramp)
     if processes > 1:
         cmd += ["--processes", str(processes)]
@@ -161,13 +163,15 @@ def _merge_parts(parts: Path) -> dict | None:
     files = sorted(parts.glob("result-*.json"))
     if not files:
         return None
-    merged: dict = {"acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": []}
+    merged: dict = {"acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": [],
+                    "acked_ids": []}
     for f in files:
         part = json.loads(f.read_text())
         merged["course_id"] = part["course_id"]
         for key in ("acknowledged", "rejected", "retries", "reconnects"):
             merged[key] += part[key]
         merged["samples"] += part["samples"]
+        merged["acked_ids"] += part["acked_ids"]
     merged["latencies_ms"] = [ms for _, ms in merged["samples"]]
     return merged
 

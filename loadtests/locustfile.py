@@ -43,7 +43,8 @@ ACTIVITIES = CLASS["activities"]
 RETRIES = int(os.environ.get("CP_RETRIES", "10"))
 RETRYABLE = {0, 502, 503, 504}  # 0: no answer (connection refused or reset)
 
-state = {"acked": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": []}  # [arrived, ms]
+state = {"acked": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": [],  # [arrived, ms]
+         "acked_ids": []}
 _lock = threading.Lock()
 
 
@@ -76,7 +77,7 @@ def write_result(**_kw) -> None:
         with open(part.with_suffix(".tmp"), "w") as f:
             json.dump({"course_id": COURSE, "acknowledged": state["acked"], "rejected": state["rejected"],
                        "retries": state["retries"], "reconnects": state["reconnects"],
-                       "samples": state["samples"]}, f)
+                       "samples": state["samples"], "acked_ids": state["acked_ids"]}, f)
         part.with_suffix(".tmp").rename(part)
 
 
@@ -153,6 +154,7 @@ class StudentUser(FastHttpUser):
                         # event ids are fresh, so a duplicate means an earlier attempt of this batch
                         # was committed and its answer lost (a restart): stored all the same
                         state["acked"] += ack["accepted"] + ack["duplicates"]
+                        state["acked_ids"].append(event["event_id"])
                     r.success()
                     return
                 if r.status_code in RETRYABLE and attempt < RETRIES:

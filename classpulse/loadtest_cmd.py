@@ -104,8 +104,11 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
            "--reset-stats"]  # Locust's figures from when every user runs (not the ramp)
     if processes > 1:
         cmd += ["--processes", str(processes)]
-    # steady state: every user spawned and past its first (random-phase) event, plus 5 s
-    warm_until = time.time() + students / min(students, 100) + event_every + 5
+    # steady state: every user spawned and past its first (random-phase) event, plus 5 s, until the
+    # run ends (then every student disconnects at once, which is the harness, not a class)
+    started = time.time()
+    warm_until = started + students / min(students, 100) + event_every + 5
+    ends = started + _seconds(duration)
     with open(out / "locust.log", "w") as log_file:
         # Ray runs its workers at niceness 15; a load generator at 0 on the same cores would
         # outrank the system it measures, so Locust gets the same niceness.
@@ -129,7 +132,7 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     latency = stats.get("event->professor", {})
     agg = stats.get("Aggregated", {})
     stored = _stored(host, admin, result["course_id"], result["acknowledged"])
-    steady = sorted(ms for at, ms in result["samples"] if at >= warm_until)
+    steady = sorted(ms for at, ms in result["samples"] if warm_until <= at <= ends)
     return {"students": students, "acknowledged": result["acknowledged"], "stored": stored,
             "lost": result["acknowledged"] - stored, "latencies_ms": result["latencies_ms"],
             "steady_samples": len(steady), "p50_ms": _pct(steady, 0.50), "p95_ms": _pct(steady, 0.95),

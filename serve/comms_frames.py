@@ -21,9 +21,9 @@ from engine import chat
 from engine.course import Course
 from engine.messaging import MessagingError
 from serve.context import ApiContext
+from serve.streams import poll_timeout
 
 log = logging.getLogger(__name__)
-POLL_S = 15.0
 ROSTER_TTL_S = 30.0
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -204,7 +204,7 @@ async def professor_inbox_pump(runtime: Runtime, professor_id: str, course_ids: 
         handle = runtime.handles.hub(hub)
         while True:
             try:
-                result = await handle.professor_inbox_since.remote(professor_id, cursor[hub], POLL_S)
+                result = await handle.professor_inbox_since.remote(professor_id, cursor[hub], poll_timeout())
             except Exception:
                 log.warning("professor inbox poll of hub %d failed", hub, exc_info=True)
                 await asyncio.sleep(1.0)

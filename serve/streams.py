@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +21,14 @@ from actors.runtime import Runtime
 
 log = logging.getLogger(__name__)
 POLL_S = 15.0
+
+
+def poll_timeout() -> float:
+    """A long-poll's timeout, jittered: polls that time out together are re-issued together and
+    stay in step, so at a thousand sockets every 15 s a burst of a thousand replies and re-polls
+    stalled the replica and the hub for 2-3 s (seen in the capacity bench). Spread, they cost the
+    same on average and never all at once."""
+    return POLL_S * random.uniform(0.5, 1.5)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -44,7 +53,7 @@ async def pump_progress(runtime: Runtime, course_ids: list[str], after_seq: int 
         failures = 0
         while True:
             try:
-                result = await runtime.poll(hub, {c: cursor[hub] for c in courses}, POLL_S)
+                result = await runtime.poll(hub, {c: cursor[hub] for c in courses}, poll_timeout())
                 failures = 0
             except Exception:  # a hub restarting: Ray retries; anything else, back off
                 failures += 1
@@ -76,7 +85,7 @@ async def inbox_pump(runtime: Runtime, student_id: str, course_ids: list[str], s
         first = True
         while True:
             try:
-                result = await handle.inbox_since.remote(student_id, cursor[hub], 0 if first else POLL_S)
+                result = await handle.inbox_since.remote(student_id, cursor[hub], 0 if first else poll_timeout())
             except Exception:
                 log.warning("inbox poll of hub %d failed", hub, exc_info=True)
                 await asyncio.sleep(1.0)

@@ -49,7 +49,7 @@ bench: install
 	$(PY) -m loadtests.bench_xapi
 	$(PY) -m loadtests.bench_simulator
 	$(PY) -m loadtests.bench_risk
-	$(PY) -m loadtests.bench_capacity --steps 100,250,500,1000,1500 --seconds 20
+	$(PY) -m loadtests.bench_capacity --steps 100,250,500,1000,1500 --seconds 45
 	$(PY) -m loadtests.bench_comms
 	$(PY) -m loadtests.bench_analytics --endpoint
 

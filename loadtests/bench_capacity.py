@@ -7,7 +7,7 @@ p50/p95/p99 in steady state (the SLO) and p95 including the warm-up (everyone jo
 seconds), lost events, failed requests, machine CPU (of all cores, Locust's own share subtracted)
 and the stack's memory (RSS of the Ray/Serve/HAProxy processes it started).
 
-    python -m loadtests.bench_capacity [--steps 100,250,500,1000] [--seconds 30] [--quick]
+    python -m loadtests.bench_capacity [--steps 100,250,500,1000] [--seconds 45] [--quick]
 """
 from __future__ import annotations
 
@@ -91,13 +91,13 @@ class Sampler:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", default="100,250,500,1000,1500")
-    ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--seconds", type=int, default=45)
     ap.add_argument("--event-every", type=float, default=EVENT_EVERY_S)
-    ap.add_argument("--quick", action="store_true", help="two small steps, 15 s each (make bench)")
+    ap.add_argument("--quick", action="store_true", help="two small steps, 30 s each")
     ap.add_argument("--out", type=Path, default=Path("bench-results/capacity"))
     args = ap.parse_args()
     steps = [50, 100] if args.quick else [int(s) for s in args.steps.split(",")]
-    seconds = 15 if args.quick else args.seconds
+    seconds = 30 if args.quick else args.seconds
 
     from classpulse.settings import from_env
     from classpulse.stack import Stack

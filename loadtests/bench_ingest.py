@@ -126,12 +126,8 @@ def observe_cost(args: argparse.Namespace, students: list[str], course_id: str, 
             runtime.stop()
     best = {mode: max(v) for mode, v in rates.items()}
     cost = 1 - best["on"] / best["off"]
-    table = Table(title=f"cost of observing: EventLog + {shards} shards, 1,000-event batches (one run)")
-    table.add_column("metrics")
-    table.add_column("events/s, each round", justify="right")
-    table.add_column("best", justify="right")
-    for mode in modes:
-        table.add_row(mode, " / ".join(f"{v:,.0f}" for v in rates[mode]), f"{best[mode]:,.0f}")
+    table = rounds_table(f"cost of observing: EventLog + {shards} shards, 1,000-event batches (one run)",
+                         "metrics", rates, best)
     table.add_row("cost, in-process copies only", "", f"{1 - best['in-process only'] / best['off']:.1%}")
     table.add_row("cost, everything on (target < 5%)", "", f"{cost:.1%}")
     console.print(table)
@@ -140,6 +136,17 @@ def observe_cost(args: argparse.Namespace, students: list[str], course_id: str, 
     out.write_text(json.dumps({"events_per_s": rates, "best": best, "cost": cost}, indent=2))
     console.print(f"target: {'met' if cost < 0.05 else 'NOT met'} (results in {out})")
     return 0
+
+
+def rounds_table(title: str, mode_column: str, rates: dict[str, list[float]], best: dict[str, float]) -> Table:
+    """One row per mode: its events/s in each alternated round and the best (cost rows follow)."""
+    table = Table(title=title)
+    table.add_column(mode_column)
+    table.add_column("events/s, each round", justify="right")
+    table.add_column("best", justify="right")
+    for mode, values in rates.items():
+        table.add_row(mode, " / ".join(f"{v:,.0f}" for v in values), f"{best[mode]:,.0f}")
+    return table
 
 
 def derive_cost(args: argparse.Namespace, students: list[str], course_id: str, data_dir: Path) -> int:
@@ -165,12 +172,8 @@ def derive_cost(args: argparse.Namespace, students: list[str], course_id: str, d
             runtime.stop()
     best = {mode: max(v) for mode, v in rates.items()}
     cost = 1 - best["kept"] / best["not kept"]
-    table = Table(title=f"cost of keeping the analytics rollups: EventLog + {shards} shards, 1,000-event batches")
-    table.add_column("derived tables")
-    table.add_column("events/s, each round", justify="right")
-    table.add_column("best", justify="right")
-    for mode, values in rates.items():
-        table.add_row(mode, " / ".join(f"{v:,.0f}" for v in values), f"{best[mode]:,.0f}")
+    table = rounds_table(f"cost of keeping the analytics rollups: EventLog + {shards} shards, 1,000-event batches",
+                         "derived tables", rates, best)
     table.add_row("cost to ingest throughput", "", f"{cost:.1%}")
     table.add_row("catch-up left when ingest ended (ms, each kept round)", " / ".join(f"{v:.0f}" for v in left), "")
     console.print(table)

@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -116,14 +117,17 @@ def observe_cost(args: argparse.Namespace, students: list[str], course_id: str, 
     shards = args.shards[-1]
     modes = {"off": {"metrics": 0}, "in-process only": {"metrics": 1, "metrics_ray": 0},
              "on": {"metrics": 1, "metrics_ray": 1}}
-    rates: dict[str, list[float]] = {mode: [] for mode in modes}
-    for r in range(args.rounds):
-        for i, mode in enumerate(list(modes) if r % 2 == 0 else reversed(modes)):  # alternate: drift hits all
-            events = make_events(args.events, students, course_id, seed=1000 + r)
-            runtime = start_bench_runtime(data_dir / f"obs-{r}-{i}", f"obs{r}x{i}", shards, students,
-                                          course_id, **modes[mode])
-            rates[mode].append(through_actors(runtime, events, 1000, args.in_flight))
+
+    def one(r: int, i: int, mode: str) -> float:
+        events = make_events(args.events, students, course_id, seed=1000 + r)
+        runtime = start_bench_runtime(data_dir / f"obs-{r}-{i}", f"obs{r}x{i}", shards, students,
+                                      course_id, **modes[mode])
+        try:
+            return through_actors(runtime, events, 1000, args.in_flight)
+        finally:
             runtime.stop()
+
+    rates = alternated(args.rounds, list(modes), one)
     best = {mode: max(v) for mode, v in rates.items()}
     cost = 1 - best["on"] / best["off"]
     table = rounds_table(f"cost of observing: EventLog + {shards} shards, 1,000-event batches (one run)",
@@ -136,6 +140,16 @@ def observe_cost(args: argparse.Namespace, students: list[str], course_id: str, 
     out.write_text(json.dumps({"events_per_s": rates, "best": best, "cost": cost}, indent=2))
     console.print(f"target: {'met' if cost < 0.05 else 'NOT met'} (results in {out})")
     return 0
+
+
+def alternated(rounds: int, modes: list[str], run: Callable[[int, int, str], float]) -> dict[str, list[float]]:
+    """``run(round, position, mode)`` for each mode in each round, the order reversed every other
+    round so that drift over the run hits every mode alike; -> events/s per mode, per round."""
+    rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    for r in range(rounds):
+        for i, mode in enumerate(modes if r % 2 == 0 else modes[::-1]):
+            rates[mode].append(run(r, i, mode))
+    return rates
 
 
 def rounds_table(title: str, mode_column: str, rates: dict[str, list[float]], best: dict[str, float]) -> Table:
@@ -154,22 +168,26 @@ def derive_cost(args: argparse.Namespace, students: list[str], course_id: str, d
     default) and not kept, alternated in one run; and the catch-up left when ingest ends."""
     import ray
     shards = args.shards[0]
-    rates: dict[str, list[float]] = {"not kept": [], "kept": []}
     left: list[float] = []
-    for r in range(args.rounds):
-        for i, mode in enumerate(list(rates) if r % 2 == 0 else reversed(rates)):
-            events = make_events(args.events, students, course_id, seed=2000 + r)
-            runtime = start_bench_runtime(data_dir / f"derive-{r}-{i}", f"derive{r}x{i}", shards, students, course_id)
+
+    def one(r: int, i: int, mode: str) -> float:
+        events = make_events(args.events, students, course_id, seed=2000 + r)
+        runtime = start_bench_runtime(data_dir / f"derive-{r}-{i}", f"derive{r}x{i}", shards, students, course_id)
+        try:
             log = runtime.handles.log
             ray.get(log.derive.remote())  # the warm-up batch, so both modes start level
             if mode == "not kept":
                 ray.get(log.set_derive_every.remote(0))
-            rates[mode].append(through_actors(runtime, events, 1000, args.in_flight))
+            rate = through_actors(runtime, events, 1000, args.in_flight)
             if mode == "kept":
                 t = time.perf_counter()
                 ray.get(log.derive.remote())
                 left.append(1000 * (time.perf_counter() - t))
+            return rate
+        finally:
             runtime.stop()
+
+    rates = alternated(args.rounds, ["not kept", "kept"], one)
     best = {mode: max(v) for mode, v in rates.items()}
     cost = 1 - best["kept"] / best["not kept"]
     table = rounds_table(f"cost of keeping the analytics rollups: EventLog + {shards} shards, 1,000-event batches",

@@ -42,7 +42,7 @@ class HubComms:
         for professor_id, message in items:
             seq = self._seqs.next()
             inbox.setdefault(professor_id, collections.deque(maxlen=PROFESSOR_INBOX_KEEP)).append((seq, message))
-        self._wakeups.notify(("professor", professor_id))
+        self._wakeups.notify_many(("professor", p) for p, _ in items)
         return seq
 
     async def professor_inbox_since(self, professor_id: str, seq: int, timeout: float = 15.0) -> dict[str, Any]:

@@ -70,3 +70,19 @@ def test_consent_survives_restarts_and_revoking_stops_sharing(runtime_factory):
         ray.get(hub.share_work.remote(room.professor_id, state))
     assert ray.get(log.work_view.remote(room.course_id, s0)) == {
         "course_id": room.course_id, "student_id": s0, "consent": False, "state": None}
+
+
+def test_frames_for_several_professors_wake_each_of_their_polls(runtime_factory):
+    """A batch of professor frames (receipts of a bulk message) reaches every professor's
+    long-poll at once, not only the last one's (wake-ups are keyed per professor)."""
+    runtime, _ = runtime_factory(shards=1, hubs=1)
+    hub = runtime.handles.hub(0)
+    polls = {p: hub.professor_inbox_since.remote(p, 0, 20.0) for p in ("prof-a", "prof-b")}
+    time.sleep(1.0)  # both polls are waiting on the hub
+    started = time.monotonic()
+    ray.get(hub.post_professor_many.remote([("prof-a", {"type": "receipt", "n": 1}),
+                                            ("prof-b", {"type": "receipt", "n": 2})]))
+    answers = {p: ray.get(ref, timeout=30) for p, ref in polls.items()}
+    assert time.monotonic() - started < 5  # woken, not timed out (20 s)
+    assert [m["n"] for m in answers["prof-a"]["messages"]] == [1]
+    assert [m["n"] for m in answers["prof-b"]["messages"]] == [2]

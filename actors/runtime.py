@@ -6,6 +6,7 @@ for actors. Methods return Ray ObjectRefs: ``await`` them in async code,
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -20,6 +21,8 @@ from actors.topology import EVENT_LOG, Handles, Topology
 from classpulse.settings import Settings
 from engine.event_arrow import pack, to_arrow
 from engine.events import Event
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -143,14 +146,14 @@ class Runtime:
         deadline = time.monotonic() + flush_timeout
         try:
             ray.get(self.handles.log.close.remote(), timeout=max(1.0, deadline - time.monotonic()))
-        except Exception:
-            pass
+        except Exception:  # shutting down: a log that cannot close is killed below
+            log.debug("event log did not close cleanly", exc_info=True)
         if self._owned:  # our own handles: no name lookups (they need the GCS)
             for handle in self._owned:
                 try:
                     ray.kill(handle, no_restart=True)
-                except Exception:
-                    pass
+                except Exception:  # already gone is what we want
+                    log.debug("actor already gone", exc_info=True)
             return
         names = [EVENT_LOG] + [self.topology.shard_name(i) for i in range(self.topology.shards)] + \
                 [self.topology.hub_name(i) for i in range(self.topology.hubs)] + [NOTIFIER]
@@ -174,5 +177,5 @@ def _head_node() -> dict[str, Any]:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
         node_id = ray.get_runtime_context().get_node_id()
         return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
-    except Exception:
+    except Exception:  # noqa: BLE001 - no node id (not connected yet): let Ray place it
         return {}

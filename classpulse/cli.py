@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         proc.terminate()
         try:
             proc.wait(10)
-        except Exception:
+        except subprocess.TimeoutExpired:
             proc.kill()
     return 0
 
@@ -104,7 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             loop.call_soon_threadsafe(stop.set)
             simulation.join(timeout=5)
             dashboard.wait(5)
-        except Exception:
+        except (subprocess.TimeoutExpired, RuntimeError):  # slow to stop, or the loop already closed
             dashboard.kill()
         finally:
             stack.stop()

@@ -127,7 +127,7 @@ class Stack:
         try:
             if self.runtime is not None:
                 self.runtime.stop(flush_timeout=5.0)
-        except Exception as exc:  # Ray already gone: the log was committed before each ack anyway
+        except Exception as exc:  # noqa: BLE001 - Ray already gone: the log was committed before each ack anyway
             echo(f"Could not close the event log cleanly ({exc.__class__.__name__}); it is intact")
         finally:
             if ray.is_initialized():

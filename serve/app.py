@@ -56,7 +56,7 @@ def build_app(config: ApiConfig) -> FastAPI:
     async def health() -> ORJSONResponse:
         try:
             await asyncio.wait_for(ctx.log.ready.remote(), 5.0)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure to answer means "not ready yet"
             return ORJSONResponse({"status": "starting"}, status_code=503, headers={"Retry-After": "2"})
         return ORJSONResponse({"status": "ok"})
 

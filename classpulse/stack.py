@@ -70,6 +70,7 @@ class Stack:
         import ray  # only now: Ray reads the variables above when it is imported
         from ray import serve
 
+        from actors import tuning
         from actors.metrics import ObsConfig
         from actors.runtime import Runtime
         from serve.app import ApiConfig
@@ -81,7 +82,8 @@ class Stack:
         if s.address:
             ray.init(address=s.address, **init)
         else:
-            ray.init(address="local", _temp_dir=str(self.run_dir / "ray"), **init)
+            ray.init(address="local", _temp_dir=str(self.run_dir / "ray"),
+                     _system_config=tuning.RAY_SYSTEM_CONFIG, **init)
         echo(f"Ray up in {time.monotonic() - started:.1f}s")
         self.runtime = Runtime.start(s)
         echo(f"Actors up in {time.monotonic() - started:.1f}s ({s.shards} shards, {s.hubs} hubs)")

@@ -139,29 +139,22 @@ class StudentState:
         return min(1.0, self.completion_sum / params.activity_count)
 
     def summary(self, params: FoldParams, expected_minutes: dict[str, float]) -> StudentSummary:
-        acts = self.activities.values()
+        # one pass over the activities (sums in the same order as sum() would: same floats)
+        spent, attempts, errors, hints, expected = 0, 0, 0, 0, 0
+        minutes = expected_minutes.get
+        for activity_id, a in self.activities.items():
+            spent += a.time_on_task_s
+            attempts += a.attempts
+            errors += a.errors
+            hints += a.hints
+            expected += 60.0 * minutes(activity_id, 0.0) * a.progress
         completion = self.completion(params)
         return StudentSummary(
-            course_id=self.course_id,
-            student_id=self.student_id,
-            seq=self.seq,
-            completion=round(completion, 4),
-            time_on_task_s=round(sum(a.time_on_task_s for a in acts), 1),
-            current_activity_id=self.current_activity_id,
-            tail=self.tail,
-            started=self.last_learning_ts is not None,
-            completed_all=params.activity_count > 0 and completion >= 1.0 - 1e-9,
-            attempts=sum(a.attempts for a in acts),
-            errors=sum(a.errors for a in acts),
-            hints=sum(a.hints for a in acts),
-            last_learning_ts=self.last_learning_ts,
-            last_learning_received_at=self.last_learning_received_at,
-            last_seen_ts=self.last_seen_ts,
-            last_event_id=self.last_event_id,
-            last_event_ts=self.last_event_ts,
-            expected_s_done=sum(60.0 * expected_minutes.get(k, 0.0) * a.progress
-                                for k, a in self.activities.items()),
-        )
+            self.course_id, self.student_id, self.seq, round(completion, 4), round(spent, 1),
+            self.current_activity_id, self.tail, self.last_learning_ts is not None,
+            params.activity_count > 0 and completion >= 1.0 - 1e-9, attempts, errors, hints,
+            self.last_learning_ts, self.last_learning_received_at, self.last_seen_ts, self.last_event_id,
+            self.last_event_ts, expected)
 
     def detail(self) -> dict[str, Any]:
         """Per-activity breakdown for the drill-down view."""

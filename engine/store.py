@@ -20,6 +20,7 @@ from engine.config import AlertConfig
 from engine.course import Activity, Course
 from engine.event_arrow import ArrowBatch, log_table
 from engine.events import Event, EventBatch
+from engine.id_index import IdIndex, id_hashes
 
 LOG_COLUMNS = ("seq", "event_id", "fingerprint", "student_id", "course_id", "activity_id", "type",
                "ts", "received_at", "progress", "correct", "duration_s", "ts_given", "shard_key")
@@ -63,14 +64,21 @@ class Store:
         finally:
             cur.close()
 
-    def event_index(self) -> tuple[dict[str, int], dict[str, int], int]:
-        """Every logged event id with its fingerprint, erased ones by hash, and the highest seq."""
+    def event_index(self) -> tuple[IdIndex, dict[str, int], int]:
+        """Every logged event id's fingerprint (by id hash), erased ones by sha256, and the highest seq."""
         cur = self.cursor()
         table = cur.sql("SELECT event_id, fingerprint FROM student_activity_log").to_arrow_table()
-        index = dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist()))
+        index = IdIndex(table.num_rows)
+        index.add(id_hashes(table.column(0)), table.column(1).to_numpy())
         erased = dict(cur.execute("SELECT event_id_hash, fingerprint FROM erased_event_ids").fetchall())
         max_seq = cur.execute("SELECT coalesce(max(seq), 0) FROM student_activity_log").fetchone()[0]
         return index, erased, int(max_seq)
+
+    def fingerprints_of(self, event_ids: list[str]) -> dict[str, int]:
+        """Logged fingerprints of these ids, exactly (the index keys hashes; see engine/id_index.py)."""
+        rows = self.cursor().execute("SELECT event_id, fingerprint FROM student_activity_log "
+                                     "WHERE event_id IN (SELECT unnest($ids))", {"ids": event_ids}).fetchall()
+        return dict(rows)
 
     def events_for_shard(self, count: int, index: int, after_seq: int, limit: int,
                          upto_seq: int | None = None) -> list[Event]:

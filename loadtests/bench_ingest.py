@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from actors import tuning
 from engine.course import FoldParams
 from engine.events import Event, quantize, to_columns
 from engine.state import StudentState
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--students", type=int, default=1000)
-    ap.add_argument("--shards", type=int, nargs="+", default=[2, 4])
+    ap.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--in-flight", type=int, default=16)
     ap.add_argument("--out", type=Path, default=Path("bench-results/ingest.json"))
     ap.add_argument("--observe-cost", action="store_true",
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.observe_cost or args.derive_cost:
         data_dir = Path(tempfile.mkdtemp(prefix="cp-bench-"))
         ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False,
-                 _temp_dir=str(data_dir / "ray"))
+                 _temp_dir=str(data_dir / "ray"), _system_config=tuning.RAY_SYSTEM_CONFIG)
         try:
             return (derive_cost if args.derive_cost else observe_cost)(args, students, course_id, data_dir)
         finally:
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dir = Path(tempfile.mkdtemp(prefix="cp-bench-"))
     ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False,
-             _temp_dir=str(data_dir / "ray"))
+             _temp_dir=str(data_dir / "ray"), _system_config=tuning.RAY_SYSTEM_CONFIG)
     rates: dict[int, float] = {}
     latencies: dict[int, tuple[float, float]] = {}
     for shards in args.shards:

@@ -13,6 +13,8 @@ import logging
 import time
 from collections.abc import Callable
 
+import pyarrow.compute as pc
+
 from actors.topology import Handles
 from engine.event_arrow import ArrowBatch, pack
 
@@ -97,7 +99,7 @@ class ShardDispatcher:
             batch = ArrowBatch.concat(queued)  # several queued batches: one call
             while True:
                 try:
-                    params = self._params_for(set(batch.column("course_id")))
+                    params = self._params_for(set(pc.unique(batch.table.column("course_id")).to_pylist()))
                     await self._handles.shard(index).apply.remote(pack(batch.table), params, self._prev[index], upto,
                                                                   rids or None)
                     break

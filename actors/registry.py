@@ -96,6 +96,7 @@ class Registry:
             roster[student_id] = name
             token = self._issue("student", student_id, revoke=known) if (rotate or not known) else None
             out.append({"student_id": student_id, "name": name, "token": token})
+        self.catalog.roster_changed(course_id)
         return out
 
     def configure(self, course_id: str, updates: dict[str, Any], by: str) -> AlertConfig:
@@ -123,5 +124,6 @@ class Registry:
         self.catalog.students.pop(student_id, None)
         self.catalog.xapi_actors = {k: s for k, s in self.catalog.xapi_actors.items() if s != student_id}
         courses = [cid for cid, roster in self.catalog.rosters.items() if roster.pop(student_id, None) is not None]
+        self.catalog.roster_changed()
         self.tokens = {h: p for h, p in self.tokens.items() if p != ("student", student_id)}
         return courses

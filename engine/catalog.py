@@ -29,6 +29,21 @@ class Catalog:
     students: dict[str, str] = field(default_factory=dict)  # student_id -> name
     rosters: dict[str, dict[str, str]] = field(default_factory=dict)  # course -> {student: name}
     xapi_actors: dict[str, str] = field(default_factory=dict)  # xAPI actor identifier -> student_id
+    _roster_ids: dict[str, pa.Array] = field(default_factory=dict, compare=False, repr=False)  # see roster_changed
+
+    def roster_changed(self, course_id: str | None = None) -> None:
+        """Call after changing a roster (None: any roster), so the column check sees it."""
+        if course_id is None:
+            self._roster_ids.clear()
+        else:
+            self._roster_ids.pop(course_id, None)
+
+    def _roster_array(self, course_id: str) -> pa.Array:
+        roster = self.rosters.get(course_id, {})
+        ids = self._roster_ids.get(course_id)
+        if ids is None or len(ids) != len(roster):  # the length: a second guard against a missed call
+            ids = self._roster_ids[course_id] = pa.array(list(roster), pa.string())
+        return ids
 
     def config(self, course_id: str) -> AlertConfig:
         return self.configs.get(course_id) or AlertConfig()
@@ -77,8 +92,7 @@ class Catalog:
             return False
         for course_id in course_ids:
             rows = table if len(course_ids) == 1 else table.filter(pc.equal(table.column("course_id"), course_id))
-            roster = self.rosters.get(course_id, {})
-            if not all(s in roster for s in pc.unique(rows.column("student_id")).to_pylist()):
+            if not pc.all(pc.is_in(rows.column("student_id"), value_set=self._roster_array(course_id))).as_py():
                 return False
             course = self.courses[course_id]
             activities = pc.unique(rows.column("activity_id")).to_pylist()

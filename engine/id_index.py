@@ -95,20 +95,21 @@ class IdIndex:
         mask = len(self._keys) - 1
         bucket = (h & np.uint64(mask)).astype(np.int64)
         todo = np.arange(len(h))
-        while todo.size:
-            order = np.argsort(bucket[todo], kind="stable")
-            todo = todo[order]
+        while todo.size:  # each round writes one hash into each bucket it reaches (almost all: round 1)
             at = bucket[todo]
-            starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-            rank = np.arange(len(at)) - np.repeat(starts, np.diff(np.r_[starts, len(at)]))
-            pos = self._fill[at] + rank
-            fits = pos < WIDTH
-            self._keys[at[fits], pos[fits]] = h[todo[fits]]
-            self._vals[at[fits], pos[fits]] = fps[todo[fits]]
-            used, count = np.unique(at[fits], return_counts=True)
-            self._fill[used] += count
-            todo = todo[~fits]
-            bucket[todo] = (bucket[todo] + 1) & mask
+            fill = self._fill[at]
+            full = fill >= WIDTH
+            if full.any():  # spill into the next bucket
+                bucket[todo[full]] = (at[full] + 1) & mask
+            _, first = np.unique(np.where(full, -1, at), return_index=True)
+            first = first[~full[first]]
+            rows, at, fill = todo[first], at[first], fill[first]
+            self._keys[at, fill] = h[rows]
+            self._vals[at, fill] = fps[rows]
+            self._fill[at] += 1
+            placed = np.zeros(len(h), bool)
+            placed[rows] = True
+            todo = todo[~placed[todo]]
 
     def _grow(self, need: int) -> None:
         live = self._keys > GONE

@@ -49,3 +49,15 @@ def test_column_check_names_the_same_errors_as_the_event_check(clock, fault):
         assert cat.check(ArrowBatch.of(events), T0) == by_event
         expect_error = fault is not None and not (fault == "future" and clock == "event")
         assert bool(by_event) == expect_error
+
+
+def test_column_check_follows_roster_changes():
+    cat = catalog("event")
+    events = [ev("attempt", f"s{i % 10}", "a1", i, correct=True, event_id=f"r{i}") for i in range(100)]
+    assert cat.check(ArrowBatch.of(events), T0) == []
+    cat.rosters["c1"].pop("s4")
+    cat.rosters["c1"]["s40"] = "S40"  # same length: only roster_changed tells the cache
+    cat.roster_changed("c1")
+    errors = cat.check(ArrowBatch.of(events), T0)
+    assert [e["index"] for e in errors] == [i for i in range(100) if i % 10 == 4]
+    assert errors[0]["field"] == "student_id"

@@ -42,7 +42,7 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m loadtests.bench_ingest
+	$(PY) -m loadtests.bench_ingest --cpu
 	$(PY) -m loadtests.bench_ingest --observe-cost
 	$(PY) -m loadtests.bench_ingest --derive-cost
 	$(PY) -m loadtests.bench_edge

@@ -1,9 +1,10 @@
 """Ingest benchmark: events/s through EventLog + StudentShards vs the pure in-process fold,
 and commit latency by batch size. ``make bench`` runs it; figures print side by side.
 
-    python -m loadtests.bench_ingest [--events 200000] [--students 1000]
+    python -m loadtests.bench_ingest [--events 400000] [--students 1000] [--shards 1 2 4]
     python -m loadtests.bench_ingest --observe-cost [--rounds 3]   # metrics on vs off (target < 5%)
     python -m loadtests.bench_ingest --derive-cost [--rounds 3]    # analytics rollups kept vs not
+    python -m loadtests.bench_ingest --cpu [--shards 1 2]          # + CPU per process for each run
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from actors import tuning
 from engine.course import FoldParams
 from engine.events import Event, quantize, to_columns
 from engine.state import StudentState
+from loadtests.cpu_share import CpuShare
 
 console = Console(width=150)
 ACTIVITIES = [f"a{i}" for i in range(8)]
@@ -59,8 +61,7 @@ def pure_fold(events: list[Event]) -> float:
     return len(events) / (time.perf_counter() - started)
 
 
-def through_actors(runtime, events: list[Event], batch: int, in_flight: int,
-                   deferred: dict[str, float] | None = None) -> float:
+def through_actors(runtime, events: list[Event], batch: int, in_flight: int) -> float:
     import ray
     # batches start as parsed columns (parsing is the edge's cost, measured by bench_edge); the
     # driver plays the API replica: building and packing each batch's Arrow table is timed here,
@@ -79,11 +80,7 @@ def through_actors(runtime, events: list[Event], batch: int, in_flight: int,
             ray.get(ref)
             bar.advance(task)
     ray.get(runtime.handles.log.wait_delivered.remote(None, 600.0))
-    took = time.perf_counter() - started
-    if deferred is not None:  # what the burst left for quiet moments (analytics rounds, a checkpoint)
-        deferred.update(ray.get(runtime.handles.log.upkeep_now.remote()))
-        deferred["burst_s"] = took
-    return len(events) / took
+    return len(events) / (time.perf_counter() - started)
 
 
 def commit_latency(runtime, students: list[str], course_id: str, size: int, n: int) -> tuple[float, float]:
@@ -211,7 +208,7 @@ def derive_cost(args: argparse.Namespace, students: list[str], course_id: str, d
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--events", type=int, default=400_000)
     ap.add_argument("--students", type=int, default=1000)
     ap.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--in-flight", type=int, default=16)
@@ -219,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--observe-cost", action="store_true",
                     help="compare ingest with metric recording on and off instead (CLASSPULSE_METRICS)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of off/on for --observe-cost / --derive-cost")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also print CPU seconds per process around each shard count's run (a quiet machine only)")
     ap.add_argument("--derive-cost", action="store_true",
                     help="compare ingest with the analytics' derived tables kept and not kept instead")
     args = ap.parse_args(argv)
@@ -247,8 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     latencies: dict[int, tuple[float, float]] = {}
     for shards in args.shards:
         runtime = start_bench_runtime(data_dir / f"s{shards}", f"bench{shards}", shards, students, course_id)
-        deferred[shards] = {}
-        rates[shards] = through_actors(runtime, events, 1000, args.in_flight, deferred[shards])
+        with CpuShare() as share:
+            rates[shards] = through_actors(runtime, events, 1000, args.in_flight)
+        if args.cpu:
+            console.print(share.table(len(events), f"CPU per process: EventLog + {shards} shards, "
+                                                   f"{rates[shards]:,.0f} events/s"))
+        # what the burst left for quiet moments (analytics rounds, a checkpoint), done now and timed
+        deferred[shards] = ray.get(runtime.handles.log.upkeep_now.remote())
+        deferred[shards]["burst_s"] = len(events) / rates[shards]
         if shards == args.shards[-1]:
             for size, n in [(1, 200), (10, 200), (100, 200), (1000, 50)]:
                 latencies[size] = commit_latency(runtime, students, course_id, size, n)

@@ -30,7 +30,7 @@ from actors.wakeups import Wakeups
 from engine.config import AlertConfig
 from engine.course import Course
 from engine.live_view import CourseView, SeqClock
-from engine.state import StudentSummary
+from engine.state import StudentSummary, summaries_of
 from engine.telemetry import LatencyWindow
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,8 @@ class CourseHub(HubComms, SupportHub):
         await self._recover_comms()
         shards = [self._handles.shard(i).summaries_for_hub.remote(self.index)
                   for i in range(self._topology.shards)]
-        for summaries in await asyncio.gather(*shards):
-            self._apply(summaries)
+        for rows in await asyncio.gather(*shards):
+            self._apply_rows(rows)
         self._refresh(force=True)
 
     def _upsert(self, course: Course, config: dict[str, Any], roster: dict[str, str]) -> None:
@@ -132,10 +132,17 @@ class CourseHub(HubComms, SupportHub):
             if view is not None:
                 view.apply(s)
 
-    async def apply_summaries(self, summaries: list[StudentSummary], received_since: float | None = None) -> None:
-        """Summaries from a shard; ``received_since``: receipt of the oldest event behind them."""
-        await self._ensure_ready()
+    def _apply_rows(self, rows: list[tuple]) -> list[StudentSummary]:
+        """Summaries as shards send them (``engine.state.summary_rows``), applied; returns them."""
+        summaries = summaries_of(rows)
         self._apply(summaries)
+        return summaries
+
+    async def apply_summaries(self, rows: list[tuple], received_since: float | None = None) -> None:
+        """Summaries from a shard (``summary_rows``, or StudentSummary objects); ``received_since``:
+        receipt of the oldest event behind them."""
+        await self._ensure_ready()
+        summaries = self._apply_rows(rows)
         self._summaries_in.set()
         if received_since is not None:
             now = time.time()

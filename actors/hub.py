@@ -30,6 +30,7 @@ from actors.wakeups import Wakeups
 from engine.config import AlertConfig
 from engine.course import Course
 from engine.live_view import CourseView, SeqClock
+from engine.pacing import RefreshPacer
 from engine.state import StudentSummary, summaries_of
 from engine.telemetry import LatencyWindow
 
@@ -64,7 +65,7 @@ class CourseHub(HubComms, SupportHub):
         self._wakeups = Wakeups()
         self._ready: asyncio.Future | None = None
         self._last_tick = 0.0
-        self._last_refresh = 0.0
+        self._pacer = RefreshPacer(self._push_interval, self._interval)
         self._summaries_in = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._inbox: dict[str, collections.deque] = {}
@@ -183,29 +184,29 @@ class CourseHub(HubComms, SupportHub):
         return self._seqs.last != before
 
     async def _refresh_forever(self) -> None:
-        """Leading-edge throttle: new summaries refresh at once unless the last refresh for new
-        summaries ran less than ``push_interval_s`` ago (then at the end of that interval), so a
-        quiet class sees an event without waiting for a tick and a busy one costs at most one
-        refresh per interval. Without new summaries the loop still runs every ``refresh_interval_s``
-        (live clocks, alerts that open with time)."""
+        """Refresh when summaries come in or every ``refresh_interval_s``, paced by
+        ``engine.pacing.RefreshPacer`` (leading-edge throttle, duty-cycle guard)."""
+        pacer = self._pacer
         while True:
             try:
-                await asyncio.wait_for(self._summaries_in.wait(), self._interval)
+                await asyncio.wait_for(self._summaries_in.wait(), pacer.idle_timeout())
                 woke = True
             except TimeoutError:
                 woke = False
             if woke:
-                wait = self._last_refresh + self._push_interval - time.monotonic()
+                wait = pacer.delay(time.monotonic())
                 if wait > 0:
                     await asyncio.sleep(wait)  # summaries arriving meanwhile join this refresh
-                self._last_refresh = time.monotonic()
             self._summaries_in.clear()
-            started = time.perf_counter()
+            pacer.started(time.monotonic(), woke)
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 changed = self._refresh()
             except Exception:
                 log.exception("refresh failed")
                 continue
+            finally:
+                pacer.finished(time.thread_time() - cpu)
             if changed:
                 self.metrics.observe("classpulse_hub_refresh_seconds", time.perf_counter() - started)
                 await self._publish(True)

@@ -216,7 +216,10 @@ def iso(epoch: float | None) -> str | None:
         whole, us = whole + 1.0, us - 1_000_000
     elif us < 0:
         whole, us = whole - 1.0, us + 1_000_000
-    return f"{_iso_second(int(whole))}.{us // 1000:03d}Z"
+    return _iso_second(int(whole)) + _MILLIS[us // 1000]
+
+
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,7 +11,6 @@ or ``hint_burst`` hints since the first attempt of that window) > ``active``
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from engine import risk
@@ -29,8 +28,7 @@ class ClassContext(NamedTuple):
     started: int
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
+class Assessment(NamedTuple):  # a tuple: one per changed student on every hub refresh
     status: str
     risk: float
     reasons: tuple[str, ...]

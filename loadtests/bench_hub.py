@@ -1,6 +1,6 @@
 """CourseHub CPU per refresh under a firehose, without Ray: the hub-side work of ``bench_ingest``.
 
-    python -m loadtests.bench_hub [--events 400000] [--students 1000] [--quick]
+    python -m loadtests.bench_hub [--events 400000] [--students 1000] [--quick]   # make bench: ~10 s
 
 One course of 1,000 students (event clock, 8 activities, as ``bench_ingest``). The bench's events
 are folded in-process into ``StudentState`` objects; every ``--per-send`` events (a shard's 50 ms
@@ -23,6 +23,7 @@ import pickle
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from ray import cloudpickle
 from rich.console import Console
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skew", type=int, default=25_000,
                     help="most events one shard's students lag behind the other's (alert churn)")
     ap.add_argument("--quick", action="store_true", help="100,000 events")
+    ap.add_argument("--out", type=Path, default=Path("bench-results/hub.json"))
     args = ap.parse_args(argv)
     if args.quick:
         args.events = 100_000
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     console.print(f"refresh + notify + diff: {r['us_per_student_refresh']:.2f} us per student per refresh "
                   f"({r['students_refreshed']:,} student refreshes, {r['alerts']:,} alerts held); digest {r['digest']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(r, indent=2))
     return 0
 
 

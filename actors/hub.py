@@ -3,9 +3,10 @@
 A hub holds a ``CourseView`` per course it owns (``stable_hash(course_id) %
 M``). Shards push student summaries; a refresh loop re-assesses changed
 courses and wakes long-polling readers: at once when summaries arrive after a
-quiet spell, at most once per ``push_interval_s`` under load (coalesced),
-and at least every ``refresh_interval_s`` anyway (live-clock courses are
-re-assessed every second, so students go idle on time). Serve replicas call
+quiet spell, at most once per ``push_interval_s`` under load (coalesced; less
+often when refreshes are slow: ``engine.pacing``), and at least every
+``refresh_interval_s`` anyway (live-clock courses are re-assessed every second,
+so students go idle on time). Serve replicas call
 ``updates_since`` for the courses their sockets watch and fan out themselves,
 so a hub never holds a socket and one call serves many subscribers.
 """

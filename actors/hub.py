@@ -3,9 +3,10 @@
 A hub holds a ``CourseView`` per course it owns (``stable_hash(course_id) %
 M``). Shards push student summaries; a refresh loop re-assesses changed
 courses and wakes long-polling readers: at once when summaries arrive after a
-quiet spell, at most once per ``push_interval_s`` under load (coalesced),
-and at least every ``refresh_interval_s`` anyway (live-clock courses are
-re-assessed every second, so students go idle on time). Serve replicas call
+quiet spell, at most once per ``push_interval_s`` under load (coalesced; less
+often when refreshes are slow: ``engine.pacing``), and at least every
+``refresh_interval_s`` anyway (live-clock courses are re-assessed every second,
+so students go idle on time). Serve replicas call
 ``updates_since`` for the courses their sockets watch and fan out themselves,
 so a hub never holds a socket and one call serves many subscribers.
 """
@@ -30,7 +31,8 @@ from actors.wakeups import Wakeups
 from engine.config import AlertConfig
 from engine.course import Course
 from engine.live_view import CourseView, SeqClock
-from engine.state import StudentSummary
+from engine.pacing import RefreshPacer
+from engine.state import StudentSummary, summaries_of
 from engine.telemetry import LatencyWindow
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ class CourseHub(HubComms, SupportHub):
         self._wakeups = Wakeups()
         self._ready: asyncio.Future | None = None
         self._last_tick = 0.0
-        self._last_refresh = 0.0
+        self._pacer = RefreshPacer(self._push_interval, self._interval)
         self._summaries_in = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._inbox: dict[str, collections.deque] = {}
@@ -96,8 +98,8 @@ class CourseHub(HubComms, SupportHub):
         await self._recover_comms()
         shards = [self._handles.shard(i).summaries_for_hub.remote(self.index)
                   for i in range(self._topology.shards)]
-        for summaries in await asyncio.gather(*shards):
-            self._apply(summaries)
+        for rows in await asyncio.gather(*shards):
+            self._apply_rows(rows)
         self._refresh(force=True)
 
     def _upsert(self, course: Course, config: dict[str, Any], roster: dict[str, str]) -> None:
@@ -132,10 +134,17 @@ class CourseHub(HubComms, SupportHub):
             if view is not None:
                 view.apply(s)
 
-    async def apply_summaries(self, summaries: list[StudentSummary], received_since: float | None = None) -> None:
-        """Summaries from a shard; ``received_since``: receipt of the oldest event behind them."""
-        await self._ensure_ready()
+    def _apply_rows(self, rows: list[tuple]) -> list[StudentSummary]:
+        """Summaries as shards send them (``engine.state.summary_rows``), applied; returns them."""
+        summaries = summaries_of(rows)
         self._apply(summaries)
+        return summaries
+
+    async def apply_summaries(self, rows: list[tuple], received_since: float | None = None) -> None:
+        """Summaries from a shard (``summary_rows``, or StudentSummary objects); ``received_since``:
+        receipt of the oldest event behind them."""
+        await self._ensure_ready()
+        summaries = self._apply_rows(rows)
         self._summaries_in.set()
         if received_since is not None:
             now = time.time()
@@ -176,29 +185,29 @@ class CourseHub(HubComms, SupportHub):
         return self._seqs.last != before
 
     async def _refresh_forever(self) -> None:
-        """Leading-edge throttle: new summaries refresh at once unless the last refresh for new
-        summaries ran less than ``push_interval_s`` ago (then at the end of that interval), so a
-        quiet class sees an event without waiting for a tick and a busy one costs at most one
-        refresh per interval. Without new summaries the loop still runs every ``refresh_interval_s``
-        (live clocks, alerts that open with time)."""
+        """Refresh when summaries come in or every ``refresh_interval_s``, paced by
+        ``engine.pacing.RefreshPacer`` (leading-edge throttle, duty-cycle guard)."""
+        pacer = self._pacer
         while True:
             try:
-                await asyncio.wait_for(self._summaries_in.wait(), self._interval)
+                await asyncio.wait_for(self._summaries_in.wait(), pacer.idle_timeout())
                 woke = True
             except TimeoutError:
                 woke = False
             if woke:
-                wait = self._last_refresh + self._push_interval - time.monotonic()
+                wait = pacer.delay(time.monotonic())
                 if wait > 0:
                     await asyncio.sleep(wait)  # summaries arriving meanwhile join this refresh
-                self._last_refresh = time.monotonic()
             self._summaries_in.clear()
-            started = time.perf_counter()
+            pacer.started(time.monotonic(), woke)
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 changed = self._refresh()
             except Exception:
                 log.exception("refresh failed")
                 continue
+            finally:
+                pacer.finished(time.thread_time() - cpu)
             if changed:
                 self.metrics.observe("classpulse_hub_refresh_seconds", time.perf_counter() - started)
                 await self._publish(True)

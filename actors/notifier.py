@@ -63,6 +63,16 @@ class Notifier:
         self._pending: dict[tuple[str, str], dict[str, Any]] = {}
         self._flusher: asyncio.Task | None = None
 
+    async def warm(self) -> None:
+        """Resolve the EventLog handle and load preferences now, not on the first alert: a handle
+        loads the EventLog's class, whose imports (pyarrow.compute, duckdb) cost ~0.3 s of CPU, and
+        the first alert comes when a class is busiest. Off the event loop (a blocking GCS call)."""
+        try:
+            await asyncio.to_thread(lambda: self._handles.log)
+            await self._preferences()
+        except Exception:  # a warm-up only: the first alert resolves the handle anyway
+            log.warning("notifier warm-up failed; the first alert will resolve the event log", exc_info=True)
+
     async def _preferences(self) -> dict[str, Preferences]:
         if self._prefs is None:
             stored = await self._handles.log.notification_preferences.remote()

@@ -50,6 +50,7 @@ class Runtime:
             i, topology, settings.refresh_interval_s, settings.risk_model, str(settings.data_dir.resolve()), obs,
             settings.push_interval_s) for i in range(topology.hubs)]
         ray.get(log.ready.remote(), timeout=timeout)
+        notifier.warm.remote()  # its first alert then costs no class loading (fire and forget)
         ray.get([s.status.remote() for s in shards] + [h.status.remote() for h in hubs], timeout=timeout)
         return cls(topology, [log, *shards, *hubs, notifier])
 

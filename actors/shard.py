@@ -22,7 +22,7 @@ from engine import voiding
 from engine.course import FoldParams
 from engine.event_arrow import table_columns, unpack
 from engine.events import FIELD, Columns, Event, from_columns
-from engine.state import StudentState, StudentSummary, from_snapshot, to_snapshot
+from engine.state import StudentState, StudentSummary, from_snapshot, summary_rows, to_snapshot
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (course_id, student_id)
@@ -226,7 +226,7 @@ class StudentShard:
             keys = self._outbox.pop(hub, set())
             since = self._pending_since.pop(hub, None)
             self.metrics.set("classpulse_hub_queue_students", 0, hub=str(hub))
-            batch = [s for s in map(self._summary, keys & self.states.keys()) if s is not None]
+            batch = summary_rows(s for s in map(self._summary, keys & self.states.keys()) if s is not None)
             if not batch:
                 continue
             self._hub_busy[hub] = True
@@ -253,11 +253,11 @@ class StudentShard:
             await asyncio.sleep(0.005)
         return True
 
-    async def summaries_for_hub(self, hub: int) -> list[StudentSummary]:
-        """Every summary a (restarted) hub needs from this shard."""
+    async def summaries_for_hub(self, hub: int) -> list[tuple]:
+        """Every summary a (restarted) hub needs from this shard (as ``summary_rows``)."""
         await self._ensure_ready()
         keys = [k for k in self.states if self._topology.hub_of(k[0]) == hub]
-        return [s for s in map(self._summary, keys) if s is not None]
+        return summary_rows(s for s in map(self._summary, keys) if s is not None)
 
     # -- snapshots and reads --------------------------------------------------
 

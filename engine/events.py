@@ -7,7 +7,9 @@ shape only; whether the ids exist is checked against the roster by the log.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import time
 from datetime import UTC, datetime
 from itertools import repeat
@@ -203,9 +205,26 @@ def _epoch(value: datetime) -> float:
 
 
 def iso(epoch: float | None) -> str | None:
+    """``2026-11-26T07:03:35.123Z``: exactly ``datetime.fromtimestamp(epoch, UTC).isoformat(timespec=
+    "milliseconds")`` with ``Z``, split as datetime splits it (microseconds rounded half-even) so the
+    seconds part comes from a cache: hubs format every changed student's times on every refresh."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    frac, whole = math.modf(epoch)
+    us = round(frac * 1e6)
+    if us >= 1_000_000:
+        whole, us = whole + 1.0, us - 1_000_000
+    elif us < 0:
+        whole, us = whole - 1.0, us + 1_000_000
+    return _iso_second(int(whole)) + _MILLIS[us // 1000]
+
+
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:

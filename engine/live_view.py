@@ -115,23 +115,25 @@ class CourseView:
         ctx = class_context(list(self.summaries.values()))
         scores = self._model_scores()
         changed = []
+        # locals: this loop runs for every student of a busy course on every refresh
+        config, clock, course, alerts, escalation = self.config, self.clock, self.course, self.alerts, self.escalation
+        inputs, views, wire = self._inputs, self.views, self._wire
         for student_id, s in self.summaries.items():
-            a = assess(s, self.config, self.clock, ctx, self.course,
-                       scores.get(student_id) if scores is not None else None)
-            if (self._inputs.get(student_id) == (s, a) and student_id not in self.alerts.snoozed_students
-                    and student_id not in self.escalation.watching):
+            a = assess(s, config, clock, ctx, course, scores.get(student_id) if scores is not None else None)
+            if (inputs.get(student_id) == (s, a) and student_id not in alerts.snoozed_students
+                    and student_id not in escalation.sent):
                 continue  # same summary, same assessment: the view and alerts cannot have changed
-            self._inputs[student_id] = (s, a)
+            inputs[student_id] = (s, a)
             self.assessments[student_id] = a
-            escalated = self.escalation.condition(student_id, a.status, now, self.config.escalate_after_ignored,
-                                                  self.config.escalate_after_minutes)
+            escalated = escalation.condition(student_id, a.status, now, config.escalate_after_ignored,
+                                             config.escalate_after_minutes)
             conditions = a.conditions + (escalated,) if escalated else a.conditions
-            for alert in self.alerts.update(student_id, conditions, now if now is not None else time.time()):
+            for alert in alerts.update(student_id, conditions, now if now is not None else time.time()):
                 if alert.state == "open" and alert.resolved_ts is None:
                     self.opened.append(alert)
-            view = self._wire(s, a)
-            if self.views.get(student_id) != view:
-                self.views[student_id] = view
+            view = wire(s, a)
+            if views.get(student_id) != view:
+                views[student_id] = view
                 self.view_seq[student_id] = self._seqs.next()
                 changed.append(student_id)
         self.dirty = False

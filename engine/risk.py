@@ -7,15 +7,14 @@ student's events or status change, so risk never ticks by itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.state import StudentSummary
 
 MODEL_NAME = "rules-v1"
 
 
-@dataclass(frozen=True, slots=True)
-class RiskInputs:
+class RiskInputs(NamedTuple):  # a tuple: built for every changed student on every hub refresh
     completion: float
     class_median: float | None  # median completion of started students
     recent_error_rate: float | None  # over the struggling window, None if too few attempts
@@ -43,6 +42,8 @@ def score(x: RiskInputs) -> tuple[float, tuple[str, ...]]:
     if x.time_on_task_s > 300 and x.time_on_task_s > 2.0 * max(x.expected_s_done, 1.0):
         ratio = x.time_on_task_s / max(x.expected_s_done, 1.0)
         signals.append((0.3, f"working slowly: {min(ratio, 99):.1f}x the expected time for work done"))
+    if not signals:
+        return 0.0, ()
     survive = 1.0
     for weight, _ in signals:
         survive *= 1.0 - weight

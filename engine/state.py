@@ -14,7 +14,9 @@ Rules (docs/architecture.md, "Folding"):
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from engine.course import FoldParams
@@ -55,6 +57,17 @@ class StudentSummary(NamedTuple):
     last_event_id: str | None
     last_event_ts: float | None
     expected_s_done: float  # expected seconds of the work done so far (pace)
+
+
+def summary_rows(summaries: Iterable[StudentSummary]) -> list[tuple]:
+    """Summaries as plain tuples for the shard -> hub call: Ray's cloudpickle reduces a NamedTuple
+    in Python, per object (~2 us each), and a plain tuple in C (~0.2 us)."""
+    return list(map(tuple, summaries))
+
+
+def summaries_of(rows: Iterable[tuple]) -> list[StudentSummary]:
+    """The summaries back from ``summary_rows`` (summaries pass through unchanged), built in C."""
+    return list(map(tuple.__new__, repeat(StudentSummary), rows))
 
 
 @dataclass(slots=True)

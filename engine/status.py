@@ -10,7 +10,7 @@ or ``hint_burst`` hints since the first attempt of that window) > ``active``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 from typing import NamedTuple
 
 from engine import risk
@@ -28,8 +28,7 @@ class ClassContext(NamedTuple):
     started: int
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
+class Assessment(NamedTuple):  # a tuple: one per changed student on every hub refresh
     status: str
     risk: float
     reasons: tuple[str, ...]
@@ -46,8 +45,10 @@ class WindowStats(NamedTuple):
         return self.errors / self.attempts if self.attempts else None
 
 
+@functools.lru_cache(maxsize=8192)
 def window_stats(tail: str, window: int) -> WindowStats:
-    """Attempts and errors among the last ``window`` attempts, hints since the first of them."""
+    """Attempts and errors among the last ``window`` attempts, hints since the first of them.
+    Cached: a tail is a short c/x/h string and the same ones recur across students and refreshes."""
     attempts = errors = 0
     start = 0
     for i in range(len(tail) - 1, -1, -1):

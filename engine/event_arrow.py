@@ -9,6 +9,7 @@ DuckDB's layout at insert.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,6 +29,7 @@ WIRE = pa.schema([
 ])
 assert WIRE.names[:len(Event._fields)] == list(Event._fields)
 _NUMERIC_NOT_NULL = {"ts", "received_at", "fingerprint", "seq"}
+_SHARED = {"student_id", "course_id", "activity_id", "type"}  # few values per batch: shared objects
 
 
 def to_arrow(events: list[Event] | Columns | EventBatch) -> pa.Table:
@@ -66,11 +68,26 @@ def table_columns(table: pa.Table) -> Columns:
     out = []
     for name in Event._fields:
         col = table.column(name)
-        if name in _NUMERIC_NOT_NULL and col.null_count == 0:
+        if name in _SHARED:
+            out.append(_shared_strings(col))
+        elif name in _NUMERIC_NOT_NULL and col.null_count == 0:
             out.append(col.to_numpy().tolist())  # faster than to_pylist for plain numbers
         else:
             out.append(col.to_pylist())
     return tuple(out)
+
+
+def _shared_strings(col: pa.ChunkedArray) -> list[str | None]:
+    """A few-valued string column as Python strings, one interned object per value.
+
+    ``to_pylist`` makes a new str per row, so every dict lookup in the fold (students by
+    (course, student), activities by id, the event type against its literal) hashed and compared
+    characters; with one shared object per value those are identity hits (the fold of converted
+    events took 2.8 us per event against 2.0 for the same events as the replica built them)."""
+    encoded = pc.dictionary_encode(col.combine_chunks())
+    values = np.array([*map(sys.intern, encoded.dictionary.to_pylist()), None], dtype=object)
+    rows = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+    return values[rows].tolist()
 
 
 class ArrowBatch:

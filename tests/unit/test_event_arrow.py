@@ -3,6 +3,7 @@ as the topology routes students."""
 from __future__ import annotations
 
 import random
+import sys
 
 import pyarrow as pa
 import pytest
@@ -35,6 +36,21 @@ def test_round_trip_keeps_every_field_exactly() -> None:
     assert from_columns(table_columns(table)) == batch
     assert to_arrow(to_columns(batch)).equals(table)
     assert to_arrow(EventBatch.of(batch)).equals(table)
+
+
+def test_few_valued_columns_come_back_as_one_interned_object_per_value() -> None:
+    batch = events(400)
+    table = pa.concat_tables([to_arrow(batch[:150]), to_arrow(batch[150:])])  # two chunks, as after a concat
+    rows = from_columns(table_columns(table))
+    assert rows == batch  # the same values, None where there was none
+    assert {e.activity_id for e in rows} >= {None, "a0"}
+    for field in ("student_id", "course_id", "activity_id", "type"):
+        objects = {}
+        for e in rows:
+            value = getattr(e, field)
+            assert objects.setdefault(value, value) is value  # each value is one object
+    assert next(e.type for e in rows if e.type == "attempt") is sys.intern("attempt")  # the literals' object
+    assert len({id(e.event_id) for e in rows}) == len(rows)  # ids are unique: left as they are
 
 
 def test_empty_batch() -> None:

@@ -167,7 +167,7 @@ def _merge_parts(parts: Path) -> dict | None:
     if not files:
         return None
     merged: dict = {"acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": [],
-                    "acked_ids": []}
+                    "acked_ids": [], "sent": []}
     for f in files:
         part = json.loads(f.read_text())
         merged["course_id"] = part["course_id"]
@@ -175,6 +175,7 @@ def _merge_parts(parts: Path) -> dict | None:
             merged[key] += part[key]
         merged["samples"] += part["samples"]
         merged["acked_ids"] += part["acked_ids"]
+        merged["sent"] += part.get("sent", [])
     return merged
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import gevent
 import websocket
-from locust import HttpUser, between, constant_pacing, events, task
+from locust import HttpUser, between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from engine.events import iso
@@ -46,7 +46,7 @@ RETRIES = int(os.environ.get("CP_RETRIES", "10"))
 RETRYABLE = {0, 502, 503, 504}  # 0: no answer (connection refused or reset)
 
 state = {"rejected": 0, "retries": 0, "reconnects": 0, "samples": [],  # [arrived, ms]
-         "acked_ids": []}
+         "acked_ids": [], "sent": []}  # sent: when each event was first posted (epoch s)
 _lock = threading.Lock()
 
 
@@ -75,7 +75,7 @@ def write_result(**_kw) -> None:
         with open(part.with_suffix(".tmp"), "w") as f:
             json.dump({"course_id": COURSE, "acknowledged": len(state["acked_ids"]), "rejected": state["rejected"],
                        "retries": state["retries"], "reconnects": state["reconnects"],
-                       "samples": state["samples"], "acked_ids": state["acked_ids"]}, f)
+                       "samples": state["samples"], "acked_ids": state["acked_ids"], "sent": state["sent"]}, f)
         part.with_suffix(".tmp").rename(part)
 
 
@@ -109,7 +109,14 @@ class StudentUser(FastHttpUser):
     """Works through activities at a realistic pace, over HTTP, with its socket open."""
 
     weight = 100
-    wait_time = constant_pacing(EVERY_S)
+
+    def wait_time(self) -> float:
+        """One event every EVERY_S from this student's own phase. Not Locust's ``constant_pacing``:
+        it counts from when the user was created and takes ``on_start`` for task time, so after
+        the first event every student was back on one beat (all spawned within a second) and the
+        whole class posted at once each period."""
+        self.next_at += EVERY_S
+        return max(0.0, self.next_at - time.monotonic())
 
     def on_start(self) -> None:
         self.student_id, self.token = _claim_student()
@@ -119,6 +126,7 @@ class StudentUser(FastHttpUser):
                                               timeout=30)
         self.reader = gevent.spawn(self._read)
         gevent.sleep(random.uniform(0, EVERY_S))  # a random phase: a class is not on one beat
+        self.next_at = time.monotonic()  # the first event goes now; wait_time paces from here
 
     def _read(self) -> None:
         """Read frames; when the socket drops (a fault drill, a restart), reconnect like a browser."""
@@ -142,6 +150,8 @@ class StudentUser(FastHttpUser):
         event = {"event_id": uuid.uuid4().hex, "student_id": self.student_id, "course_id": COURSE,
                  "type": "attempt", "activity_id": ACTIVITIES[(self.done // 5) % len(ACTIVITIES)],
                  "correct": self.done % 3 != 0, "ts": iso(time.time())}
+        with _lock:
+            state["sent"].append(time.time())
         for attempt in range(RETRIES + 1):
             # A real client retries the same batch (same event ids) on 5xx / no answer: idempotent.
             with self.client.post("/api/events", json={"events": [event]}, name="/api/events",

@@ -51,7 +51,8 @@ class GroupCommitter:
         self._interval = flush_interval_s
         self._max_group = max_group
         self.index, self.erased, self.seq = store.event_index()
-        self._pending: list[tuple[np.ndarray, asyncio.Future]] = []  # id hashes queued or committing
+        # batches queued or committing: their indexed id hashes, their future, the batch
+        self._pending: list[tuple[np.ndarray, asyncio.Future, EventBatch | ArrowBatch]] = []
         self._queue: list[tuple[EventBatch | ArrowBatch, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -72,8 +73,8 @@ class GroupCommitter:
         hashes, prints = _hashes_and_prints(batch)
         found, known = self.index.lookup(hashes)
         _, first = np.unique(hashes, return_index=True)
-        if not self.erased and not found.any() and len(first) == len(hashes):
-            fresh: list[int] | range = range(len(batch))  # the common case, all in C: every id is new
+        if not found.any() and len(first) == len(hashes) and not self._erased_among(batch):
+            fresh: list[int] | range = range(len(batch))  # the common case: every id is new
             unindexed: list[int] = []
             waits: list[Awaitable] = []
         else:
@@ -88,7 +89,7 @@ class GroupCommitter:
                 batch, hashes, prints, indexed = batch.take(rows), hashes[rows], prints[rows], indexed[rows]
             future = asyncio.get_running_loop().create_future()
             self.index.add(hashes[indexed], prints[indexed])
-            self._pending.append((hashes[indexed], future))
+            self._pending.append((hashes[indexed], future, batch))
             self._queue.append((batch, future))
             rid = logs.request_id.get()
             if rid is not None:
@@ -134,15 +135,20 @@ class GroupCommitter:
         waits: list[Awaitable] = []
         if duplicates and self._pending:  # retries of events still committing: answer after they are
             dup = hashes[np.asarray(duplicates, np.int64)]
-            waits = [future for pending, future in self._pending if np.isin(dup, pending).any()]
+            waits = [future for pending, future, _ in self._pending if np.isin(dup, pending).any()]
         return fresh, unindexed, waits
+
+    def _erased_among(self, batch: EventBatch | ArrowBatch) -> bool:
+        """Whether an id of the batch belongs to an erased event (sha256 per id, only once some
+        student was erased)."""
+        return bool(self.erased) and not self.erased.keys().isdisjoint(map(erased_id, batch.column("event_id")))
 
     def _verify(self, event_ids: list[str]) -> dict[str, int]:
         """Exact fingerprints of ids whose hash is indexed with another fingerprint: committed ones
-        from the log, those still committing from the queue."""
+        from the log, the others from the batches queued or being committed."""
         out = self._store.fingerprints_of(event_ids)
         wanted = set(event_ids)
-        for queued, _ in self._queue:
+        for _, _, queued in self._pending:
             for event_id, fp in zip(queued.column("event_id"), queued.column("fingerprint")):
                 if event_id in wanted:
                     out.setdefault(event_id, fp)
@@ -218,7 +224,7 @@ class GroupCommitter:
 
     def _settled(self, future: asyncio.Future) -> np.ndarray:
         """Drop a queued batch from the pending list; -> its id hashes."""
-        for i, (hashes, pending) in enumerate(self._pending):
+        for i, (hashes, pending, _) in enumerate(self._pending):
             if pending is future:
                 del self._pending[i]
                 return hashes

@@ -17,10 +17,8 @@ from __future__ import annotations
 import gc
 
 INLINE_ARGS_BYTES = 1 << 20
-GC_THRESHOLDS = (50_000, 20, 20)
-
-
 RAY_SYSTEM_CONFIG = {"max_direct_call_object_size": INLINE_ARGS_BYTES}  # ray.init(_system_config=...)
+GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def quiet_gc() -> None:

@@ -175,7 +175,7 @@ def _merge_parts(parts: Path) -> dict | None:
             merged[key] += part[key]
         merged["samples"] += part["samples"]
         merged["acked_ids"] += part["acked_ids"]
-        merged["sent"] += part.get("sent", [])
+        merged["sent"] += part["sent"]
     return merged
 
 

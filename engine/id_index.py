@@ -3,8 +3,8 @@
 The log answers "seen before?" for every event it is sent. A Python dict of id strings did it one
 id at a time (~3 us per event in the log, the one serial stage, at 100k events/s) and held ~150
 bytes per id. This table keys a 64-bit hash of the id (polars' vectorised string hash) to the
-event's content fingerprint in two numpy arrays (linear probing), so a batch of 1,000 ids is a
-handful of array operations and an id costs ~27 bytes.
+event's content fingerprint in numpy arrays (buckets of 8 slots, ``IdIndex``), so a batch of 1,000
+ids is a handful of array operations and an id costs ~27 bytes.
 
 A hash is not the id: two ids can share one. So a hit is trusted only when the fingerprint matches
 too (a duplicate: both 64-bit digests equal, ~2^-128 for different events); a hit with a different

@@ -227,10 +227,14 @@ def main(argv: list[str] | None = None) -> int:
 
     students = [f"bs{i:05d}" for i in range(args.students)]
     course_id = "bench-course"
-    if args.observe_cost or args.derive_cost:
+    def start_ray() -> Path:
         data_dir = Path(tempfile.mkdtemp(prefix="cp-bench-"))
         ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False,
                  _temp_dir=str(data_dir / "ray"), _system_config=tuning.RAY_SYSTEM_CONFIG)
+        return data_dir
+
+    if args.observe_cost or args.derive_cost:
+        data_dir = start_ray()
         try:
             return (derive_cost if args.derive_cost else observe_cost)(args, students, course_id, data_dir)
         finally:
@@ -238,9 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     events = make_events(args.events, students, course_id)
     fold_rate = max(pure_fold(events) for _ in range(3))
 
-    data_dir = Path(tempfile.mkdtemp(prefix="cp-bench-"))
-    ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False,
-             _temp_dir=str(data_dir / "ray"), _system_config=tuning.RAY_SYSTEM_CONFIG)
+    data_dir = start_ray()
     rates: dict[int, float] = {}
     deferred: dict[int, dict[str, float]] = {}
     latencies: dict[int, tuple[float, float]] = {}

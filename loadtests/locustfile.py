@@ -149,9 +149,9 @@ class StudentUser(FastHttpUser):
         self.done += 1
         event = {"event_id": uuid.uuid4().hex, "student_id": self.student_id, "course_id": COURSE,
                  "type": "attempt", "activity_id": ACTIVITIES[(self.done // 5) % len(ACTIVITIES)],
-                 "correct": self.done % 3 != 0, "ts": iso(time.time())}
+                 "correct": self.done % 3 != 0, "ts": iso(sent := time.time())}
         with _lock:
-            state["sent"].append(time.time())
+            state["sent"].append(sent)
         for attempt in range(RETRIES + 1):
             # A real client retries the same batch (same event ids) on 5xx / no answer: idempotent.
             with self.client.post("/api/events", json={"events": [event]}, name="/api/events",

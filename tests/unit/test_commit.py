@@ -181,3 +181,18 @@ def test_a_retry_of_an_event_still_committing_is_answered_after_its_commit(store
     done_when_retry_answered, retry, original = run(go())
     assert done_when_retry_answered and (retry.accepted, retry.duplicates) == (0, 3)
     assert original.accepted == 3
+
+
+def test_a_conflict_with_an_event_still_committing_is_refused(store):
+    async def go():
+        c = GroupCommitter(store, lambda _: None)
+        c.delay_s = 0.2  # the first batch sits in its commit (out of the queue, not yet in the log)
+        first = asyncio.ensure_future(c.append([ev("attempt", correct=True, event_id="m1")]))
+        await asyncio.sleep(0.05)
+        with pytest.raises(DomainError) as err:
+            await c.append([ev("attempt", correct=False, event_id="m1")])
+        return err.value, await first
+
+    err, first = run(go())
+    assert err.status == 409 and first.accepted == 1
+    assert store.counts()["student_activity_log"] == 1

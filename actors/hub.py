@@ -8,7 +8,10 @@ often when refreshes are slow: ``engine.pacing``), and at least every
 ``refresh_interval_s`` anyway (live-clock courses are re-assessed every second,
 so students go idle on time). Serve replicas call
 ``updates_since`` for the courses their sockets watch and fan out themselves,
-so a hub never holds a socket and one call serves many subscribers.
+so a hub never holds a socket and one call serves many subscribers. Student
+inboxes likewise: each replica long-polls ``inboxes_since`` once per hub for all
+its student sockets (one poll per socket held one of the actor's 1,000 default
+concurrency slots each, so at a thousand sockets other calls queued behind them).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from actors.hub_comms import HubComms
 from actors.hub_support import SupportHub
 from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import DomainError, Handles, Topology
-from actors.wakeups import Wakeups
+from actors.wakeups import INBOXES, Wakeups
 from engine.config import AlertConfig
 from engine.course import Course
 from engine.live_view import CourseView, SeqClock
@@ -38,11 +41,14 @@ from engine.telemetry import LatencyWindow
 log = logging.getLogger(__name__)
 VIEWS = "views"  # the wake-up key of live-view long-polls
 CLOCK_TICK_S = 1.0
-INBOX_KEEP = 200  # live messages kept per student for reconnecting sockets
+INBOX_LOG_KEEP = 10_000  # live student messages kept hub-wide for those polls (the log has them all)
+# An async actor runs at most 1,000 calls at once by default, long-polls included; past that, calls
+# wait for a poll to end (up to ~20 s). Polls are cheap while they wait, so the cap is set far out.
+MAX_CONCURRENCY = 100_000
 FRESH_FOR_S = 15.0  # a course's measured lag is reported this long after its last update
 
 
-@ray.remote(max_restarts=-1, max_task_retries=-1)
+@ray.remote(max_restarts=-1, max_task_retries=-1, max_concurrency=MAX_CONCURRENCY)
 class CourseHub(HubComms, SupportHub):
     def __init__(self, index: int, topology: Topology, refresh_interval_s: float = 0.25,
                  risk_model: str = "auto", data_dir: str | None = None, obs: ObsConfig | None = None,
@@ -69,7 +75,7 @@ class CourseHub(HubComms, SupportHub):
         self._pacer = RefreshPacer(self._push_interval, self._interval)
         self._summaries_in = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._inbox: dict[str, collections.deque] = {}
+        self._inbox_log: collections.deque = collections.deque(maxlen=INBOX_LOG_KEEP)  # (seq, student, message)
         self._init_comms()
 
     async def _ensure_ready(self) -> None:
@@ -125,7 +131,7 @@ class CourseHub(HubComms, SupportHub):
         view = self.views.get(course_id)
         if view is not None:
             view.remove_student(student_id)
-        self._inbox.pop(student_id, None)
+        self._inbox_log = collections.deque((m for m in self._inbox_log if m[1] != student_id), maxlen=INBOX_LOG_KEEP)
         await self._publish(True)
 
     def _apply(self, summaries: list[StudentSummary]) -> None:
@@ -254,20 +260,34 @@ class CourseHub(HubComms, SupportHub):
 
     # -- student inboxes (live delivery; the durable copy is in the log) -------
 
-    async def deliver(self, student_id: str, message: dict[str, Any]) -> int:
-        await self._ensure_ready()
+    def _to_inbox(self, student_id: str, message: dict[str, Any]) -> int:
         seq = self._seqs.next()
-        box = self._inbox.setdefault(student_id, collections.deque(maxlen=INBOX_KEEP))
-        box.append((seq, message))
-        self._note_help(student_id, message)
-        self._wakeups.notify(("student", student_id))
+        self._inbox_log.append((seq, student_id, message))
         return seq
 
-    async def inbox_since(self, student_id: str, seq: int, timeout: float = 15.0) -> dict[str, Any]:
+    async def deliver(self, student_id: str, message: dict[str, Any]) -> int:
         await self._ensure_ready()
-        return await self._long_poll(
-            lambda: [m | {"seq": s} for s, m in self._inbox.get(student_id, ()) if s > seq], timeout,
-            ("student", student_id))
+        seq = self._to_inbox(student_id, message)
+        self._note_help(student_id, message)
+        self._wakeups.notify(INBOXES)
+        return seq
+
+    async def inboxes_since(self, seq: int | None, timeout: float = 15.0) -> dict[str, Any]:
+        """Every student's live messages after ``seq``, for a Serve replica to hand to its own
+        student sockets: {"head", "messages": [(seq, student_id, message)]}; ``seq`` None: the
+        head alone, at once (where a new poller starts)."""
+        await self._ensure_ready()
+        if seq is None:
+            return {"head": self._seqs.last, "messages": []}
+
+        def after() -> list[tuple[int, str, dict[str, Any]]]:
+            out = []
+            for item in reversed(self._inbox_log):  # newest first: stop at the cursor
+                if item[0] <= seq:
+                    break
+                out.append(item)
+            return out[::-1]
+        return await self._long_poll(after, timeout, INBOXES)
 
     async def student_view(self, course_id: str, student_id: str) -> dict[str, Any] | None:
         await self._ensure_ready()

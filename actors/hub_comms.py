@@ -2,8 +2,9 @@
 
 A student's frames (chat, typing, work state) and receipts for the professor
 go to the hub that owns the course, keyed by professor; the professor's chat
-socket long-polls ``professor_inbox_since`` on each hub of its courses, the
-same way student sockets poll their inbox. Nothing here is durable: chat and
+socket long-polls ``professor_inbox_since`` on each hub of its courses
+(professors are few: a poll each; students' inboxes are polled once per replica,
+``CourseHub.inboxes_since``). Nothing here is durable: chat and
 receipts are in the log first; typing and work states are ephemeral by design.
 """
 from __future__ import annotations
@@ -12,9 +13,9 @@ import collections
 from typing import Any
 
 from actors.topology import DomainError
+from actors.wakeups import INBOXES
 
 PROFESSOR_INBOX_KEEP = 500  # frames kept per professor for a socket between two polls
-STUDENT_INBOX_KEEP = 200  # as CourseHub.deliver keeps
 
 
 class HubComms:
@@ -57,10 +58,9 @@ class HubComms:
         await self._ensure_ready()
         seq = 0
         for student_id, message in items:
-            seq = self._seqs.next()
-            box = self._inbox.setdefault(student_id, collections.deque(maxlen=STUDENT_INBOX_KEEP))
-            box.append((seq, message))
-        self._wakeups.notify_many(("student", s) for s, _ in items)
+            seq = self._to_inbox(student_id, message)
+        if items:
+            self._wakeups.notify(INBOXES)
         return seq
 
     async def _consent_set(self) -> set[tuple[str, str]]:

@@ -1,15 +1,16 @@
 """Keyed wake-ups for long-polls: a change wakes only the polls that asked about it.
 
-A hub holds one long-poll per student socket (its inbox), per professor socket (chat and
-receipts) and per professor stream (the live views). With one shared condition every
-refresh of a course woke every student's inbox poll only for it to find nothing and wait
-again: thousands of wake-ups a second at a thousand students. Here each poll waits on its
-own key ("views", ("student", id), ("professor", id)).
+A hub holds one long-poll per professor socket (chat and receipts), per professor stream (the
+live views) and per Serve replica for its student sockets' inboxes. With one shared condition
+every refresh of a course woke every inbox poll only for it to find nothing and wait again. Here
+each poll waits on its own key ("views", ``INBOXES``, ("professor", id)).
 """
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable, Iterable
+
+INBOXES = "inboxes"  # the key of the replicas' student-inbox polls (every student's messages)
 
 
 class Wakeups:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from engine.catalog import Catalog
 from engine.config import AlertConfig
@@ -41,6 +42,8 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = duckdb.connect(str(self.path))
         self._lock = threading.Lock()
+        self._append_lock = threading.Lock()
+        self._append_cur: duckdb.DuckDBPyConnection | None = None
         self._db.execute(resources.files("engine").joinpath("schema.sql").read_text())
         # DuckDB checkpoints (compresses the WAL into the file) when the WAL passes this size, inside
         # whichever commit crosses it: ~0.7 us per event at 16 MB. Bigger, so a burst does not pay
@@ -67,6 +70,10 @@ class Store:
             return False
 
     def close(self) -> None:
+        with self._append_lock:
+            if self._append_cur is not None:
+                self._append_cur.close()
+                self._append_cur = None
         self._db.execute("CHECKPOINT")
         self._db.close()
 
@@ -75,17 +82,15 @@ class Store:
     def append(self, events: list[Event] | EventBatch | ArrowBatch) -> None:
         """Insert one committed batch in a single transaction (the wire table as is, times converted)."""
         batch = log_table(ArrowBatch.of(events), LOG_COLUMNS)
-        cur = self.cursor()
-        try:
+        with self._append_lock:  # one commit at a time (the group committer's order), on one cursor
+            if self._append_cur is None:
+                self._append_cur = self.cursor()
+            cur = self._append_cur
             cur.register("incoming", batch)
-            cur.execute("BEGIN")
-            cur.execute("INSERT INTO student_activity_log SELECT * FROM incoming")
-            cur.execute("COMMIT")
-        except Exception:
-            cur.execute("ROLLBACK")
-            raise
-        finally:
-            cur.close()
+            try:  # one statement: its own transaction (a cursor and BEGIN/COMMIT cost ~0.3 ms a commit)
+                cur.execute("INSERT INTO student_activity_log SELECT * FROM incoming")
+            finally:
+                cur.unregister("incoming")
 
     def event_index(self) -> tuple[IdIndex, dict[str, int], int]:
         """Every logged event id's fingerprint (by id hash), erased ones by sha256, and the highest seq."""
@@ -121,11 +126,16 @@ class Store:
         cur = self.cursor()
         try:
             cur.execute("BEGIN")
-            if rows:
-                cur.executemany(
-                    "INSERT INTO real_time_progress_snapshots VALUES (now(), ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(seq, count, index, r["course_id"], r["student_id"], r["completion"],
-                      r["time_on_task_s"], json.dumps(r["state"])) for r in rows])
+            if rows:  # one Arrow insert: executemany ran a statement per row (~1 ms each)
+                cur.register("snapshot_rows", pa.table({
+                    "course_id": pa.array([r["course_id"] for r in rows], pa.string()),
+                    "student_id": pa.array([r["student_id"] for r in rows], pa.string()),
+                    "completion": pa.array([r["completion"] for r in rows], pa.float64()),
+                    "time_on_task_s": pa.array([r["time_on_task_s"] for r in rows], pa.float64()),
+                    "state": pa.array([json.dumps(r["state"]) for r in rows], pa.string())}))
+                cur.execute("INSERT INTO real_time_progress_snapshots SELECT now(), $seq, $count, $index, "
+                            "course_id, student_id, completion, time_on_task_s, state::JSON FROM snapshot_rows",
+                            {"seq": seq, "count": count, "index": index})
             cur.execute("INSERT OR REPLACE INTO shard_checkpoints VALUES (?, ?, ?, now())",
                         (count, index, seq))
             cur.execute("COMMIT")

@@ -11,6 +11,7 @@ from actors.metrics import ObsConfig, Recorder
 from actors.runtime import Runtime
 from serve.auth import Authenticator, Principal, token_from
 from serve.bodies import ApiError
+from serve.inboxes import StudentInboxes
 from serve.ratelimit import TokenBuckets
 
 
@@ -38,6 +39,7 @@ class ApiContext:
         from serve.observe import Streams
         self.metrics = Recorder(config.obs.enabled, "api", os.getpid(), config.obs.ray_sink)
         self.streams = Streams(self.metrics, lambda *report: self.log.report_push.remote(*report))
+        self.inboxes = StudentInboxes(self.runtime)  # one inbox poll per hub for every student socket here
 
     async def principal(self, token: str | None, client: str) -> Principal:
         # While a client address is over its failure budget, only tokens this replica verified

@@ -73,28 +73,3 @@ async def pump_progress(runtime: Runtime, course_ids: list[str], after_seq: int 
                         await on_idle()
 
     await asyncio.gather(*(per_hub(h, cs) for h, cs in by_hub.items()))
-
-
-async def inbox_pump(runtime: Runtime, student_id: str, course_ids: list[str], send: Send) -> None:
-    """Deliver interventions and messages for a student's courses as they arrive."""
-    hubs = sorted(runtime.hubs_for(course_ids))
-    cursor = {h: 0 for h in hubs}
-
-    async def per_hub(hub: int) -> None:
-        handle = runtime.handles.hub(hub)
-        first = True
-        while True:
-            try:
-                result = await handle.inbox_since.remote(student_id, cursor[hub], 0 if first else poll_timeout())
-            except Exception:
-                log.warning("inbox poll of hub %d failed", hub, exc_info=True)
-                await asyncio.sleep(1.0)
-                continue
-            if first:  # messages from before this socket are in GET /api/student/inbox
-                cursor[hub], first = result["head"], False
-                continue
-            for message in result["messages"]:
-                await send(message)
-            cursor[hub] = max(cursor[hub], result["head"])
-
-    await asyncio.gather(*(per_hub(h) for h in hubs))

@@ -19,7 +19,7 @@ from serve.comms_frames import StudentFrames
 from serve.context import ApiContext, client_of
 from serve.frames import parse_frame
 from serve.routes.events import ingest
-from serve.streams import inbox_pump, pump_progress
+from serve.streams import pump_progress
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -138,7 +138,7 @@ def router(ctx: ApiContext) -> APIRouter:
             await send(message)
             await frames.delivered(message)  # the delivery receipt: the socket send succeeded
 
-        inbox = asyncio.create_task(inbox_pump(ctx.runtime, student_id, courses, deliver))
+        inbox = asyncio.create_task(ctx.inboxes.serve(student_id, courses, deliver))
         ctx.streams.opened("student_ws")
         try:
             await receive_frames()

@@ -142,6 +142,26 @@ def test_a_bulk_message_reaches_exactly_the_students_struggling_on_that_activity
     assert all(i["template"] == "encourage_2" and i["bulk"] for i in listed["interventions"])
 
 
+def test_every_socket_of_a_student_gets_its_messages_and_a_later_socket_not_the_old_ones(stack):
+    """One inbox poll per replica and hub serves every student socket on it: two tabs of one
+    student both get a hint, another student's socket does not, and a socket opened afterwards
+    is not sent it again (it is in GET /api/student/inbox)."""
+    room = create_class(stack, students=2)
+    s0, s1 = list(room.student_tokens)
+    with professor_chat(stack, room) as prof, student_socket(stack, room, s0, prof) as tab1, \
+            student_socket(stack, room, s0, prof) as tab2, student_socket(stack, room, s1, prof) as other:
+        with stack.client(room.professor_token) as c:
+            r = c.post(f"/api/professor/interventions/{s0}", json={
+                "course_id": room.course_id, "kind": "hint", "message": "Both tabs", "activity_id": "act0"})
+        assert r.status_code == 201, r.text
+        for ws in (tab1, tab2):
+            got = recv_until(ws, lambda f: f["type"] == "intervention")
+            assert got["intervention_id"] == r.json()["intervention_id"] and got["message"] == "Both tabs"
+        assert nothing_matching(other, lambda f: f["type"] == "intervention")
+        with student_socket(stack, room, s0, prof) as later:
+            assert nothing_matching(later, lambda f: f["type"] == "intervention")
+
+
 def test_bulk_messages_refuse_unknown_recipients_oversize_text_and_other_professors(stack):
     room, other = create_class(stack, students=3), create_class(stack, students=1)
     s = list(room.student_tokens)

@@ -22,6 +22,7 @@ from typing import Any
 from engine.analytics import derived
 
 log = logging.getLogger("actors.eventlog")
+TICK_S = 0.5  # how often the background task looks (busy or quiet is judged over one tick)
 DERIVE_EVERY_S = 2.0  # a round has a fixed part (~40-80 ms of CPU): at 0.5 s a live class paid it twice a second
 BUSY_EVENTS_PER_S = 5_000  # ingest above this rate: rounds wait (a live class sends ~10-1,000/s)
 DERIVE_YIELD_MAX_S = 5.0  # ... but never longer than this since the last round
@@ -29,23 +30,26 @@ DERIVE_YIELD_MAX_S = 5.0  # ... but never longer than this since the last round
 
 @dataclass
 class BurstYield:
-    """When a background round is due: whenever the tables are behind the log, except while ingest
-    is busy (over ``BUSY_EVENTS_PER_S``), and even then once they have been behind for
-    ``DERIVE_YIELD_MAX_S``. The wait counts from when the tables were last up to date (or a round
-    ran), not from the last round: after a quiet hour a burst used to get a round at its first tick."""
+    """When a background round is due: when the tables are behind the log and the last round was
+    ``every`` seconds ago or more, except while ingest is busy (over ``BUSY_EVENTS_PER_S``, judged
+    per ``TICK_S``), and even then once the tables have been behind for ``DERIVE_YIELD_MAX_S``. That
+    wait counts from when the tables were last known up to date, not from the last round: after a
+    quiet hour a burst used to get a round at its first tick."""
 
     current_at: float  # time.monotonic() when the tables were last known up to date
     last_count: int = 0  # committed events at the last tick
+    round_at: float = float("-inf")  # when the last round started
 
     def tick(self, now: float, committed: int, every: float, behind: bool) -> tuple[bool, bool]:
-        """-> (ingest is busy, a round is due now)."""
-        busy = committed - self.last_count > BUSY_EVENTS_PER_S * every
+        """-> (ingest is busy, a round is due now); call every ``TICK_S``."""
+        busy = committed - self.last_count > BUSY_EVENTS_PER_S * TICK_S
         self.last_count = committed
-        if not behind or (busy and now - self.current_at < DERIVE_YIELD_MAX_S):
-            if not behind:
-                self.current_at = now
+        if not behind:
+            self.current_at = now
             return busy, False
-        self.current_at = now  # the round about to run brings them up to date
+        if (busy and now - self.current_at < DERIVE_YIELD_MAX_S) or now - self.round_at < every:
+            return busy, False
+        self.round_at = self.current_at = now  # the round about to run brings them up to date
         return busy, True
 
 
@@ -76,11 +80,11 @@ class LogAnalytics:
     async def _derive_forever(self) -> None:
         clock = BurstYield(time.monotonic(), self._commit.committed_events)
         while True:
-            every = self._derive_every or DERIVE_EVERY_S
-            await asyncio.sleep(every)
+            await asyncio.sleep(TICK_S)
             if self._commit.closed:  # shutting down: the file is closing
                 return
-            busy, due = clock.tick(time.monotonic(), self._commit.committed_events, every,
+            busy, due = clock.tick(time.monotonic(), self._commit.committed_events,
+                                   self._derive_every or DERIVE_EVERY_S,
                                    behind=self._commit.seq != self._derived_seq)
             if not busy:  # DuckDB's own upkeep, also kept out of bursts (engine/store.py)
                 await asyncio.to_thread(self._store.checkpoint_if_due)

@@ -26,7 +26,7 @@ class Settings:
     refresh_interval_s: float = 0.25  # hubs re-assess at least this often (the idle backstop)
     push_interval_s: float = 0.1  # ... and, under load, at most once per this for new summaries
     api_replicas: int = 1
-    api_max_ongoing_requests: int = 2000
+    api_max_ongoing_requests: int = 10_000  # every open socket counts: 2,000 capped a replica at ~2,000 students
     haproxy: str = "auto"  # auto | on | off
     haproxy_stats_port: int = 0  # 0: pick a free one
     haproxy_metrics_port: int = 0

@@ -25,7 +25,7 @@ class Api:
         return build_app(self._config)
 
 
-def application(config: ApiConfig, replicas: int = 1, max_ongoing_requests: int = 2000,
+def application(config: ApiConfig, replicas: int = 1, max_ongoing_requests: int = 10_000,
                 num_cpus: float = 0.2, autoscale_max: int = 0) -> Any:
     options: dict[str, Any] = {
         "name": "Api",

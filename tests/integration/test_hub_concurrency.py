@@ -11,6 +11,7 @@ import pytest
 import ray
 
 from tests import classroom
+from tests.integration.test_runtime import setup_class
 
 pytestmark = pytest.mark.ray
 
@@ -18,10 +19,7 @@ pytestmark = pytest.mark.ray
 def test_a_hub_answers_at_once_while_1200_long_polls_wait(runtime_factory):
     runtime, _ = runtime_factory(shards=1, hubs=1)
     room = classroom.build(n=5, tag="cc")
-    log = runtime.handles.log
-    ray.get(log.add_professor.remote(room.professor_id, "Prof"))
-    ray.get(log.add_course.remote(room.course_spec()))
-    ray.get(log.add_students.remote(room.course_id, room.roster()))
+    setup_class(runtime, room)
     hub = runtime.handles.hub(0)
     polls = [hub.professor_inbox_since.remote(f"p{i}", 0, 60.0) for i in range(1200)]
     time.sleep(2.0)  # every poll is waiting in the hub

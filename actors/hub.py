@@ -272,13 +272,11 @@ class CourseHub(HubComms, SupportHub):
         self._wakeups.notify(INBOXES)
         return seq
 
-    async def inboxes_since(self, seq: int | None, timeout: float = 15.0) -> dict[str, Any]:
-        """Every student's live messages after ``seq``, for a Serve replica to hand to its own
-        student sockets: {"head", "messages": [(seq, student_id, message)]}; ``seq`` None: the
-        head alone, at once (where a new poller starts)."""
+    async def inboxes_since(self, seq: int, timeout: float = 15.0) -> dict[str, Any]:
+        """Every student's live messages after ``seq`` (wall-clock microseconds, as every hub seq),
+        for a Serve replica to hand to its own student sockets: {"head", "messages": [(seq,
+        student_id, message)]}."""
         await self._ensure_ready()
-        if seq is None:
-            return {"head": self._seqs.last, "messages": []}
 
         def after() -> list[tuple[int, str, dict[str, Any]]]:
             out = []

@@ -7,6 +7,7 @@ read-write process), so analytics queries also come through here.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from importlib import resources
@@ -22,6 +23,8 @@ from engine.course import Activity, Course
 from engine.event_arrow import ArrowBatch, log_table
 from engine.events import Event, EventBatch
 from engine.id_index import IdIndex, id_hashes
+
+log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ("seq", "event_id", "fingerprint", "student_id", "course_id", "activity_id", "type",
                "ts", "received_at", "progress", "correct", "duration_s", "ts_given", "shard_key")
@@ -90,7 +93,11 @@ class Store:
             try:  # one statement: its own transaction (a cursor and BEGIN/COMMIT cost ~0.3 ms a commit)
                 cur.execute("INSERT INTO student_activity_log SELECT * FROM incoming")
             finally:
-                cur.unregister("incoming")
+                try:  # an error here must not pass for a failed insert (the rows are committed)
+                    cur.unregister("incoming")
+                except duckdb.Error:
+                    log.warning("could not unregister a committed batch; a new cursor next time", exc_info=True)
+                    self._append_cur = None
 
     def event_index(self) -> tuple[IdIndex, dict[str, int], int]:
         """Every logged event id's fingerprint (by id hash), erased ones by sha256, and the highest seq."""

@@ -7,14 +7,15 @@ plus two calls per student joining. Now a replica polls ``CourseHub.inboxes_sinc
 for every student's messages and hands each to the sockets of that student it holds. Messages are
 rare next to events, so every replica reading every message costs little.
 
-A socket gets the messages that reach the hub after it registered (earlier ones are in
+A socket gets the messages that reach the hub after it opened (earlier ones are in
 ``GET /api/student/inbox``), in order, through its own queue, so a slow socket delays only itself.
+A poller with no sockets left ends when its poll returns; one that fails retries.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,15 +23,18 @@ from actors.runtime import Runtime
 from serve.streams import poll_timeout
 
 log = logging.getLogger(__name__)
+RETRY_S = 1.0  # after a failed poll (a hub restarting)
 Deliver = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class _Socket:
-    __slots__ = ("queue", "since", "student_id")
+    __slots__ = ("opened", "queue", "student_id")
 
-    def __init__(self, student_id: str, since: dict[int, int | None]) -> None:
+    def __init__(self, student_id: str) -> None:
         self.student_id = student_id
-        self.since = since  # hub -> the poller's head when the socket registered (None: not known yet)
+        # hub seqs are wall-clock microseconds (engine.live_view.SeqClock): a message stamped after
+        # this reached the hub after the socket opened (across nodes, up to their clock skew)
+        self.opened = time.time_ns() // 1000
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
 
@@ -42,7 +46,6 @@ class StudentInboxes:
         self._sockets: dict[str, set[_Socket]] = {}
         self._by_hub: dict[int, int] = {}  # hub -> sockets that need it
         self._pollers: dict[int, asyncio.Task] = {}
-        self._heads: dict[int, int] = {}  # hub -> seq up to which messages were handed out
 
     @property
     def pollers(self) -> int:
@@ -54,12 +57,12 @@ class StudentInboxes:
         if not hubs:
             await asyncio.Event().wait()  # no courses: nothing will come (until cancelled)
             return
-        socket = _Socket(student_id, {h: self._heads.get(h) for h in hubs})
+        socket = _Socket(student_id)
         self._sockets.setdefault(student_id, set()).add(socket)
         for hub in hubs:
             self._by_hub[hub] = self._by_hub.get(hub, 0) + 1
             if hub not in self._pollers:
-                self._pollers[hub] = asyncio.create_task(self._poll_forever(hub))
+                self._pollers[hub] = asyncio.create_task(self._poll_forever(hub, socket.opened))
         try:
             while True:
                 await deliver(await socket.queue.get())
@@ -67,43 +70,27 @@ class StudentInboxes:
             self._sockets[student_id].discard(socket)
             if not self._sockets[student_id]:
                 del self._sockets[student_id]
-            for hub in hubs:
-                self._by_hub[hub] -= 1
-                if not self._by_hub[hub]:  # the last socket on this hub left: stop polling it
+            for hub in hubs:  # a poller with no sockets left stops when its poll returns (not
+                self._by_hub[hub] -= 1  # cancelled: its Ray call would go on anyway, and a socket
+                if not self._by_hub[hub]:  # arriving meanwhile keeps it)
                     del self._by_hub[hub]
-                    poller = self._pollers.pop(hub)
-                    poller.cancel()
-                    self._heads.pop(hub, None)
 
-    async def _poll_forever(self, hub: int) -> None:
-        handle = self._runtime.handles.hub(hub)
-        cursor: int | None = None
+    async def _poll_forever(self, hub: int, cursor: int) -> None:
+        """Poll one hub from ``cursor`` on while any socket here needs it; never dies of an error
+        (a dead poller would leave every socket of this hub here without live messages)."""
         while True:
             try:
-                result = await handle.inboxes_since.remote(cursor, 0 if cursor is None else poll_timeout())
+                result = await self._runtime.handles.hub(hub).inboxes_since.remote(cursor, poll_timeout())
+                for seq, student_id, message in result["messages"]:
+                    for socket in self._sockets.get(student_id, ()):
+                        if seq > socket.opened:
+                            socket.queue.put_nowait(message | {"seq": seq})
+                cursor = max(cursor, result["head"])
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("inbox poll of hub %d failed", hub, exc_info=True)
-                await asyncio.sleep(1.0)
-                continue
-            if cursor is None:  # sockets that registered before the first head: from here on
-                for sockets in self._sockets.values():
-                    for socket in sockets:
-                        if hub in socket.since and socket.since[hub] is None:
-                            socket.since[hub] = result["head"]
-            for seq, student_id, message in result["messages"]:
-                for socket in self._sockets.get(student_id, ()):
-                    since = socket.since.get(hub)
-                    if since is not None and seq > since:
-                        socket.queue.put_nowait(message | {"seq": seq})
-            cursor = max(cursor or 0, result["head"])
-            self._heads[hub] = cursor
-
-    async def close(self) -> None:
-        for poller in self._pollers.values():
-            poller.cancel()
-        for poller in list(self._pollers.values()):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await poller
-        self._pollers.clear()
+                await asyncio.sleep(RETRY_S)
+            if not self._by_hub.get(hub):
+                del self._pollers[hub]
+                return

@@ -1,0 +1,121 @@
+"""A replica's student inboxes (serve/inboxes.py): one poll per hub for every socket, against a
+stand-in hub with the same long-poll contract as ``CourseHub.inboxes_since`` (no Ray)."""
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from serve import inboxes
+from serve.inboxes import StudentInboxes
+
+
+class Hub:
+    """Messages stamped with wall-clock microseconds; polls wait until one is past the cursor."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[int, str, dict]] = []
+        self.polls = 0
+        self.fail_next = 0
+        self.inboxes_since = SimpleNamespace(remote=self._since)
+        self._changed = asyncio.Event()
+
+    def deliver(self, student_id: str, text: str) -> None:
+        self.log.append((time.time_ns() // 1000, student_id, {"type": "intervention", "message": text}))
+        self._changed.set()
+
+    async def _since(self, seq: int, timeout: float) -> dict:
+        self.polls += 1
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("hub restarting")
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.log if m[0] > seq]
+            if found or time.monotonic() >= deadline:
+                return {"head": time.time_ns() // 1000, "messages": found}
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                pass
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    monkeypatch.setattr(inboxes, "poll_timeout", lambda: 0.2)
+    monkeypatch.setattr(inboxes, "RETRY_S", 0.01)
+    return Hub()
+
+
+def replica(hub: Hub) -> StudentInboxes:
+    runtime = SimpleNamespace(hubs_for=lambda courses: {0: list(courses)} if courses else {},
+                              handles=SimpleNamespace(hub=lambda i: hub))
+    return StudentInboxes(runtime)
+
+
+async def open_socket(box: StudentInboxes, student: str, got: list) -> asyncio.Task:
+    async def deliver(message):
+        got.append(message["message"])
+    task = asyncio.create_task(box.serve(student, ["c1"], deliver))
+    await asyncio.sleep(0.01)
+    return task
+
+
+async def settle() -> None:
+    await asyncio.sleep(0.1)
+
+
+def test_each_socket_gets_its_students_messages_from_after_it_opened(hub):
+    async def go():
+        box, tab1, tab2, other, later = replica(hub), [], [], [], []
+        hub.deliver("s0", "before")  # before any socket: in GET /api/student/inbox, not live
+        sockets = [await open_socket(box, "s0", tab1), await open_socket(box, "s0", tab2),
+                   await open_socket(box, "s1", other)]
+        hub.deliver("s0", "hint")
+        await settle()
+        sockets.append(await open_socket(box, "s0", later))
+        hub.deliver("s1", "for s1")
+        await settle()
+        assert box.pollers == 1  # one poll for every socket of the hub
+        for task in sockets:
+            task.cancel()
+        return tab1, tab2, other, later
+
+    tab1, tab2, other, later = asyncio.run(go())
+    assert tab1 == tab2 == ["hint"]
+    assert other == ["for s1"] and later == []
+
+
+def test_a_failing_poll_is_retried_not_lost(hub):
+    async def go():
+        box, got = replica(hub), []
+        hub.fail_next = 2
+        task = await open_socket(box, "s0", got)
+        hub.deliver("s0", "after the hub came back")
+        await settle()
+        task.cancel()
+        return got
+
+    got = asyncio.run(go())
+    assert got == ["after the hub came back"] and hub.polls >= 3
+
+
+def test_a_poller_ends_after_its_last_socket_and_is_kept_by_a_new_one(hub):
+    async def go():
+        box, got = replica(hub), []
+        first = await open_socket(box, "s0", [])
+        first.cancel()
+        await asyncio.sleep(0)
+        second = await open_socket(box, "s1", got)  # before the poll returned: the same poller
+        assert box.pollers == 1
+        hub.deliver("s1", "still live")
+        await settle()
+        second.cancel()
+        await asyncio.sleep(0.5)  # the poll returns, nobody needs it: it ends
+        return box, got
+
+    box, got = asyncio.run(go())
+    assert got == ["still live"] and box.pollers == 0

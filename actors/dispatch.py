@@ -47,7 +47,6 @@ class ShardDispatcher:
         self._sending_since: list[float | None] = [None] * n  # ... and the oldest one in flight
         self._request_ids: list[list[str]] = [[] for _ in range(n)]
         self._told = [0.0] * n  # when each shard was last called (time.monotonic)
-        self.calls = 0  # shard calls made (tests, telemetry)
 
     def start(self, committed_seq: int) -> None:
         """Start senders; the first call to each shard catches it up to ``committed_seq``."""
@@ -112,7 +111,6 @@ class ShardDispatcher:
                 await self._mark_delivered(index, upto)
                 continue
             self._told[index] = time.monotonic()
-            self.calls += 1
             while True:
                 try:
                     params = self._params_for(set(pc.unique(batch.table.column("course_id")).to_pylist()))

@@ -133,7 +133,7 @@ class Store:
         cur = self.cursor()
         try:
             cur.execute("BEGIN")
-            if rows:  # one Arrow insert: executemany ran a statement per row (~1 ms each)
+            if rows:  # one Arrow insert: executemany ran a statement per row (~0.5 ms each)
                 cur.register("snapshot_rows", pa.table({
                     "course_id": pa.array([r["course_id"] for r in rows], pa.string()),
                     "student_id": pa.array([r["student_id"] for r in rows], pa.string()),

@@ -70,9 +70,11 @@ class StudentInboxes:
             self._sockets[student_id].discard(socket)
             if not self._sockets[student_id]:
                 del self._sockets[student_id]
-            for hub in hubs:  # a poller with no sockets left stops when its poll returns (not
-                self._by_hub[hub] -= 1  # cancelled: its Ray call would go on anyway, and a socket
-                if not self._by_hub[hub]:  # arriving meanwhile keeps it)
+            # A poller left without sockets ends when its poll returns, not cancelled here: its Ray
+            # call would wait on the hub anyway, and a socket arriving meanwhile keeps it.
+            for hub in hubs:
+                self._by_hub[hub] -= 1
+                if not self._by_hub[hub]:
                     del self._by_hub[hub]
 
     async def _poll_forever(self, hub: int, cursor: int) -> None:

@@ -52,6 +52,20 @@ class Store:
         # whichever commit crosses it: ~0.7 us per event at 16 MB. Bigger, so a burst does not pay
         # for it; the log checkpoints when ingest is quiet (``checkpoint_if_due``).
         self._db.execute(f"SET checkpoint_threshold = '{WAL_CHECKPOINT_MB}MB'")
+        self.prune_snapshots()
+
+    def prune_snapshots(self) -> int:
+        """Drop snapshot rows a later row of the same student (and shard layout) supersedes; -> rows
+        dropped. Snapshots replace their students' rows as they are written; this clears files
+        written before they did (one row per changed student every 30 s, never pruned)."""
+        cur = self.cursor()
+        try:
+            return cur.execute(
+                "DELETE FROM real_time_progress_snapshots WHERE rowid IN (SELECT rowid FROM "
+                "real_time_progress_snapshots QUALIFY row_number() OVER (PARTITION BY shard_count, "
+                "shard_index, course_id, student_id ORDER BY seq DESC, snapshot_at DESC) > 1)").fetchone()[0]
+        finally:
+            cur.close()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -140,6 +154,11 @@ class Store:
                     "completion": pa.array([r["completion"] for r in rows], pa.float64()),
                     "time_on_task_s": pa.array([r["time_on_task_s"] for r in rows], pa.float64()),
                     "state": pa.array([json.dumps(r["state"]) for r in rows], pa.string())}))
+                # a restart reads each student's latest row only: the rows these replace go
+                cur.execute("DELETE FROM real_time_progress_snapshots WHERE shard_count = $count "
+                            "AND shard_index = $index AND (course_id, student_id) IN "
+                            "(SELECT (course_id, student_id) FROM snapshot_rows)",
+                            {"count": count, "index": index})
                 cur.execute("INSERT INTO real_time_progress_snapshots SELECT now(), $seq, $count, $index, "
                             "course_id, student_id, completion, time_on_task_s, state::JSON FROM snapshot_rows",
                             {"seq": seq, "count": count, "index": index})

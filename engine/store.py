@@ -102,16 +102,10 @@ class Store:
         with self._append_lock:  # one commit at a time (the group committer's order), on one cursor
             if self._append_cur is None:
                 self._append_cur = self.cursor()
-            cur = self._append_cur
-            cur.register("incoming", batch)
-            try:  # one statement: its own transaction (a cursor and BEGIN/COMMIT cost ~0.3 ms a commit)
-                cur.execute("INSERT INTO student_activity_log SELECT * FROM incoming")
-            finally:
-                try:  # an error here must not pass for a failed insert (the rows are committed)
-                    cur.unregister("incoming")
-                except duckdb.Error:
-                    log.warning("could not unregister a committed batch; a new cursor next time", exc_info=True)
-                    self._append_cur = None
+            # one statement, its own transaction, straight from the Arrow table: a cursor and
+            # BEGIN/COMMIT cost ~0.3 ms a commit, registering the table as a view ~0.55 ms more
+            # (a one-event commit: 1.8 -> 1.25 ms of CPU; the same per row for big batches)
+            self._append_cur.from_arrow(batch).insert_into("student_activity_log")
 
     def event_index(self) -> tuple[IdIndex, dict[str, int], int]:
         """Every logged event id's fingerprint (by id hash), erased ones by sha256, and the highest seq."""

@@ -9,13 +9,6 @@ from engine.store import Store
 from tests.factories import ev
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "log.duckdb")
-    yield s
-    s.close()
-
-
 def run(coro):
     return asyncio.run(coro)
 

@@ -1,7 +1,6 @@
 """Shard snapshots in the DuckDB file: a restart reads each student's latest state, and rows a later
 snapshot replaces are gone (a 3-hour class of 1,000 left ~360k superseded rows before)."""
 import duckdb
-import pytest
 
 from engine.store import Store
 
@@ -15,13 +14,6 @@ def rows_of(store: Store) -> list[tuple]:
     return store.cursor().execute(
         "SELECT shard_count, shard_index, course_id, student_id, seq FROM real_time_progress_snapshots "
         "ORDER BY ALL").fetchall()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "log.duckdb")
-    yield s
-    s.close()
 
 
 def test_a_snapshot_replaces_its_students_rows_and_keeps_the_others(store):

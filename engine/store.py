@@ -110,9 +110,11 @@ class Store:
     def event_index(self) -> tuple[IdIndex, dict[str, int], int]:
         """Every logged event id's fingerprint (by id hash), erased ones by sha256, and the highest seq."""
         cur = self.cursor()
-        table = cur.sql("SELECT event_id, fingerprint FROM student_activity_log").to_arrow_table()
-        index = IdIndex(table.num_rows)
-        index.add(id_hashes(table.column(0)), table.column(1).to_numpy())
+        rows = cur.execute("SELECT count(*) FROM student_activity_log").fetchall()[0][0]
+        index = IdIndex(rows)
+        ids = cur.sql("SELECT event_id, fingerprint FROM student_activity_log").to_arrow_reader(1 << 16)
+        for chunk in ids:  # a chunk at a time: ids become Python strings to be hashed
+            index.add(id_hashes(chunk.column(0)), chunk.column(1).to_numpy())
         erased = dict(cur.execute("SELECT event_id_hash, fingerprint FROM erased_event_ids").fetchall())
         max_seq = cur.execute("SELECT coalesce(max(seq), 0) FROM student_activity_log").fetchone()[0]
         return index, erased, int(max_seq)

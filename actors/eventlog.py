@@ -136,6 +136,10 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
     async def authenticate(self, token_hash: str) -> tuple[str, str] | None:
         return self._registry.principal(token_hash)
 
+    async def authenticate_many(self, token_hashes: list[str]) -> list[tuple[str, str] | None]:
+        """``authenticate`` for each (an API replica re-checks the tokens it caches, together)."""
+        return [self._registry.principal(h) for h in token_hashes]
+
     async def add_professor(self, professor_id: str, name: str, email: str | None = None,
                             rotate: bool = False) -> tuple[dict[str, Any], bool]:
         return self._registry.add_professor(professor_id, name, email, rotate)

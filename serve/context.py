@@ -33,7 +33,8 @@ class ApiContext:
         self.config = config
         self.runtime = Runtime.connect(config.namespace, config.shards, config.hubs)
         self.log = self.runtime.handles.log
-        self.auth = Authenticator(config.admin_token_hash, lambda h: self.log.authenticate.remote(h))
+        self.auth = Authenticator(config.admin_token_hash, lambda h: self.log.authenticate.remote(h),
+                                  lambda hs: self.log.authenticate_many.remote(hs))
         self.limits = TokenBuckets(config.rate_per_s, config.rate_burst)
         self.failures = TokenBuckets(config.auth_failures_per_min / 60.0, config.auth_failures_per_min)
         from serve.observe import Streams

@@ -35,7 +35,7 @@ class LogPrivacy:
         await self._commit.settle()
         await self.wait_delivered()
         async with self._derive_paused():  # no analytics round re-derives their rows meanwhile
-            removed, events = await asyncio.to_thread(self._read, privacy.erase, student_id)
+            removed, events = await asyncio.to_thread(self._store.erase_student, student_id)
         self._commit.forget(events)
         await asyncio.to_thread(self._read, lambda cur: cur.execute("CHECKPOINT"))
         shard = self._handles.shard(self._topology.shard_of(student_id))

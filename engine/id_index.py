@@ -11,7 +11,8 @@ The hash is Python's own ``hash(str)`` (SipHash, keyed at random per process): ~
 batches of one or two events, and polars spent ~0.5 ms of CPU on each such call from a busy process
 (against ~0.04 ms). Being keyed per process is fine: hashes are only compared within one process,
 and the table is rebuilt from the logged ids at every start. A client cannot aim ids at one hash
-without the key.
+without the key (unless PYTHONHASHSEED is fixed for the log: then crafted ids could share a hash,
+and each such batch would cost a query to the log, never a wrong answer).
 
 A hash is not the id: two ids can share one. So a hit is trusted only when the fingerprint matches
 too (a duplicate: both 64-bit digests equal, ~2^-128 for different events); a hit with a different

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from engine import privacy
 from engine.catalog import Catalog
 from engine.config import AlertConfig
 from engine.course import Activity, Course
@@ -47,6 +48,9 @@ class Store:
         self._lock = threading.Lock()
         self._append_lock = threading.Lock()
         self._append_cur: duckdb.DuckDBPyConnection | None = None
+        # a snapshot replaces its students' rows, an erasure deletes one student's: two transactions
+        # deleting the same rows conflict in DuckDB, so they take turns
+        self._student_rows = threading.Lock()
         self._db.execute(resources.files("engine").joinpath("schema.sql").read_text())
         # DuckDB checkpoints (compresses the WAL into the file) when the WAL passes this size, inside
         # whichever commit crosses it: ~0.7 us per event at 16 MB. Bigger, so a burst does not pay
@@ -139,7 +143,25 @@ class Store:
 
     # -- snapshots -----------------------------------------------------------
 
-    def write_snapshot(self, count: int, index: int, seq: int, rows: list[dict[str, Any]]) -> None:
+    def write_snapshot(self, count: int, index: int, seq: int, rows: list[dict[str, Any]],
+                       keep: Callable[[str], bool] | None = None) -> None:
+        """The shard's changed students and its checkpoint at ``seq``, in one transaction; rows whose
+        student ``keep`` refuses (erased since the shard sent them) are left out."""
+        with self._student_rows:
+            if keep is not None:  # asked under the lock: an erasure that ran first is not undone
+                rows = [r for r in rows if keep(r["student_id"])]
+            self._write_snapshot(count, index, seq, rows)
+
+    def erase_student(self, student_id: str) -> tuple[dict[str, int], dict[str, int]]:
+        """``privacy.erase`` (every row about the student, one transaction), never beside a snapshot."""
+        with self._student_rows:
+            cur = self.cursor()
+            try:
+                return privacy.erase(cur, student_id)
+            finally:
+                cur.close()
+
+    def _write_snapshot(self, count: int, index: int, seq: int, rows: list[dict[str, Any]]) -> None:
         cur = self.cursor()
         try:
             cur.execute("BEGIN")

@@ -79,14 +79,14 @@ class Authenticator:
         if hmac.compare_digest(digest, self._admin_hash):
             return ADMIN
         now = time.monotonic()
-        self._used[digest] = now
         cached = self._cache.get(digest)
         if cached and cached[1] > now:
+            self._used[digest] = now
             return cached[0]
         found = await self._lookup(digest)
         if found is None:
-            self._used.pop(digest, None)
             raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+        self._used[digest] = now  # only verified tokens are remembered (guesses would grow this)
         principal = Principal(*found)
         if len(self._cache) >= CACHE_MAX:
             self._cache.clear()
@@ -121,7 +121,9 @@ class Authenticator:
         if not due:
             return 0
         checked = time.monotonic()  # valid as of the call: extend from here, not from its answer
-        for digest, found in zip(due, await self._lookup_many(due)):
+        async with asyncio.timeout(self._ahead):  # a stuck log: the entries expire as they would have
+            answers = await self._lookup_many(due)
+        for digest, found in zip(due, answers):
             cached = self._cache.get(digest)
             if cached is None:
                 continue

@@ -59,12 +59,16 @@ def free_blocks(count: int, size: int) -> list[int]:
 
 
 def _search_range(need: int, low: int = 20000) -> tuple[int, int]:
+    """Ports to search: below the ephemeral range, else above it, else (no room either side) 20000-60000."""
     try:
-        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral_low = 32768
-    if ephemeral_low - low >= max(1024, 16 * need):
-        return low, ephemeral_low
+        ephemeral = [int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[:2]]
+    except (OSError, ValueError):
+        ephemeral = [32768, 60999]
+    room = max(1024, 16 * need)
+    if ephemeral[0] - low >= room:
+        return low, ephemeral[0]
+    if 65536 - (ephemeral[1] + 1) >= room:
+        return ephemeral[1] + 1, 65536
     return low, 60000
 
 

@@ -10,15 +10,17 @@ from pathlib import Path
 from serve.launch import _is_free, free_blocks
 
 
-def ephemeral_low() -> int:
-    return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+def ephemeral() -> tuple[int, int]:
+    low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[:2]
+    return int(low), int(high)
 
 
 def test_two_disjoint_blocks_of_bindable_ports_outside_the_ephemeral_range():
     http, grpc = free_blocks(2, 16)
     assert abs(http - grpc) >= 16
     for first in (http, grpc):
-        assert 20000 <= first and first + 16 <= ephemeral_low()
+        low, high = ephemeral()
+        assert first + 16 <= low or first > high  # this machine leaves room on one side at least
         for port in range(first, first + 16):
             with socket.socket() as s:  # as uvicorn and gRPC bind their listeners
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

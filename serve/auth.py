@@ -120,7 +120,6 @@ class Authenticator:
         due = [d for d, (_, expires) in self._cache.items() if expires - now < self._ahead and d in self._used]
         if not due:
             return 0
-        checked = time.monotonic()  # valid as of the call: extend from here, not from its answer
         async with asyncio.timeout(self._ahead):  # a stuck log: the entries expire as they would have
             answers = await self._lookup_many(due)
         for digest, found in zip(due, answers):
@@ -130,7 +129,7 @@ class Authenticator:
             if found is None or Principal(*found) != cached[0]:
                 del self._cache[digest]
             else:
-                self._cache[digest] = (cached[0], checked + self._cache_s)
+                self._cache[digest] = (cached[0], now + self._cache_s)  # from before the call, not its answer
         return len(due)
 
 

@@ -6,6 +6,7 @@ import collections
 import pytest
 import ray
 
+from actors.registry import hash_token
 from tests import classroom
 from tests.classroom import comparable, reference_states
 
@@ -135,3 +136,13 @@ def test_verify_against_log_finds_agreement_and_a_tampered_shard(loaded):
     shard = runtime.handles.shard(runtime.topology.shard_of(victim))
     assert ray.get(shard.forget.remote(victim)) == 1
     assert runtime.verify_against_log()["mismatched"] == [f"{room.course_id}/{victim}"]
+
+
+def test_the_log_checks_many_tokens_in_one_call(loaded):
+    """What an API replica's token re-check asks (serve/auth.py): a rotated token and one never
+    issued come back as None, the current one as its principal, in the order asked."""
+    log = loaded[0].handles.log
+    first, _ = ray.get(log.add_professor.remote("p-tokens", "P"))
+    rotated, _ = ray.get(log.add_professor.remote("p-tokens", "P", None, True))
+    asked = [hash_token(first["token"]), hash_token(rotated["token"]), hash_token("cpp_never-issued")]
+    assert ray.get(log.authenticate_many.remote(asked)) == [None, ("professor", "p-tokens"), None]

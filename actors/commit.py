@@ -90,15 +90,37 @@ class GroupCommitter:
             future = asyncio.get_running_loop().create_future()
             self.index.add(hashes[indexed], prints[indexed])
             self._pending.append((hashes[indexed], future, batch))
+            await self._after(waits, future)
             self._queue.append((batch, future))
             rid = logs.request_id.get()
             if rid is not None:
                 self._request_of[id(batch)] = rid
             self._wake.set()
             ack.first_seq, ack.last_seq = await future
-        for wait in waits:
-            await asyncio.shield(wait)
+        else:
+            await self._after(waits, None)
         return ack
+
+    async def _after(self, waits: list[Awaitable], reserved: asyncio.Future | None) -> None:
+        """Wait for the commits holding this batch's retried events before committing the rest:
+        if one fails, this batch fails whole (nothing of it committed) and gives its ids back."""
+        try:
+            for wait in waits:
+                await asyncio.shield(wait)
+        except BaseException as exc:
+            failure = exc
+            if not isinstance(exc, DomainError) and not asyncio.current_task().cancelling():
+                failure = DomainError(503, "log", "an earlier request with these events was abandoned; "
+                                                  "send them again")  # its caller went away: not ours
+            if reserved is not None:
+                self.index.remove(self._settled(reserved))
+                if not reserved.done():  # a retry of this batch, waiting on it, fails with it
+                    reserved.set_exception(failure if isinstance(failure, DomainError) else
+                                           DomainError(503, "log", "an earlier commit failed; send again"))
+                    reserved.exception()  # retrieved: only later waiters need it
+            if failure is exc:
+                raise
+            raise failure from None
 
     def _sort_out(self, batch: EventBatch | ArrowBatch, hashes: np.ndarray, found: np.ndarray,
                   known: np.ndarray) -> tuple[list[int], list[int], list[Awaitable]]:

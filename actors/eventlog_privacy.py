@@ -12,7 +12,8 @@ from engine.events import iso
 
 
 class LogPrivacy:
-    """Uses the EventLog's ``catalog``, ``_registry``, ``_commit``, ``_handles``, ``_topology``, ``_read``."""
+    """Uses the EventLog's ``catalog``, ``_registry``, ``_commit``, ``_xapi``, ``_handles``, ``_topology``,
+    ``_read``."""
 
     def _known_student(self, student_id: str) -> None:
         if student_id not in self.catalog.students:
@@ -26,13 +27,22 @@ class LogPrivacy:
         await self.audit("admin", "admin", "export_student", privacy.erased_id(student_id))
         return {"student_id": student_id, "exported_at": iso(time.time()), "tables": tables}
 
+    async def _stop_new_events(self, student_id: str) -> list[str]:
+        """Take the student off the roster (no new event of theirs passes from here on) and wait
+        for what was queued before to commit; -> their courses. A statement being checked and
+        stored holds the xAPI desk until its events are queued, so it is waited for too."""
+        async with self._xapi.planning:
+            self._known_student(student_id)  # again: another erasure of theirs may have run meanwhile
+            courses = self._registry.forget_student(student_id)
+        await self._commit.settle()
+        return courses
+
     async def erase_student(self, student_id: str) -> dict[str, Any]:
         """Purge one student everywhere: log rows, statements, snapshots, derived rows, live state.
 
         Their event ids are kept only as hashes, so a retried batch is still a duplicate."""
         self._known_student(student_id)
-        courses = self._registry.forget_student(student_id)  # from here on no new event of theirs passes
-        await self._commit.settle()
+        courses = await self._stop_new_events(student_id)
         await self.wait_delivered()
         async with self._derive_paused():  # no analytics round re-derives their rows meanwhile
             removed, events = await asyncio.to_thread(self._store.erase_student, student_id)

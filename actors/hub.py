@@ -72,6 +72,7 @@ class CourseHub(HubComms, SupportHub):
         self._wakeups = Wakeups()
         self._ready: asyncio.Future | None = None
         self._last_tick = 0.0
+        self._refresh_failed: dict[str, float] = {}  # course -> when its failing refresh was last logged
         self._pacer = RefreshPacer(self._push_interval, self._interval)
         self._summaries_in = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -184,9 +185,14 @@ class CourseHub(HubComms, SupportHub):
         if tick:
             self._last_tick = now
         before = self._seqs.last
-        for view in self.views.values():
+        for course_id, view in self.views.items():
             if view.dirty or (tick and view.clock.mode == "live"):
-                view.refresh()
+                try:
+                    view.refresh()
+                except Exception:  # one course's fault must not stop the others' refreshes
+                    if now - self._refresh_failed.get(course_id, -60.0) >= 60.0:
+                        self._refresh_failed[course_id] = now
+                        log.exception("refresh of course %s failed", course_id)
         self._comms_tick()
         return self._seqs.last != before
 

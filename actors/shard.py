@@ -76,6 +76,9 @@ class StudentShard:
 
     async def _recover(self) -> None:
         started = time.perf_counter()
+        # from scratch: a recovery that failed part-way (and is tried again) folded some events
+        # into students the snapshot does not hold, and would fold them a second time
+        self.states, self._voided, self._rebuild, self._dirty = {}, {}, set(), set()
         seq, rows = await self._handles.log.load_snapshot.remote(self.index)
         for row in rows:
             state = from_snapshot(row)
@@ -103,6 +106,8 @@ class StudentShard:
             events, params = await self._handles.log.shard_events.remote(self.index, self.applied, upto)
             if not events:
                 break
+            if events[0].seq <= self.applied:  # another call folded some meanwhile (two pulls at once)
+                events = [e for e in events if e.seq > self.applied]
             self._fold(events, params)
             await self._rebuild_students()
             total += len(events)
@@ -147,6 +152,9 @@ class StudentShard:
             self._refolding += 1
             try:
                 events, params = await self._handles.log.student_log.remote(key[0], key[1], self.applied)
+            except BaseException:
+                self._rebuild.add(key)  # still to refold: no snapshot may pass its void marker
+                raise
             finally:
                 self._refolding -= 1
             self._params.update(params)

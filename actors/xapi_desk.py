@@ -57,6 +57,13 @@ class XapiDesk:
         self.credentials[key] = (institution, frozenset(course_ids))
         return {"key": key, "secret": secret, "institution": institution, "course_ids": sorted(set(course_ids))}
 
+    @property
+    def planning(self) -> asyncio.Lock:
+        """Held while statements are checked against the roster and stored, and released only as
+        their events queue for commit. An erasure holds it while it takes the student off the
+        roster, so a statement either queues before (and is erased with the rest) or sees them gone."""
+        return self._lock
+
     def caller(self, role: str, principal_id: str) -> Caller:
         """The scope of whoever sends or reads statements."""
         if role == "admin":

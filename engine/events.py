@@ -23,9 +23,11 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
+from engine import instants
 from engine.ids import ID_PATTERN, MAX_EVENT_ID
 
 MAX_BATCH = 1000
@@ -51,6 +53,16 @@ class EventIn(BaseModel):
     progress: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
     correct: StrictBool | None = None
     duration_s: Annotated[float, Field(ge=0.0, le=86_400.0, allow_inf_nan=False)] | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _a_time_we_can_keep(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            try:
+                instants.epoch(value)
+            except ValueError as exc:
+                raise ValueError(f"ts: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _fields_the_type_needs(self) -> EventIn:
@@ -134,7 +146,7 @@ def quantize(epoch: float) -> float:
 def from_model(e: EventIn, received_at: float) -> Event:
     ts_given = e.ts is not None
     received_at = quantize(received_at)
-    ts = quantize(_epoch(e.ts)) if ts_given else received_at
+    ts = quantize(instants.epoch(e.ts)) if ts_given else received_at
     event = Event(e.event_id, e.student_id, e.course_id, e.activity_id, e.type, ts,
                   e.progress, e.correct, e.duration_s, ts_given, received_at)
     return event._replace(fingerprint=event.content_fingerprint())
@@ -196,12 +208,6 @@ class EventBatch:
         if len(batches) == 1:
             return batches[0]
         return EventBatch(tuple([v for b in batches for v in b.cols[i]] for i in range(len(Event._fields))))
-
-
-def _epoch(value: datetime) -> float:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
 
 
 def iso(epoch: float | None) -> str | None:

@@ -97,24 +97,29 @@ class IdIndex:
         self._gone += int(hit.sum())
 
     def _place(self, h: np.ndarray, fps: np.ndarray) -> None:
+        """Write each hash into the first free slot of its bucket. Hashes sharing a bucket take
+        consecutive slots (their rank among the batch's hashes for that bucket, found by one sort);
+        those past a full bucket spill into the next one, in another round (rare below MAX_LOAD)."""
         mask = len(self._keys) - 1
         bucket = (h & np.uint64(mask)).astype(np.int64)
         todo = np.arange(len(h))
-        while todo.size:  # each round writes one hash into each bucket it reaches (almost all: round 1)
-            at = bucket[todo]
-            fill = self._fill[at]
-            full = fill >= WIDTH
-            if full.any():  # spill into the next bucket
-                bucket[todo[full]] = (at[full] + 1) & mask
-            _, first = np.unique(np.where(full, -1, at), return_index=True)
-            first = first[~full[first]]
-            rows, at, fill = todo[first], at[first], fill[first]
-            self._keys[at, fill] = h[rows]
-            self._vals[at, fill] = fps[rows]
-            self._fill[at] += 1
-            placed = np.zeros(len(h), bool)
-            placed[rows] = True
-            todo = todo[~placed[todo]]
+        while todo.size:
+            order = todo[np.argsort(bucket[todo], kind="stable")]
+            at = bucket[order]
+            starts = np.ones(len(at), bool)
+            starts[1:] = at[1:] != at[:-1]
+            position = np.arange(len(at))
+            rank = position - np.maximum.accumulate(np.where(starts, position, 0))
+            slot = self._fill[at] + rank
+            fits = slot < WIDTH
+            rows = order[fits]
+            self._keys[at[fits], slot[fits]] = h[rows]
+            self._vals[at[fits], slot[fits]] = fps[rows]
+            ends = np.ones(len(at), bool)  # each bucket's last hash: the bucket's new fill
+            ends[:-1] = starts[1:]
+            self._fill[at[ends]] = np.minimum(slot[ends] + 1, WIDTH)
+            todo = order[~fits]
+            bucket[todo] = (bucket[todo] + 1) & mask
 
     def _grow(self, need: int) -> None:
         live = self._keys > GONE

@@ -48,8 +48,11 @@ def build(body: dict[str, Any], course: Course, professor_id: str, student_id: s
             raise InterventionError(422, field, f"unknown activity '{value}' in course '{course.course_id}'")
     url = body.get("resource_url")
     if url is not None:
-        parsed = urlparse(str(url))
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        try:
+            parsed = urlparse(str(url))
+        except ValueError:  # e.g. "http://[::1": an unclosed IPv6 host
+            parsed = None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise InterventionError(422, "resource_url", "must be an http(s) URL")
     minutes = body.get("extension_minutes")
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))

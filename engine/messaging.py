@@ -11,7 +11,7 @@ random part of the recipients as a comparison group: recorded with
 from __future__ import annotations
 
 import random
-import string
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,19 +61,14 @@ def templates() -> list[dict[str, str]]:
     return [{"template_id": t.template_id, "title": t.title, "text": t.text} for t in TEMPLATES.values()]
 
 
+_PLACEHOLDER = re.compile(r"\{(first_name|name|activity|course)\}")
+
+
 def render(text: str, name: str, activity: str, course: str) -> str:
-    """Fill a template's placeholders; unknown placeholders are left as written."""
+    """Fill a template's placeholders; anything else in braces (unknown placeholders, code, a
+    lone brace) is left as written."""
     values = {"first_name": (name.split() or [name])[0], "name": name, "activity": activity, "course": course}
-    out = []
-    for literal, field, spec, conversion in string.Formatter().parse(text):
-        out.append(literal)
-        if field is None:
-            continue
-        if field in values and not spec and not conversion:
-            out.append(values[field])
-        else:
-            out.append("{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}")
-    return "".join(out)
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
 def check_text(text: Any, field: str = "text") -> str:

@@ -85,7 +85,10 @@ def _email(name: str, value: Any) -> str | None:
 def _url(name: str, value: Any) -> str | None:
     if value is None or value == "":
         return None
-    parsed = urlparse(value) if isinstance(value, str) else None
+    try:
+        parsed = urlparse(value) if isinstance(value, str) else None
+    except ValueError:  # e.g. "http://[::1": an unclosed IPv6 host
+        parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc or len(value) > MAX_URL:
         raise PreferenceError(name, "must be an http:// or https:// URL")
     return value

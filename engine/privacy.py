@@ -80,6 +80,8 @@ def erase(cur: duckdb.DuckDBPyConnection, student_id: str) -> tuple[dict[str, in
         if ids:
             cur.executemany("INSERT OR IGNORE INTO erased_event_ids VALUES (?, ?)",
                             [(erased_id(e), fp) for e, fp in ids])
+            cur.execute("INSERT OR REPLACE INTO log_high_water SELECT 1, greatest(max(seq), (SELECT max(seq) "
+                        "FROM log_high_water)) FROM student_activity_log")  # their rows may be the newest
         for table, cond in _scopes(cur):
             n = cur.execute(f"SELECT count(*) FROM {table} WHERE {cond}", {"sid": student_id}).fetchone()[0]
             if n:

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS real_time_progress_snapshots (
     snapshot_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL, shard_count INTEGER NOT NULL,
     shard_index INTEGER NOT NULL, course_id VARCHAR NOT NULL, student_id VARCHAR NOT NULL,
     completion DOUBLE NOT NULL, time_on_task_s DOUBLE NOT NULL, state JSON NOT NULL);
+-- The highest seq ever handed out, kept when an erasure deletes the newest rows: seqs are never
+-- reused, so checkpoints and derived tables (which record seqs) never skip a later event.
+CREATE TABLE IF NOT EXISTS log_high_water (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS shard_checkpoints (
     shard_count INTEGER NOT NULL, shard_index INTEGER NOT NULL, seq BIGINT NOT NULL,
     written_at TIMESTAMP NOT NULL DEFAULT now(), PRIMARY KEY (shard_count, shard_index));

@@ -30,7 +30,7 @@ TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_
           "engagement_metrics", "alert_configurations", "professors", "courses", "students",
           "enrollments", "tokens", "messages", "office_hours_queue", "audit_log",
           "shard_checkpoints", "erased_event_ids", "xapi_statements", "xapi_credentials",
-          "work_view_consents", "xapi_actor_map", "peer_groups", "peer_pairs", "notification_preferences", "notification_log")
+          "work_view_consents", "xapi_actor_map", "peer_groups", "peer_pairs", "notification_preferences", "notification_log", "log_high_water")
 
 
 WAL_CHECKPOINT_MB = 256  # a restart replays at most this much WAL (~1 s here for 224 MB, 1.8M events)
@@ -117,7 +117,8 @@ class Store:
         for chunk in ids:  # a chunk at a time: ids become Python strings to be hashed
             index.add(id_hashes(chunk.column(0)), chunk.column(1).to_numpy())
         erased = dict(cur.execute("SELECT event_id_hash, fingerprint FROM erased_event_ids").fetchall())
-        max_seq = cur.execute("SELECT coalesce(max(seq), 0) FROM student_activity_log").fetchone()[0]
+        max_seq = cur.execute("SELECT greatest(coalesce((SELECT max(seq) FROM student_activity_log), 0), "
+                              "coalesce((SELECT max(seq) FROM log_high_water), 0))").fetchone()[0]
         return index, erased, int(max_seq)
 
     def fingerprints_of(self, event_ids: list[str]) -> dict[str, int]:

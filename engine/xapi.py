@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
+from engine import instants
 from engine.catalog import Catalog
 from engine.events import Event, quantize
 from engine.xapi_validate import VOIDED_VERB, StatementError, object_type, validate
@@ -153,7 +153,4 @@ def _duration(raw: Any) -> float | None:
 
 
 def _time(raw: str) -> float:
-    value = datetime.fromisoformat(str(raw).replace(",", "."))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    return instants.parse(str(raw))  # checked by ``validate`` already (engine/xapi_formats.py)

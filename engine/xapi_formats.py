@@ -9,6 +9,8 @@ import re
 from datetime import datetime
 from typing import Any
 
+from engine import instants
+
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
 MAILTO_RE = re.compile(r"^mailto:[^@\s:/]+@[^@\s/]+$")
@@ -113,9 +115,14 @@ def timestamp(value: Any, path: str) -> datetime:
     if m.group("tz") and m.group("tz").startswith("-") and set(m.group("tz")[1:]) <= {"0", ":"}:
         fail(path, "a -00:00 offset is not ISO 8601; use Z or +00:00", "4.5.s1.b1")
     try:
-        return datetime.fromisoformat(value.replace(",", "."))
+        parsed = datetime.fromisoformat(value.replace(",", "."))
     except ValueError:
         raise StatementError(path, "is not a real date and time", "4.5.s1.b1") from None
+    try:
+        instants.epoch(parsed)
+    except ValueError as exc:
+        raise StatementError(path, str(exc), "4.5.s1.b1") from None
+    return parsed
 
 
 def duration(value: Any, path: str) -> str:

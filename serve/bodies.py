@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from engine import instants
 from engine.events import EventIn
 from engine.ids import ID_PATTERN
 
@@ -63,13 +64,21 @@ class ProfessorIn(Strict):
     rotate_token: bool = False
 
 
+def _keepable(value: datetime) -> datetime:
+    instants.epoch(value)  # ValueError naming the accepted range
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_keepable)]
+
+
 class ActivityIn(Strict):
     activity_id: Id
     title: Text
     expected_minutes: Annotated[float, Field(gt=0, le=10_000)]
     xapi_iri: Annotated[str, StringConstraints(max_length=2000)] | None = None
     simplified_of: Id | None = None
-    due_at: datetime | None = None
+    due_at: Instant | None = None
 
 
 class CourseIn(Strict):
@@ -78,8 +87,8 @@ class CourseIn(Strict):
     title: Text
     clock: Literal["live", "event"] = "live"
     activities: Annotated[list[ActivityIn], Field(min_length=1, max_length=500)]
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
 
 
 class StudentIn(Strict):

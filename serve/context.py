@@ -69,6 +69,13 @@ class ApiContext:
         token = value.strip() if scheme.lower() == "bearer" else ws.query_params.get("token")
         return await self.principal(token or None, client_of(ws))
 
+    async def own_course_in(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        """``own_course`` of the body's ``course_id``: 422 naming it when missing or not text."""
+        course_id = body.get("course_id")
+        if not isinstance(course_id, str) or not course_id:
+            raise ApiError(422, "course_id", "required: the id of one of your courses")
+        return await self.own_course(principal, course_id)
+
     async def own_course(self, principal: Principal, course_id: str) -> dict[str, Any]:
         """The course, if the caller may see it: 404 unknown, 403 someone else's."""
         course = await self.log.course.remote(course_id)

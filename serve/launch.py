@@ -125,6 +125,11 @@ def prepare_environment(settings: Settings, run_dir: Path) -> Ingress:
         "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(ha_dir / "metrics.sock"),
         "RAY_SERVE_HAPROXY_STATS_PORT": str(stats),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(metrics),
+        # HAProxy logs each full request line (``?token=`` included) to syslog, by default UDP
+        # 127.0.0.1:514: any syslog daemon there would keep tokens. Point it at a socket nobody
+        # opens, so the lines go nowhere (HAProxy says once on stderr that it cannot send them);
+        # the app's own access log, with tokens scrubbed, is the one kept (serve/observe.py).
+        "RAY_SERVE_HAPROXY_LOG_TARGET": str(ha_dir / "no-syslog.sock"),
     })
     return Ingress("haproxy", f"HAProxy ingress ({binary})", stats, metrics, ha_dir)
 

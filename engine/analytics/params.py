@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from engine import instants
 from engine.ids import ID_PATTERN
 
 MAX_BUCKETS = 240          # trajectory / session buckets; wider ranges widen the bucket
@@ -77,9 +78,11 @@ def _time(raw: str | None, field: str, fail) -> float | None:
     except ValueError:
         fail(field, f"must be an ISO-8601 time such as 2026-01-05T09:00:00Z, got {raw[:40]!r}")
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    try:
+        return instants.epoch(value)
+    except ValueError as exc:
+        fail(field, str(exc))
+        return None
 
 
 def _minutes(raw: str | None, field: str, bounds: tuple[int, int], default: int, fail) -> int:
@@ -88,7 +91,7 @@ def _minutes(raw: str | None, field: str, bounds: tuple[int, int], default: int,
     text = raw.strip().lower()
     scale = 60 if text.endswith("h") else 1
     text = text.rstrip("hm")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # '²'.isdigit() is True, int('²') fails
         fail(field, f"must be a whole number of minutes (e.g. 5, 15m, 1h), got {raw[:40]!r}")
         return default
     value = int(text) * scale

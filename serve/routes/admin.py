@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine import instants
 from serve.auth import Principal, require
 from serve.bodies import ApiError, CourseIn, ProfessorIn, RosterIn, documented, read_json, validate
 from serve.context import ApiContext
@@ -86,7 +87,7 @@ class FaultsIn(BaseModel):
 def _epochs(spec: dict[str, Any]) -> dict[str, Any]:
     """ISO datetimes in a course spec -> epoch seconds (the engine's time unit)."""
     def conv(v: Any) -> Any:
-        return v.timestamp() if isinstance(v, datetime) else v
+        return instants.epoch(v) if isinstance(v, datetime) else v  # naive: UTC
     out = {k: conv(v) for k, v in spec.items()}
     out["activities"] = [{k: conv(v) for k, v in a.items()} for a in spec["activities"]]
     return out

@@ -77,7 +77,7 @@ def router(ctx: ApiContext) -> APIRouter:
         """One-click or bulk: to a list of students, "all", or a filter on the live view."""
         principal = await ctx.caller(request)
         body = _object(await read_json(request, limit))
-        course = await ctx.own_course(principal, str(body.get("course_id")))
+        course = await ctx.own_course_in(principal, body)
         result = await ctx.log.send_messages.remote(course["professor_id"], body)
         return ORJSONResponse(result, status_code=201)
 

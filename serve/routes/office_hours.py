@@ -66,13 +66,15 @@ def router(ctx: ApiContext) -> APIRouter:
         return ORJSONResponse(place, status_code=201 if new else 200)
 
     @r.get("/api/student/office-hours")
-    async def my_place(course_id: str, request: Request) -> dict[str, Any]:
+    async def my_place(request: Request, course_id: str | None = None) -> dict[str, Any]:
         principal = await student(request)
+        course_id = course_field(course_id)
         return await hub(course_id).office_hours_mine.remote(course_id, principal.id)
 
     @r.delete("/api/student/office-hours")
-    async def leave_mine(course_id: str, request: Request) -> dict[str, Any]:
+    async def leave_mine(request: Request, course_id: str | None = None) -> dict[str, Any]:
         principal = await student(request)
+        course_id = course_field(course_id)
         return await hub(course_id).office_hours_leave.remote(course_id, principal.id, None)
 
     @r.delete("/api/student/office-hours/{entry_id}")
@@ -138,9 +140,11 @@ def router(ctx: ApiContext) -> APIRouter:
     # -- peer groups ---------------------------------------------------------------------
 
     @r.get("/api/professor/courses/{course_id}/peer-groups/suggest")
-    async def suggest(course_id: str, activity_id: str, request: Request, size: int = 3,
+    async def suggest(course_id: str, request: Request, activity_id: str | None = None, size: int = 3,
                       min_accuracy: float = 0.75) -> dict[str, Any]:
         await own(request, course_id)
+        if not activity_id:
+            raise ApiError(422, "activity_id", "required: the activity to group students for")
         if not MIN_SIZE <= size <= MAX_SIZE:
             raise ApiError(422, "size", f"must be between {MIN_SIZE} and {MAX_SIZE}")
         if not 0.0 <= min_accuracy <= 1.0:

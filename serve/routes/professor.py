@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import ORJSONResponse
 
+from engine import instants
 from engine.alerts import course_of
 from serve.auth import require
 from serve.bodies import ApiError, read_json
@@ -94,7 +94,7 @@ def router(ctx: ApiContext) -> APIRouter:
         body = await read_json(request, limit)
         if not isinstance(body, dict):
             raise ApiError(422, "body", "must be a JSON object")
-        await ctx.own_course(principal, str(body.get("course_id")))
+        await ctx.own_course_in(principal, body)
         record = await ctx.log.intervene.remote(principal.id, student_id, body)
         return ORJSONResponse(record, status_code=201)
 
@@ -145,9 +145,9 @@ def _snooze_until(body: Any) -> float:
         return time.time() + 60 * minutes
     if isinstance(body, dict) and isinstance(body.get("until"), str):
         try:
-            until = datetime.fromisoformat(body["until"]).timestamp()
-        except ValueError:
-            raise ApiError(422, "until", "must be an ISO-8601 time") from None
+            until = instants.parse(body["until"])
+        except ValueError as exc:
+            raise ApiError(422, "until", str(exc)) from None
         if until <= time.time():
             raise ApiError(422, "until", "must be in the future")
         return until

@@ -125,9 +125,9 @@ def router(ctx: ApiContext) -> APIRouter:
     async def about() -> ORJSONResponse:
         return ORJSONResponse({"version": [VERSION]})
 
-    async def store(request: Request, raw: list[Any]) -> list[str]:
+    async def store(request: Request, raw: list[Any], principal: Principal | None = None) -> list[str]:
         """Check, authorise and store statements (all or nothing); -> their ids."""
-        principal = await caller(request)
+        principal = principal or await caller(request)
         if principal.role not in ("admin", "xapi", "student"):
             raise HTTPException(403, "statements are sent with an xAPI credential, the admin token or a "
                                      "student's own token")
@@ -149,15 +149,18 @@ def router(ctx: ApiContext) -> APIRouter:
         return result["ids"]
 
     @r.put("/api/xapi/statements")
-    async def put_statement(request: Request, statementId: str) -> Response:
+    async def put_statement(request: Request, statementId: str | None = None) -> Response:
+        principal = await caller(request)  # a 401 before anything is said about the request
         body = await read_body(request)
         if not isinstance(body, dict):
             raise ApiError(400, "statement", "PUT takes one statement")
+        if statementId is None:
+            raise ApiError(400, "statementId", "required: the statement's UUID, in the query string")
         if not UUID_RE.match(statementId):
             raise ApiError(400, "statementId", "must be a UUID")
         if str(body.get("id", statementId)).lower() != statementId.lower():
             raise ApiError(400, "id", "the statement's id differs from statementId")
-        await store(request, [body | {"id": statementId}])
+        await store(request, [body | {"id": statementId}], principal)
         return Response(status_code=204)
 
     @r.post("/api/xapi/statements")

@@ -183,6 +183,20 @@ def test_logs_carry_request_ids_and_never_a_token_or_a_student_name(stack):
             assert secret not in content, f"{path} contains a token or a student name"
 
 
+def test_haproxy_sends_its_request_lines_nowhere(stack):
+    """HAProxy logs whole request lines, ``?token=`` included; Ray's default sends them to syslog on
+    UDP 127.0.0.1:514, where any syslog daemon would keep them."""
+    if stack.info["ingress"] != "haproxy":
+        pytest.skip("Serve's default proxy: no HAProxy here")
+    configs = list((Path(stack.info["run_dir"]) / "haproxy").glob("*/haproxy.cfg"))  # one per node
+    assert configs
+    config = configs[0].read_text()
+    targets = [line.split()[1] for line in config.splitlines() if line.strip().startswith("log ")
+               and line.split()[1] != "global"]
+    assert targets and all(t.startswith("/") for t in targets), targets  # sockets of this stack, no UDP
+    assert str(Path(stack.info["run_dir"]) / "haproxy" / "no-syslog.sock") in targets
+
+
 def test_ray_prometheus_endpoint_shows_our_metrics_too(stack):
     port = stack.info.get("ray_metrics_export_port")
     assert port, "run.json names Ray's metrics port"

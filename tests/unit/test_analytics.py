@@ -37,6 +37,10 @@ def test_parameters_parse_and_every_bad_one_is_named():
     with pytest.raises(ParamError) as bad:
         parse({"since": "2026-01-07T11:00:00Z", "until": "2026-01-07T10:00:00Z", "session_minutes": "99999"})
     assert [e["field"] for e in bad.value.errors] == ["until", "session_minutes"]
+    with pytest.raises(ParamError) as bad:  # parseable, but no datetime can format them; digits not ASCII
+        parse({"since": "0001-01-01T00:00:00+14:00", "until": "9999-12-31T23:59:59-14:00", "bucket": "²",
+               "window_minutes": "١٠"})
+    assert [e["field"] for e in bad.value.errors] == ["since", "until", "bucket", "window_minutes"]
 
 
 # -- heatmaps ---------------------------------------------------------------------------------------

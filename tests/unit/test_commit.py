@@ -189,3 +189,60 @@ def test_a_conflict_with_an_event_still_committing_is_refused(store):
     err, first = run(go())
     assert err.status == 409 and first.accepted == 1
     assert store.counts()["student_activity_log"] == 1
+
+
+def test_a_batch_retrying_events_whose_commit_fails_is_refused_whole(store, monkeypatch):
+    """B = [x (a retry of A, still committing), y (new)]: when A's commit fails, B is refused
+    with it and y is not committed either (all or nothing); sent again, both go in."""
+    real_append = store.append
+    failures = {"left": 1}  # A's commit fails, later ones work
+
+    def append(batch):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError("disk full")
+        return real_append(batch)
+
+    monkeypatch.setattr(store, "append", append)
+    x = ev("attempt", correct=True, event_id="x")
+    y = ev("attempt", correct=False, event_id="y")
+
+    async def go():
+        c = GroupCommitter(store, lambda _: None)
+        c.delay_s = 0.1  # A sits in its commit while B comes
+        a = asyncio.ensure_future(c.append([x]))
+        await asyncio.sleep(0.02)
+        b = asyncio.ensure_future(c.append([x, y]))
+        results = await asyncio.gather(a, b, return_exceptions=True)
+        logged = store.counts()["student_activity_log"]
+        c.delay_s = 0.0
+        return results, logged, await c.append([x, y])
+
+    (a, b), logged, again = run(go())
+    assert isinstance(a, DomainError) and isinstance(b, DomainError) and b.status == 503
+    assert logged == 0  # nothing of B went in when A failed
+    assert (again.accepted, again.duplicates) == (2, 0)
+
+
+def test_a_batch_waiting_on_an_abandoned_request_is_told_to_send_again(store):
+    """A's caller goes away (its task is cancelled) while B waits on A's commit for a repeated
+    event: B gets a 503 to retry, not A's cancellation."""
+    x = ev("attempt", correct=True, event_id="ab-x")
+    y = ev("attempt", correct=False, event_id="ab-y")
+
+    async def go():
+        c = GroupCommitter(store, lambda _: None)
+        c.delay_s = 0.1
+        a = asyncio.ensure_future(c.append([x]))
+        await asyncio.sleep(0.02)
+        b = asyncio.ensure_future(c.append([x, y]))
+        await asyncio.sleep(0.02)
+        a.cancel()
+        outcome = (await asyncio.gather(b, return_exceptions=True))[0]
+        await c.settle()
+        c.delay_s = 0.0
+        return outcome, await c.append([x, y])
+
+    outcome, again = run(go())
+    assert isinstance(outcome, DomainError) and outcome.status == 503
+    assert (again.accepted, again.duplicates) == (1, 1)  # A's batch itself still committed

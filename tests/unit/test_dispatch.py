@@ -107,3 +107,51 @@ def test_each_shard_gets_its_rows_in_commit_order_with_the_previous_seq(shards):
         assert sent[0][1] is None
         assert all(later[1] == earlier[0][-1] for earlier, later in pairwise(sent))
 
+
+
+def test_a_trickle_shares_calls_and_a_burst_is_not_held(shards, monkeypatch):
+    monkeypatch.setattr(dispatch, "TRICKLE_GAP_S", 0.2)
+    a = student_of_shard(0)
+
+    async def go():
+        d = dispatcher(shards)
+        d.start(0)
+        d.publish(committed(1, [a]))
+        assert await d.wait_delivered(1, timeout=2)
+        started = asyncio.get_running_loop().time()
+        for i in range(2, 6):  # four one-event commits right after a call: they wait, then go together
+            d.publish(committed(i, [a]))
+            await asyncio.sleep(0.01)
+        assert await d.wait_delivered(5, timeout=2)
+        waited = asyncio.get_running_loop().time() - started
+        d.publish(committed(6, [a] * dispatch.TRICKLE_EVENTS))  # a burst-sized queue goes at once
+        burst = asyncio.get_running_loop().time()
+        assert await d.wait_delivered(5 + dispatch.TRICKLE_EVENTS, timeout=2)
+        return waited, asyncio.get_running_loop().time() - burst
+
+    waited, burst = asyncio.run(go())
+    sent = [c[0] for c in shards[0].calls if c[0]]
+    assert sent[:2] == [[1], [2, 3, 4, 5]]
+    assert 0.1 < waited < 1.0 and burst < 0.1
+
+
+def test_a_burst_that_comes_during_a_trickles_wait_goes_at_once(shards, monkeypatch):
+    monkeypatch.setattr(dispatch, "TRICKLE_GAP_S", 1.0)
+    a = student_of_shard(0)
+
+    async def go():
+        d = dispatcher(shards)
+        d.start(0)
+        d.publish(committed(1, [a]))
+        assert await d.wait_delivered(1, timeout=2)
+        d.publish(committed(2, [a]))  # a trickle: waits for the gap ...
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        d.publish(committed(3, [a] * dispatch.TRICKLE_EVENTS))  # ... until a burst joins it
+        assert await d.wait_delivered(2 + dispatch.TRICKLE_EVENTS, timeout=3)
+        return asyncio.get_running_loop().time() - started
+
+    took = asyncio.run(go())
+    assert took < 0.5
+    sent = [c[0] for c in shards[0].calls if c[0]]
+    assert sent[1] == list(range(2, 3 + dispatch.TRICKLE_EVENTS))  # trickle and burst in one call

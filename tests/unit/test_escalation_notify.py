@@ -74,6 +74,7 @@ def test_priority_filter_and_escalation_copy():
 @pytest.mark.parametrize("body, field", [
     ({"webhook_url": "ftp://x/y"}, "webhook_url"),
     ({"webhook_url": "file:///etc/passwd"}, "webhook_url"),
+    ({"webhook_url": "http://[::1"}, "webhook_url"),
     ({"channels": ["sms"]}, "channels"),
     ({"channels": ["webhook"]}, "webhook_url"),
     ({"email": "not-an-address"}, "email"),

@@ -54,6 +54,18 @@ def test_free_text_uses_each_students_current_activity_and_keeps_unknown_braces(
     assert plan["send"] == {"s2": "Ada: Ratios {unknown} {0}", "s5": "Ada: this course {unknown} {0}"}
 
 
+def test_braces_that_are_no_placeholder_stay_as_written():
+    text = "see slide {3, then: if (x) { return {}; } {{name}} {name!r}"
+    plan = messaging.plan({"to": ["s2"], "text": text + " {first_name}"}, COURSE, CLASS)
+    assert plan["send"] == {"s2": text.replace("{{name}}", "{Ada s2}") + " Ada"}
+
+
+def test_a_malformed_resource_url_is_refused_by_name():
+    with pytest.raises(interventions.InterventionError) as err:
+        interventions.build({"kind": "resource", "resource_url": "http://[::1"}, COURSE, "p1", "s1")
+    assert (err.value.status, err.value.field) == (422, "resource_url")
+
+
 def test_holdout_keeps_a_random_fraction_out_and_is_reproducible():
     many = [student(f"s{i}", "struggling", "a1") for i in range(40)]
     a = messaging.plan({"to": "all", "text": "hi", "holdout": 0.25}, COURSE, many, seed=3)

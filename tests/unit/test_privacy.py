@@ -51,3 +51,22 @@ def test_erase_removes_the_student_everywhere_and_keeps_only_hashed_event_ids(tm
     kept = dict(cur.execute("SELECT event_id_hash, fingerprint FROM erased_event_ids").fetchall())
     assert kept == {privacy.erased_id("a"): fingerprints["a"], privacy.erased_id("c"): fingerprints["c"]}
     assert "a" not in kept and len(privacy.erased_id("a")) == 64
+
+
+def test_seqs_are_never_reused_after_the_newest_rows_are_erased(tmp_path):
+    """The erased student's rows held the highest seqs; a reopened log must not hand them out
+    again, or shards checkpointed past them (and the analytics' up_to_seq) skip the new events."""
+    store = Store(tmp_path / "log.duckdb")
+    store.append([ev("attempt", "s1", seq=1, correct=True, event_id="a"),
+                  ev("attempt", "s2", seq=2, correct=True, event_id="b"),
+                  ev("attempt", "s2", seq=3, correct=False, event_id="c")])
+    store.write_snapshot(1, 0, 3, [])  # a shard has folded up to 3
+    store.erase_student("s2")
+    store.close()
+    store = Store(tmp_path / "log.duckdb")
+    assert store.event_index()[2] == 3  # the next commit gets seq 4, past the checkpoint
+    store.erase_student("s1")  # erasing everything left keeps the mark too
+    store.close()
+    store = Store(tmp_path / "log.duckdb")
+    assert store.event_index()[2] == 3
+    store.close()

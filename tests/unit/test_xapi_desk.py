@@ -84,3 +84,48 @@ def test_concurrent_requests_store_once_and_a_racing_voider_still_voids(tmp_path
         store.close()
 
     asyncio.run(run())
+
+
+def test_a_statement_being_stored_when_its_student_is_erased_is_erased_with_them(tmp_path, monkeypatch):
+    """The erasure takes the student off the roster only once a statement being checked and
+    stored has queued its event: the event then commits before the erasure deletes their rows."""
+    import asyncio
+    import time
+    import uuid
+    from types import MethodType, SimpleNamespace
+
+    from actors.eventlog_privacy import LogPrivacy
+    from engine import xapi, xapi_store
+
+    store, registry, desk = desk_on(tmp_path / "db.duckdb")
+    registry.add_professor("p1", "P", None, False)
+    registry.add_course({"course_id": "c1", "professor_id": "p1", "title": "C",
+                         "activities": [{"activity_id": "a", "title": "A", "expected_minutes": 1}]})
+    registry.add_students("c1", [{"student_id": "s1", "name": "S"}], False)
+    cred = desk.issue(["c1"], None)
+    save = xapi_store.save
+
+    def slow_save(cur, todo):  # a busy thread pool: the erasure starts while the statement is stored
+        time.sleep(0.2)
+        return save(cur, todo)
+
+    monkeypatch.setattr(xapi_store, "save", slow_save)
+    log = SimpleNamespace(_xapi=desk, _registry=registry, _commit=desk._commit, catalog=registry.catalog)
+    log._known_student = MethodType(LogPrivacy._known_student, log)
+    done = xapi.check({"id": str(uuid.uuid4()), "actor": {"account": {"homePage": "https://lms.example", "name": "s1"}},
+                       "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+                       "object": {"id": "https://lms.example/activities/a"}})
+
+    async def erase():
+        await asyncio.sleep(0.05)
+        await LogPrivacy._stop_new_events(log, "s1")
+        store.erase_student("s1")
+
+    async def run():
+        ingested, _ = await asyncio.gather(desk.ingest([done], "xapi", cred["key"]), erase())
+        return ingested
+
+    assert asyncio.run(run())["applied"] == 1  # it queued before the roster changed ...
+    assert store.counts()["student_activity_log"] == 0  # ... so the erasure took it with the rest
+    assert store.counts()["xapi_statements"] == 0
+    store.close()

@@ -236,11 +236,21 @@ class CourseHub(HubComms, SupportHub):
             raise DomainError(404, "course_id", f"unknown course '{course_id}'")
         return view
 
-    async def live_progress(self, course_id: str) -> dict[str, Any]:
-        await self._ensure_ready()
+    def _fresh_view(self, course_id: str) -> CourseView:
+        """The course's view, refreshed first if summaries came in since. What that refresh
+        changed is published at once: the refresh loop would find the view clean and wake no
+        stream, so their long-polls slept until their timeout (up to ~22 s, found by review)."""
         view = self._view(course_id)
         if view.dirty:
+            before = self._seqs.last
             view.refresh()
+            if self._seqs.last != before:
+                self._wakeups.notify(VIEWS)
+        return view
+
+    async def live_progress(self, course_id: str) -> dict[str, Any]:
+        await self._ensure_ready()
+        view = self._fresh_view(course_id)
         return self._freshness(course_id, view.live_progress())
 
     async def updates_since(self, cursors: dict[str, int | None], timeout: float = 15.0) -> dict[str, Any]:
@@ -295,10 +305,7 @@ class CourseHub(HubComms, SupportHub):
 
     async def student_view(self, course_id: str, student_id: str) -> dict[str, Any] | None:
         await self._ensure_ready()
-        view = self._view(course_id)
-        if view.dirty:
-            view.refresh()
-        return view.views.get(student_id)
+        return self._fresh_view(course_id).views.get(student_id)
 
     async def acknowledge(self, course_id: str, alert_id: str) -> dict[str, Any] | None:
         await self._ensure_ready()

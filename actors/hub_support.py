@@ -224,9 +224,7 @@ class SupportHub:
     async def peer_suggest(self, course_id: str, activity_id: str, size: int,
                            min_accuracy: float) -> dict[str, Any]:
         await self._ensure_ready()
-        view = self._view(course_id)
-        if view.dirty:
-            view.refresh()
+        view = self._fresh_view(course_id)
         if not view.course.has_activity(activity_id):
             raise DomainError(422, "activity_id", f"unknown activity '{activity_id}' in course '{course_id}'")
         stats = await self._handles.log.peer_stats.remote(course_id, activity_id)

@@ -100,6 +100,8 @@ CREATE TABLE IF NOT EXISTS xapi_actor_map (
 -- == analytics: derived facts and rollups, kept after commits (engine/analytics/derived.py) ==
 -- All derivable from student_activity_log; analytics_state.up_to_seq says how far.
 CREATE TABLE IF NOT EXISTS analytics_state (id INTEGER PRIMARY KEY, up_to_seq BIGINT NOT NULL);
+-- The version of the rules the derived rows were computed under (engine/analytics/derived.py RULES).
+CREATE TABLE IF NOT EXISTS analytics_rules (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS analytics_courses (course_id VARCHAR PRIMARY KEY, cap DOUBLE NOT NULL);
 CREATE TABLE IF NOT EXISTS analytics_voided (event_id VARCHAR NOT NULL, student_id VARCHAR, seq BIGINT);
 CREATE TABLE IF NOT EXISTS analytics_facts (

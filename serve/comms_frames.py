@@ -21,7 +21,7 @@ from engine import chat
 from engine.course import Course
 from engine.messaging import MessagingError
 from serve.context import ApiContext
-from serve.streams import poll_timeout
+from serve.streams import poll_timeout, run_together
 
 log = logging.getLogger(__name__)
 ROSTER_TTL_S = 30.0
@@ -215,4 +215,4 @@ async def professor_inbox_pump(runtime: Runtime, professor_id: str, course_ids: 
                     await frames.delivered(message)
             cursor[hub] = max(cursor[hub], result["head"])
 
-    await asyncio.gather(*(per_hub(h) for h in hubs))
+    await run_together(per_hub(h) for h in hubs)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from actors.runtime import Runtime
@@ -72,4 +72,13 @@ async def pump_progress(runtime: Runtime, course_ids: list[str], after_seq: int 
                     async with lock:
                         await on_idle()
 
-    await asyncio.gather(*(per_hub(h, cs) for h, cs in by_hub.items()))
+    await run_together(per_hub(h, cs) for h, cs in by_hub.items())
+
+
+async def run_together(loops: Iterable[Awaitable[None]]) -> None:
+    """Run one loop per hub until all end; when one fails (the client went away mid-send) or the
+    caller cancels, the others are cancelled too. ``asyncio.gather`` left them polling their hubs,
+    some for as long as their course stayed quiet."""
+    async with asyncio.TaskGroup() as group:
+        for loop in loops:
+            group.create_task(loop)

@@ -81,6 +81,10 @@ _UPSERTS = (
 )
 
 
+RULES = 2  # the derivation rules' version: rows derived under another are derived again (catch_up)
+# 2: a ``duration_s`` replaces the gap *before* its event, as the fold charges it (1: the gap after)
+
+
 def up_to_seq(cur: duckdb.DuckDBPyConnection) -> int:
     row = cur.execute("SELECT up_to_seq FROM analytics_state WHERE id = 1").fetchone()
     return int(row[0]) if row else 0
@@ -92,6 +96,7 @@ def catch_up(cur: duckdb.DuckDBPyConnection, target_seq: int, caps: dict[str, fl
     threshold from ``caps`` (courses not in it: the default). Returns what the rounds did;
     ``progress(up_to, target)`` after each round."""
     done = {"rounds": 0, "rows": 0, "rebuilt_students": 0, "rebuilt_courses": 0}
+    _same_rules(cur)
     cur.execute("CREATE OR REPLACE TEMP TABLE _caps (course_id VARCHAR, cap DOUBLE)")
     if caps:
         cur.executemany("INSERT INTO _caps VALUES (?, ?)", list(caps.items()))
@@ -115,12 +120,25 @@ def catch_up(cur: duckdb.DuckDBPyConnection, target_seq: int, caps: dict[str, fl
 
 def rebuild(cur: duckdb.DuckDBPyConnection, caps: dict[str, float]) -> dict[str, int]:
     """Forget every derived row and derive the whole log again (tests, and a repair)."""
+    _forget_all(cur)
+    target = cur.execute("SELECT coalesce(max(seq), 0) FROM student_activity_log").fetchone()[0]
+    return catch_up(cur, int(target), caps)
+
+
+def _forget_all(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("BEGIN")
     for table in (*TABLES, "analytics_courses", "analytics_voided", "analytics_state"):
         cur.execute(f"DELETE FROM {table}")
+    cur.execute("INSERT OR REPLACE INTO analytics_rules VALUES (1, $v)", {"v": RULES})
     cur.execute("COMMIT")
-    target = cur.execute("SELECT coalesce(max(seq), 0) FROM student_activity_log").fetchone()[0]
-    return catch_up(cur, int(target), caps)
+
+
+def _same_rules(cur: duckdb.DuckDBPyConnection) -> None:
+    """Rows derived under other rules (a file from an earlier version) are forgotten, to be derived
+    again from the log."""
+    row = cur.execute("SELECT version FROM analytics_rules WHERE id = 1").fetchone()
+    if row is None or row[0] != RULES:
+        _forget_all(cur)
 
 
 def forget_student(cur: duckdb.DuckDBPyConnection, student_id: str) -> None:
@@ -191,7 +209,7 @@ def _append(cur: duckdb.DuckDBPyConnection, where: str, values: dict[str, Any]) 
         v AS (
             SELECT u.*, coalesce(k.cap, c.cap, {DEFAULT_CAP}) AS cap,
                    CASE WHEN old THEN u.gap_before ELSE e - lag(e) OVER w END AS gb,
-                   lead(e) OVER w - e AS gap_after,
+                   lead(e) OVER w - e AS gap_after, lead(duration_s) OVER w AS next_duration,
                    CASE WHEN old THEN u.prev_type ELSE coalesce(lag(type) OVER wa, m.last_type) END AS pt,
                    CASE WHEN old THEN u.gain ELSE greatest(coalesce({_MARK}, 0) - coalesce(greatest(
                        max({_MARK}) OVER (wa ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), m.max_mark), 0), 0)
@@ -205,7 +223,8 @@ def _append(cur: duckdb.DuckDBPyConnection, where: str, values: dict[str, Any]) 
         SELECT course_id, student_id, activity_id, type, ts, e, seq, correct, progress, duration_s,
                gb AS gap_before, pt AS prev_type, gn AS gain,
                sum(CASE WHEN old THEN session ELSE flag END) OVER (w ROWS UNBOUNDED PRECEDING) AS session,
-               coalesce(duration_s, least(greatest(coalesce(gap_after, 0), 0), cap)) AS spent,
+               coalesce(duration_s, 0) + CASE WHEN next_duration IS NULL
+                   THEN least(greatest(coalesce(gap_after, 0), 0), cap) ELSE 0 END AS spent,
                coalesce(lead(flag) OVER w = 1, true) AS session_end, gap_after IS NULL AS last, old
         FROM f WINDOW w AS (PARTITION BY course_id, student_id ORDER BY seq)""")
     cur.execute(f"INSERT INTO analytics_facts SELECT {FACT_COLUMNS} FROM _x WHERE NOT last")

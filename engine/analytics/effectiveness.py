@@ -56,8 +56,17 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
         return {"by_kind": [], "subjects": [], "controls": []}
     rows = run(cur, f"""
         WITH iv AS (SELECT intervention_id, student_id, kind, holdout, epoch(created_at) AS t
-                    FROM intervention_records WHERE course_id = $course AND created_at >= $since
-                    AND created_at < $until ORDER BY created_at DESC LIMIT $limit),
+                    FROM intervention_records i WHERE course_id = $course AND created_at >= $since
+                    AND created_at < $until
+                    -- both windows inside [since, until): ``facts`` holds only that range, and a cut
+                    -- window reads as a change (a before-window missing its start, say)
+                    AND epoch(created_at) - $w >= epoch($since) AND epoch(created_at) + $w <= epoch($until)
+                    -- a held-out student helped for real within the windows is no control
+                    AND NOT (holdout AND EXISTS (
+                        SELECT 1 FROM intervention_records r WHERE r.course_id = $course AND NOT r.holdout
+                        AND r.student_id = i.student_id
+                        AND abs(epoch(r.created_at) - epoch(i.created_at)) < $w))
+                    ORDER BY created_at DESC LIMIT $limit),
         times AS (SELECT DISTINCT t FROM iv),
         ev AS (SELECT student_id, e, type, correct, spent, gain FROM facts
                WHERE e >= (SELECT min(t) FROM times) - $w AND e < (SELECT max(t) FROM times) + $w),
@@ -83,8 +92,11 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
                    (coalesce(s_a, 0) - coalesce(s_b, 0)) / 60 AS d_active
             FROM times CROSS JOIN students s
             LEFT JOIN per ON per.t = times.t AND per.student_id = s.student_id),
+        -- a comparison student is one whose windows no intervention of theirs reaches: none from
+        -- 2 windows before t (its after-window would overlap the before-window) to 1 after
         helped AS (SELECT DISTINCT times.t, r.student_id FROM times JOIN intervention_records r
-                   ON r.course_id = $course AND NOT r.holdout AND abs(epoch(r.created_at) - times.t) < $w)
+                   ON r.course_id = $course AND NOT r.holdout AND epoch(r.created_at) > times.t - 2 * $w
+                   AND epoch(r.created_at) < times.t + $w)
         SELECT 'subject', iv.intervention_id, iv.kind, iv.holdout, iv.t, iv.student_id,
                coalesce(g.state, 'idle'), coalesce(g.d_progress, 0), g.d_error, coalesce(g.d_active, 0),
                coalesce(g.g_b, 0), coalesce(g.g_a, 0), coalesce(g.a_b, 0), coalesce(g.e_b, 0),
@@ -113,7 +125,7 @@ def shape(raw: dict[str, list], p: AnalyticsParams, limit: int | None = 200) -> 
         records.append({"intervention_id": iv, "kind": kind, "holdout": bool(holdout), "at": t,
                         "student_id": student, "state_before": state,
                         "change": {"progress_rate": dp, "error_rate": de, "active_minutes": da},
-                        "comparison": ({k: ctl[k] for k in ("n", *METRICS)} if ctl else None),
+                        "comparison": ({k: ctl[k] for k in ("n", "n_error", *METRICS)} if ctl else None),
                         "before": _window(m, "b", p), "after": _window(m, "a", p)})
     kinds = [_per_kind(kind, [r for r in records if r["kind"] == kind]) for kind in dict.fromkeys(
         c["kind"] for c in counts)]
@@ -146,12 +158,13 @@ def _per_kind(kind: str, records: list[dict[str, Any]]) -> dict[str, Any]:
                        if treated else "only held-out students so far")
         effects = {}
         for metric in METRICS:
-            pairs = [(r["change"][metric], r["comparison"][metric]) for r in treated
-                     if r["comparison"] and r["change"][metric] is not None
-                     and r["comparison"][metric] is not None]
+            paired = [r for r in treated if r["comparison"] and r["change"][metric] is not None
+                      and r["comparison"][metric] is not None]
+            pairs = [(r["change"][metric], r["comparison"][metric]) for r in paired]
             if len(pairs) >= MIN_ARM:
                 diffs = [a - b for a, b in pairs]
-                n_ctl = sum(r["comparison"]["n"] for r in treated if r["comparison"])
+                # the comparison students behind the pairs used (an error rate needs attempts)
+                n_ctl = sum(r["comparison"]["n_error" if metric == "error_rate" else "n"] for r in paired)
                 effects[metric] = estimates.one_sample(diffs, sum(a for a, _ in pairs) / len(pairs),
                                                        sum(b for _, b in pairs) / len(pairs), n_ctl).to_dict()
             else:

@@ -29,8 +29,10 @@ def prepare(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, 
     """Build ``facts`` (a temporary table private to this cursor): the course's learning events in
     range, each with what the analyses derive from its neighbours, computed in one pass:
 
-    * ``spent``: seconds charged to the event: the gap to the student's next learning event,
-      capped at the idle threshold (``duration_s`` replaces it); never negative;
+    * ``spent``: seconds charged to the event's activity, as the fold charges them
+      (``StudentState._charge_time``): its own ``duration_s`` if sent, plus the gap to the
+      student's next learning event capped at the idle threshold, unless that next event sent a
+      ``duration_s`` (which then replaces the gap before it); never negative;
     * ``gap_before``: seconds since the student's previous learning event (sessions split there);
     * ``prev_type``: the type of the student's previous event on the same activity;
     * ``gain``: completion points the event adds on its activity: the rise of the per-activity
@@ -41,7 +43,8 @@ def prepare(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, 
     run(cur, f"""
         CREATE OR REPLACE TEMP TABLE facts AS
         SELECT student_id, activity_id, type, ts, epoch(ts) AS e, seq, correct, progress,
-               coalesce(duration_s, least(greatest(coalesce(epoch(lead(ts) OVER w) - epoch(ts), 0), 0), $cap))
+               coalesce(duration_s, 0) + CASE WHEN lead(duration_s) OVER w IS NULL
+                   THEN least(greatest(coalesce(epoch(lead(ts) OVER w) - epoch(ts), 0), 0), $cap) ELSE 0 END
                    AS spent,
                epoch(ts) - epoch(lag(ts) OVER w) AS gap_before,
                lag(type) OVER wa AS prev_type,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
@@ -20,6 +21,8 @@ from serve.context import ApiContext, client_of
 from serve.frames import parse_frame
 from serve.routes.events import ingest
 from serve.streams import pump_progress
+
+log = logging.getLogger(__name__)
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -170,6 +173,11 @@ async def _answer_frame(ctx: ApiContext, principal: Principal, message: dict[str
             return {"type": "ack", "request_id": request_id, **ack}
         except (ApiError, DomainError) as exc:
             return {"type": "error", "request_id": request_id, "status": exc.status, "errors": exc.errors}
+        except Exception:  # an actor restarting, a timeout: the socket stays open, the client retries
+            log.warning("events frame failed", exc_info=True)
+            return {"type": "error", "request_id": request_id, "status": 503, "retry_after_s": 1,
+                    "errors": [{"index": None, "field": "events",
+                                "error": "the event log is unavailable; send the events again"}]}
     if frame["type"] in ("typing", "read", "work_state", "chat"):
         return await frames.answer(frame)
     return {"type": "error", "request_id": request_id,

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from engine import analytics
-from engine.analytics import ParamError, effectiveness
+from engine.analytics import ParamError, effectiveness, sources
 from engine.analytics.params import AnalyticsParams, parse
 from tests.unit.analytics_log import Log, both_paths, live
 
@@ -99,9 +99,35 @@ def test_bottlenecks_ranked_with_exact_measures_and_stuck_students():
     assert a1["score"] == round(0.35 * 1 + 0.3 * 0.75 + 0.15 * (1 / 3) + 0.2 * 0.5, 3)
     assert a1["stuck_students"] == ["s3"] and a1["ranks"] == {"time": 1, "error_rate": 1, "hint_rate": 1,
                                                                "drop_off": 1}
-    # a0: 30 s charged to the start + 30 s to completion (its duration), against 60 s expected
-    assert (a0["median_time_s"], a0["error_rate"], a0["drop_off"]) == (60.0, 0.0, 0.0)
+    # a0: 30 s, the completion's duration, which replaces the 30 s gap after the start (as the fold
+    # charges it; both counted once each was 60 s), against 60 s expected
+    assert (a0["median_time_s"], a0["error_rate"], a0["drop_off"]) == (30.0, 0.0, 0.0)
     assert b[2]["insufficient_data"] and b[2]["ranks"] == {}
+
+
+def test_time_charged_per_activity_is_the_folds_with_and_without_durations():
+    """The live view (the fold) and the analytics charge the same seconds to each activity: a
+    ``duration_s`` replaces the gap before its event and is charged to its own activity."""
+    from engine.course import FoldParams
+    from engine.state import StudentState
+    from tests.factories import ev
+
+    steps = [("activity_started", "a0", 0, None), ("attempt", "a1", 60, 30.0), ("attempt", "a1", 100, None),
+             ("attempt", "a1", 130, None), ("hint_requested", "a2", 200, 15.0), ("attempt", "a2", 900, None),
+             ("activity_completed", "a2", 905, None)]
+    log, state, params = Log(activities=3), StudentState("c1", "s1"), FoldParams(3, 180.0)
+    for kind, activity, t, duration in steps:
+        minute, second = divmod(t, 60)
+        log.add("s1", kind, f"2026-01-07T10:{minute:02d}:{second:02d}Z", activity=activity,
+                correct=False if kind == "attempt" else None, duration_s=duration)
+        state.apply(ev(kind, "s1", activity, float(t), correct=False if kind == "attempt" else None,
+                       duration=duration), params)
+    cur = log.cursor()
+    sources.prepare(cur, "c1", AnalyticsParams(), 180.0)
+    charged = dict(cur.execute("SELECT activity_id, sum(spent) FROM facts GROUP BY ALL").fetchall())
+    folded = {a: s.time_on_task_s for a, s in state.activities.items()}
+    assert folded == {"a0": 0.0, "a1": 100.0, "a2": 200.0}  # 30 + 40 + 30; 15 + 180 (capped) + 5
+    assert {a: charged.get(a, 0.0) for a in folded} == folded
 
 
 # -- comparative ------------------------------------------------------------------------------------
@@ -189,6 +215,40 @@ def test_matched_comparison_against_students_who_got_nothing():
     e = hint["effects"]["progress_rate"]
     assert e["control_mean"] == pytest.approx(0.3) and e["effect"] == pytest.approx(1.8 - 0.3, abs=1e-4)
     assert e["se"] == pytest.approx(math.sqrt(0.9) / math.sqrt(5), abs=1e-4)
+
+
+def test_windows_cut_by_since_are_not_measured():
+    log = one_activity_log()
+    for minute in range(45):  # a steady student: +0.02 a minute, before and after the help alike
+        log.add("s1", "progress", f"2026-01-07T10:{minute:02d}:00Z", progress=0.02 * (minute + 1))
+    log.intervention("iv1", "s1", "hint", "2026-01-07T10:20:30Z")
+    whole = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]["records"]
+    assert [r["intervention_id"] for r in whole] == ["iv1"]
+    assert whole[0]["change"]["progress_rate"] == pytest.approx(0.0, abs=1e-9)
+    # since=10:19 would leave a before-window of 1.5 of its 10 minutes (read as a false effect): not measured
+    cut = run(log, roster(), window_minutes=10, since=1767780000.0 + 19 * 60)["interventions"]
+    assert cut["by_kind"][0]["count"] == 1 and cut["effectiveness"]["records"] == []
+
+
+def test_a_student_whose_own_help_reaches_the_windows_is_no_comparison():
+    log = one_activity_log()
+    for student in ("t1", "c1", "c2"):
+        log.add(student, "progress", "2026-01-07T10:25:00Z", progress=0.1)
+        log.add(student, "progress", "2026-01-07T10:35:00Z", progress=0.2)
+    log.intervention("iv-t1", "t1", "hint", "2026-01-07T10:30:00Z")
+    log.intervention("iv-c1", "c1", "hint", "2026-01-07T10:15:00Z")  # its after-window is t1's before-window
+    records = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]["records"]
+    t1 = next(r for r in records if r["intervention_id"] == "iv-t1")
+    assert t1["comparison"]["n"] == 1  # c2 only
+
+
+def test_a_held_out_student_helped_for_real_meanwhile_is_left_out():
+    log = one_activity_log()
+    log.add("h1", "progress", "2026-01-07T10:05:00Z", progress=0.5)
+    log.intervention("held", "h1", "hint", "2026-01-07T10:00:00Z", holdout=True)
+    log.intervention("real", "h1", "message", "2026-01-07T10:03:00Z")  # within the 10-minute window
+    records = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]["records"]
+    assert [r["intervention_id"] for r in records] == ["real"]
 
 
 # -- an empty course --------------------------------------------------------------------------------

@@ -195,3 +195,18 @@ def test_a_request_the_rollups_cannot_answer_exactly_is_answered_from_the_log(tm
     for cap, p in ((CAP, AnalyticsParams(since=T0 + 600, until=T0 + 3000)), (60.0, AnalyticsParams())):
         assert_same(canonical(analytics.query(cur, COURSES["c1"], cap, p, derived=True)),
                     canonical(analytics.query(cur, COURSES["c1"], cap, p)))
+
+
+def test_rows_derived_under_other_rules_are_derived_again(tmp_path):
+    """A file from a version whose rules differed (spent, say) is derived again at the next round."""
+    store = Store(tmp_path / "log.duckdb")
+    stream = Stream(11)
+    store.append(stream.next(100))
+    check(store)
+    cur = store.cursor()
+    for table in derived.TABLES:  # rows the old rules left (here: none of them)
+        cur.execute(f"DELETE FROM {table}")
+    cur.execute("UPDATE analytics_rules SET version = version - 1")
+    derived.catch_up(cur, stream.seq, {c: CAP for c in COURSES})
+    check(store)
+    assert cur.execute("SELECT version FROM analytics_rules").fetchall() == [(derived.RULES,)]

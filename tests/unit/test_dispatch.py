@@ -109,15 +109,21 @@ def test_each_shard_gets_its_rows_in_commit_order_with_the_previous_seq(shards):
 
 
 
+async def just_called(shards: list[Recorder], student: str) -> ShardDispatcher:
+    """A started dispatcher that has just called the student's shard with seq 1."""
+    d = dispatcher(shards)
+    d.start(0)
+    d.publish(committed(1, [student]))
+    assert await d.wait_delivered(1, timeout=2)
+    return d
+
+
 def test_a_trickle_shares_calls_and_a_burst_is_not_held(shards, monkeypatch):
     monkeypatch.setattr(dispatch, "TRICKLE_GAP_S", 0.2)
     a = student_of_shard(0)
 
     async def go():
-        d = dispatcher(shards)
-        d.start(0)
-        d.publish(committed(1, [a]))
-        assert await d.wait_delivered(1, timeout=2)
+        d = await just_called(shards, a)
         started = asyncio.get_running_loop().time()
         for i in range(2, 6):  # four one-event commits right after a call: they wait, then go together
             d.publish(committed(i, [a]))
@@ -140,10 +146,7 @@ def test_a_burst_that_comes_during_a_trickles_wait_goes_at_once(shards, monkeypa
     a = student_of_shard(0)
 
     async def go():
-        d = dispatcher(shards)
-        d.start(0)
-        d.publish(committed(1, [a]))
-        assert await d.wait_delivered(1, timeout=2)
+        d = await just_called(shards, a)
         d.publish(committed(2, [a]))  # a trickle: waits for the gap ...
         await asyncio.sleep(0.05)
         started = asyncio.get_running_loop().time()

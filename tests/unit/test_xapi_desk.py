@@ -14,6 +14,16 @@ def desk_on(path):
     return store, registry, XapiDesk(store, registry, GroupCommitter(store, lambda batch: None))
 
 
+def one_student_class(path):
+    """A desk on a fresh file with course c1 (activity a), student s1 and a credential for c1."""
+    store, registry, desk = desk_on(path)
+    registry.add_professor("p1", "P", None, False)
+    registry.add_course({"course_id": "c1", "professor_id": "p1", "title": "C",
+                         "activities": [{"activity_id": "a", "title": "A", "expected_minutes": 1}]})
+    registry.add_students("c1", [{"student_id": "s1", "name": "S"}], False)
+    return store, registry, desk, desk.issue(["c1"], None)
+
+
 def test_credentials_survive_a_restart_and_keep_their_scope(tmp_path):
     store, registry, desk = desk_on(tmp_path / "db.duckdb")
     registry.add_professor("p1", "P", None, False)
@@ -54,12 +64,7 @@ def test_concurrent_requests_store_once_and_a_racing_voider_still_voids(tmp_path
                            "object": {"id": "https://lms.example/activities/a"}, **extra})
 
     async def run():
-        store, registry, desk = desk_on(tmp_path / "db.duckdb")
-        registry.add_professor("p1", "P", None, False)
-        registry.add_course({"course_id": "c1", "professor_id": "p1", "title": "C",
-                             "activities": [{"activity_id": "a", "title": "A", "expected_minutes": 1}]})
-        registry.add_students("c1", [{"student_id": "s1", "name": "S"}], False)
-        cred = desk.issue(["c1"], None)
+        store, _, desk, cred = one_student_class(tmp_path / "db.duckdb")
         done = st("completed")
         first, second = await asyncio.gather(desk.ingest([done], "xapi", cred["key"]),
                                              desk.ingest([done], "xapi", cred["key"]))
@@ -97,12 +102,7 @@ def test_a_statement_being_stored_when_its_student_is_erased_is_erased_with_them
     from actors.eventlog_privacy import LogPrivacy
     from engine import xapi, xapi_store
 
-    store, registry, desk = desk_on(tmp_path / "db.duckdb")
-    registry.add_professor("p1", "P", None, False)
-    registry.add_course({"course_id": "c1", "professor_id": "p1", "title": "C",
-                         "activities": [{"activity_id": "a", "title": "A", "expected_minutes": 1}]})
-    registry.add_students("c1", [{"student_id": "s1", "name": "S"}], False)
-    cred = desk.issue(["c1"], None)
+    store, registry, desk, cred = one_student_class(tmp_path / "db.duckdb")
     save = xapi_store.save
 
     def slow_save(cur, todo):  # a busy thread pool: the erasure starts while the statement is stored

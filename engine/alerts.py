@@ -61,6 +61,9 @@ class AlertBook:
         self._resolved: deque[tuple[int, str]] = deque()
         self._students: dict[str, int] = {}  # student -> number of their active alerts (> 0)
         self.snoozed_students: set[str] = set()
+        # the newest change ``since`` can no longer report (a forgotten alert's resolution): a reader
+        # behind it needs a snapshot (engine/live_view.py)
+        self.forgotten_through = 0
 
     def update(self, student_id: str, conditions: Iterable[tuple[str, str]], now: float) -> list[Alert]:
         """Open alerts for new conditions, resolve those that cleared; return the changed ones."""
@@ -151,6 +154,7 @@ class AlertBook:
             seq, alert_id = self._resolved.popleft()
             if self._holds(seq, alert_id):
                 del self._by_id[alert_id]
+                self.forgotten_through = max(self.forgotten_through, seq)
 
     def _count_down(self, student_id: str) -> None:
         left = self._students[student_id] - 1

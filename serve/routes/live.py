@@ -63,8 +63,9 @@ def router(ctx: ApiContext) -> APIRouter:
         await ws.accept()
         ctx.streams.opened("ws")
         try:
-            await _serve_until_closed(ws, pump_progress(ctx.runtime, courses, after,
-                                                        lambda m: ws.send_text(_dumps(ctx.streams.sent("ws", m)))))
+            await _serve_until_closed(ws, pump_progress(
+                ctx.runtime, courses, after, lambda m: ws.send_text(_dumps(ctx.streams.sent("ws", m))),
+                courses_now=lambda: professor_courses(principal, professor_id)))
         finally:
             ctx.streams.closed("ws")
 
@@ -85,7 +86,8 @@ def router(ctx: ApiContext) -> APIRouter:
             await queue.put(": keepalive\n\n")
 
         async def body():
-            pump = asyncio.create_task(pump_progress(ctx.runtime, courses, after, send, keepalive))
+            pump = asyncio.create_task(pump_progress(ctx.runtime, courses, after, send, keepalive,
+                                                     lambda: professor_courses(principal, professor_id)))
             ctx.streams.opened("sse")
             try:
                 yield "retry: 2000\n\n"

@@ -73,6 +73,19 @@ def test_reconnecting_with_after_seq_resumes_with_a_diff(stack):
         assert recv_json(ws)["type"] == "snapshot"
 
 
+def test_a_course_given_to_the_professor_joins_the_open_socket(stack):
+    room = create_class(stack, students=2)
+    with professor_socket(stack, room) as ws:
+        assert recv_json(ws)["course_id"] == room.course_id
+        second = room.course_id + "-2"
+        with stack.client() as admin:
+            assert admin.post("/api/admin/courses", json={
+                "course_id": second, "professor_id": room.professor_id, "title": "Second",
+                "activities": [{"activity_id": "x", "title": "X", "expected_minutes": 5}]}).status_code == 201
+        joined = recv_json(ws, timeout=20)  # the stream asks for its courses every 10 s
+    assert (joined["type"], joined["course_id"]) == ("snapshot", second)
+
+
 def test_bad_tokens_and_other_professors_are_refused_at_the_handshake(stack):
     room = create_class(stack, students=1)
     other = create_class(stack, students=1)

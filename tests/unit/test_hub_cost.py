@@ -138,6 +138,21 @@ def test_history_forgets_the_oldest_resolved_alerts_only():
     assert [a.student_id for a in resolved] == ["s3", "s4", "s5"]  # the newest three
 
 
+def test_a_reader_behind_a_forgotten_resolution_is_told_so():
+    """A stream resumed from before a resolution the book no longer holds would keep showing that
+    alert open: ``forgotten_through`` says a snapshot is needed (CourseView.updates_since)."""
+    book = AlertBook("c1", Seqs(), history=2)
+    opened = book.update("s0", [("idle", "quiet")], 1.0)[0]
+    reader_at = opened.seq  # a client saw the alert open, then went away
+    resolved = book.update("s0", [], 2.0)[0]
+    for i in range(3):
+        book.update(f"s{i + 1}", [("idle", "quiet")], 3.0 + i)
+        book.update(f"s{i + 1}", [], 4.0 + i)
+    assert book.get(resolved.alert_id) is None  # forgotten: ``since`` cannot report its resolution
+    assert resolved.alert_id not in {a.alert_id for a in book.since(reader_at)}
+    assert book.forgotten_through >= resolved.seq > reader_at
+
+
 def test_a_reused_alert_id_is_not_forgotten_while_it_is_open_again():
     """On an event clock 'now' can repeat, so a reopened alert can take a resolved one's id."""
     book = AlertBook("c1", Seqs(), history=2)

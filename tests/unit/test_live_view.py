@@ -68,6 +68,9 @@ def test_new_alerts_appear_in_the_diff_and_a_stale_cursor_gets_a_snapshot():
     diff = view.updates_since(seq)
     assert [a["kind"] for a in diff["alerts"]] == ["struggling"]
     assert view.updates_since(view.base_seq - 1)["type"] == "snapshot"
+    view.alerts.forgotten_through = view.seq  # a resolution the alert history no longer holds
+    assert view.updates_since(seq)["type"] == "snapshot"
+    assert view.updates_since(view.seq) is None
 
 
 def test_config_change_reassesses_at_once():

@@ -74,3 +74,42 @@ def test_a_read_that_refreshes_a_course_wakes_its_streams():
 
     result, took = asyncio.run(run())
     assert result["messages"] == ["diff"] and took < 0.5
+
+
+def test_a_course_given_to_the_professor_joins_the_open_stream_with_a_snapshot(monkeypatch):
+    from serve import streams
+    monkeypatch.setattr(streams, "COURSES_RECHECK_S", 0.05)
+    polled = []
+
+    class Hubs:
+        def hubs_for(self, course_ids):
+            return {{"c1": 0, "c2": 1}[c]: [c] for c in course_ids}
+
+        async def poll(self, hub, cursors, timeout):
+            polled.append(dict(cursors))
+            if None in cursors.values():  # a course seen for the first time: its snapshot at once
+                return {"head": 5, "messages": [{"type": "snapshot", "course_id": c} for c in cursors]}
+            await asyncio.sleep(0.05)
+            return {"head": 5, "messages": []}
+
+    courses = ["c1"]
+    sent = []
+
+    async def courses_now():
+        return list(courses)
+
+    async def send(message):
+        sent.append(message["course_id"])
+
+    async def run():
+        pump = asyncio.create_task(pump_progress(Hubs(), ["c1"], None, send, courses_now=courses_now))
+        await asyncio.sleep(0.2)
+        courses.append("c2")  # the admin gives the professor another course
+        await asyncio.sleep(0.3)
+        pump.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pump
+
+    asyncio.run(run())
+    assert sent == ["c1", "c2"]
+    assert {"c2": None} in polled and all(p.get("c1") in (None, 5) for p in polled)

@@ -181,11 +181,12 @@ class EventLogComms:
         rows = await asyncio.to_thread(self._comms().inbox, student_id)
         return [{k: v for k, v in wire(r).items() if k not in PRIVATE} for r in rows]
 
-    async def course_interventions(self, course_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        """The course's interventions with receipts and their measured outcome."""
+    async def course_interventions(self, course_id: str, limit: int = 200,
+                                   student_id: str | None = None) -> list[dict[str, Any]]:
+        """The course's interventions (or one student's) with receipts and their measured outcome."""
         if course_id not in self.catalog.courses:
             raise DomainError(404, "course_id", f"unknown course '{course_id}'")
-        rows = await asyncio.to_thread(self._comms().course_interventions, course_id, limit)
+        rows = await asyncio.to_thread(self._comms().course_interventions, course_id, limit, student_id)
         events = await asyncio.to_thread(self._comms().events_of, course_id,
                                          sorted({r["student_id"] for r in rows}))
         return [wire(r) | {"outcome": outcomes.outcome(r, events.get(r["student_id"], []))} for r in rows]

@@ -88,8 +88,9 @@ class ApiClient:
     def send_messages(self, body: dict) -> dict:
         return self._call("POST", "/api/professor/messages", json=body)
 
-    def course_interventions(self, course_id: str) -> list[dict]:
-        return self._call("GET", f"/api/professor/courses/{course_id}/interventions")["interventions"]
+    def course_interventions(self, course_id: str, student_id: str | None = None) -> list[dict]:
+        return self._call("GET", f"/api/professor/courses/{course_id}/interventions",
+                          params={"student_id": student_id} if student_id else None)["interventions"]
 
     def chat(self, course_id: str, student_id: str) -> list[dict]:
         return self._call("GET", f"/api/professor/courses/{course_id}/chats/{student_id}",

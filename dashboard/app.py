@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -15,6 +16,7 @@ import streamlit as st
 from dashboard import insights, live, office_hours, ops, student
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
 
+RETRY_S = 2.0  # an unavailable API is asked again this often
 st.set_page_config(page_title="classpulse", page_icon="📈", layout="wide")
 st.markdown("<style>.block-container{padding-top:2.2rem;max-width:100%}</style>", unsafe_allow_html=True)
 
@@ -53,8 +55,9 @@ except ApiRefused as exc:
         st.rerun()
     st.stop()
 except ApiUnavailable as exc:
-    st.error(f"The classpulse API at {cfg.api} is not reachable ({exc}). Retrying…")
-    st.stop()
+    st.error(f"The classpulse API at {cfg.api} is not reachable ({exc}). Retrying in {RETRY_S:.0f} s…")
+    time.sleep(RETRY_S)
+    st.rerun()
 
 # -- sidebar ------------------------------------------------------------------
 if "goto" in st.session_state:  # a card's "Details" asked for another view
@@ -78,15 +81,24 @@ if page == "System health":  # ops, with the admin token
 course = next(c for c in courses if c["course_id"] == course_id)
 
 # -- page -----------------------------------------------------------------------
-if page == "Live class":
-    live.page(client, course, projection)
-elif page == "Student":
-    student.page(client, course, projection)
-elif page == "Analytics":
-    insights.analytics_page(client, course, projection)
-elif page == "Office hours":
-    office_hours.page(client, course, projection)
-elif page == "Notifications":
-    office_hours.notifications_page(client, course)
-else:
-    insights.settings_page(client, course)
+# a view's own calls answer their errors where they can; what reaches here (an actor restarting, an
+# alert resolved meanwhile) is said plainly, and an unavailable API is retried, never a traceback
+try:
+    if page == "Live class":
+        live.page(client, course, projection)
+    elif page == "Student":
+        student.page(client, course, projection)
+    elif page == "Analytics":
+        insights.analytics_page(client, course, projection)
+    elif page == "Office hours":
+        office_hours.page(client, course, projection)
+    elif page == "Notifications":
+        office_hours.notifications_page(client, course)
+    else:
+        insights.settings_page(client, course)
+except ApiRefused as exc:
+    st.error(f"The API refused that: {exc.message}")
+except ApiUnavailable as exc:
+    st.warning(f"The API is not answering right now ({exc}). Retrying in {RETRY_S:.0f} s…")
+    time.sleep(RETRY_S)
+    st.rerun()

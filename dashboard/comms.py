@@ -80,7 +80,7 @@ def work_view_panel(client: ApiClient, course_id: str, student_id: str) -> None:
 def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None:
     """This student's interventions with receipts and what happened after each."""
     try:
-        items = [i for i in client.course_interventions(course_id) if i["student_id"] == student_id]
+        items = client.course_interventions(course_id, student_id)  # theirs, not the course's newest 200
     except (ApiUnavailable, ApiRefused) as exc:
         st.warning(f"Interventions unavailable: {exc}")
         return

@@ -153,7 +153,8 @@ def settings_page(client: ApiClient, course: dict) -> None:
     config = client.config(course["course_id"])
     with st.form("thresholds"):
         changes = {
-            "idle_after_s": st.number_input("Idle after (seconds)", 10, 86_400, int(config["idle_after_s"])),
+            "idle_after_s": st.number_input("Idle after (seconds)", 10.0, 86_400.0, float(config["idle_after_s"]),
+                                            step=1.0),  # a float: saving must not round a set 90.5 s
             "struggling_window": st.number_input("Struggling: window (attempts)", 1, 20,
                                                  int(config["struggling_window"])),
             "struggling_min_attempts": st.number_input("Struggling: at least (attempts)", 1, 20,

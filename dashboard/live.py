@@ -98,12 +98,24 @@ def alerts_panel(client: ApiClient, data: dict, projection: bool) -> None:
             st.markdown(f"{PRIORITY[a['priority']]}{seen}  \n**{names.get(a['student_id'], '?')}**: {message}")
             ack, snooze = st.columns(2)
             if a["state"] == "open" and ack.button("Ack", key=f"ack-{a['alert_id']}", use_container_width=True):
-                client.acknowledge(a["alert_id"])
+                _alert_action(lambda aid=a["alert_id"]: client.acknowledge(aid), "Acknowledged")
             if snooze.button("Snooze", key=f"snooze-{a['alert_id']}", help="for 10 minutes",
                              use_container_width=True):
-                client.snooze(a["alert_id"], 10)
+                _alert_action(lambda aid=a["alert_id"]: client.snooze(aid, 10), "Snoozed for 10 minutes")
     if len(alerts) > MAX_ALERTS:
         st.caption(f"… and {len(alerts) - MAX_ALERTS} more (highest priority first)")
+
+
+def _alert_action(call, done: str) -> None:
+    """Ack or snooze from inside the live fragment (which reruns on its own, outside the page's guard):
+    an alert resolved meanwhile (404) or an API restarting (503) is a toast, not a traceback."""
+    try:
+        call()
+        st.toast(done)
+    except ApiRefused as exc:
+        st.toast(f"Not done: {exc.message}")
+    except ApiUnavailable:
+        st.toast("Not done: the API is not answering; try again in a moment")
 
 
 def _risk_source(data: dict) -> str:

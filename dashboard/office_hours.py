@@ -85,8 +85,9 @@ def groups_panel(client: ApiClient, course: dict, projection: bool) -> None:
         except (ApiRefused, ApiUnavailable) as exc:
             st.error(f"No suggestion: {exc}")
     suggestion = st.session_state.get("pg_suggestion")
-    if not suggestion or suggestion["activity_id"] != activity:
-        return
+    if (not suggestion or suggestion["activity_id"] != activity
+            or suggestion.get("course_id", course["course_id"]) != course["course_id"]):
+        return  # a suggestion for another course (which may share activity ids) is not this one's
     st.caption(f"{suggestion['stuck']} stuck, {suggestion['helpers']} possible helpers; "
                f"repeated pairs: {suggestion['repeated_pairs']}; not placed: {len(suggestion['unassigned'])}")
     rows = [{"group": i + 1, "student_id": m["student_id"],
@@ -96,9 +97,11 @@ def groups_panel(client: ApiClient, course: dict, projection: bool) -> None:
     if not rows:
         st.caption("No groups to suggest (nobody stuck, or nobody who mastered it).")
         return
+    columns = {"group": st.column_config.NumberColumn(min_value=1, step=1)}
+    if projection:
+        columns["student_id"] = None  # hidden on a projector (ids can be names); still used to push
     edited = st.data_editor(pd.DataFrame(rows), disabled=["student_id", "name", "accuracy"],
-                            hide_index=True, key="pg_editor",
-                            column_config={"group": st.column_config.NumberColumn(min_value=1, step=1)})
+                            hide_index=True, key="pg_editor", column_config=columns)
     if st.button("Push groups to students"):
         groups = []
         for _, part in edited.groupby("group"):

@@ -114,6 +114,14 @@ def interventions(client: ApiClient, course: dict, s: dict) -> None:
             body = {k: v for k, v in bodies[kind].items() if v is not None}
             try:
                 done = client.intervene(sid, {"course_id": course["course_id"], **body})
-                st.toast(f"{label.split(' ', 1)[1]}: sent ({done['intervention_id'][:11]}…)")
             except ApiRefused as exc:
                 st.error(f"Not sent: {exc.message}")
+                continue
+            except ApiUnavailable:
+                st.error("Not sent: the API is not answering; try again in a moment")
+                continue
+            if done.get("holdout"):  # the course's holdout drew this student: recorded, not delivered
+                st.warning(f"{label.split(' ', 1)[1]}: held out, not sent. This course holds out a share of "
+                           "students to measure what interventions do (Settings).")
+            else:
+                st.toast(f"{label.split(' ', 1)[1]}: sent ({done['intervention_id'][:11]}…)")

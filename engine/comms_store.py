@@ -122,12 +122,14 @@ class CommsStore:
             cur.execute("ROLLBACK")
             raise
 
-    def course_interventions(self, course_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        """The course's latest interventions with receipts and holdout flag, newest first."""
+    def course_interventions(self, course_id: str, limit: int = 200,
+                             student_id: str | None = None) -> list[dict[str, Any]]:
+        """The course's latest interventions (or one student's) with receipts and holdout flag, newest first."""
         rows = self._cur().execute(
             "SELECT intervention_id, course_id, student_id, professor_id, kind, payload, epoch(created_at), "
-            "epoch(delivered_at), epoch(read_at), holdout FROM intervention_records WHERE course_id = ? "
-            "ORDER BY created_at DESC LIMIT ?", (course_id, limit)).fetchall()
+            "epoch(delivered_at), epoch(read_at), holdout FROM intervention_records WHERE course_id = $c "
+            "AND ($s IS NULL OR student_id = $s) ORDER BY created_at DESC LIMIT $n",
+            {"c": course_id, "s": student_id, "n": limit}).fetchall()
         return [{"intervention_id": r[0], "course_id": r[1], "student_id": r[2], "professor_id": r[3],
                  "kind": r[4], **json.loads(r[5]), "created_at": r[6], "delivered_at": r[7], "read_at": r[8],
                  "holdout": r[9]} for r in rows]

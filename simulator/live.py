@@ -132,16 +132,32 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
 
 
 async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Queue) -> None:
-    await ws.send(json.dumps({"type": "events", "events": events}))
-    answer = await asyncio.wait_for(acks.get(), 30)
-    if answer.get("type") == "closed":
-        raise ConnectionError("the socket closed before the ack; the frame will be resent")
-    if answer.get("type") == "ack":
-        run.acknowledged += answer["accepted"]
-        run.duplicates += answer["duplicates"]
-        run.sent.extend(events)
-    else:
-        log.warning("events refused: %s", answer.get("errors"))
+    while True:
+        await ws.send(json.dumps({"type": "events", "events": events}))
+        answer = await asyncio.wait_for(acks.get(), 30)
+        if answer.get("type") == "closed":
+            raise ConnectionError("the socket closed before the ack; the frame will be resent")
+        if answer.get("type") == "ack":
+            run.acknowledged += answer["accepted"]
+            run.duplicates += answer["duplicates"]
+            run.sent.extend(events)
+            return
+        if answer.get("status") not in TRANSIENT:
+            log.warning("events refused: %s", answer.get("errors"))
+            return
+        # rate-limited, or the log restarting: the same events again (their ids make a repeat harmless)
+        run.resent_frames += 1
+        await asyncio.sleep(retry_after(answer))
+
+
+TRANSIENT = (429, 503)
+
+
+def retry_after(answer: dict[str, Any]) -> float:
+    """Seconds an error frame asks the client to wait (on the frame or its first error; else 1)."""
+    first = (answer.get("errors") or [{}])[0]
+    wait = answer.get("retry_after_s", first.get("retry_after_s") if isinstance(first, dict) else None)
+    return float(wait) if isinstance(wait, int | float) and 0 < wait <= 60 else 1.0
 
 
 async def _read(run: LiveRun, s: SimStudent, ws, acks: asyncio.Queue, sim_now) -> None:

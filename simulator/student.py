@@ -161,7 +161,9 @@ class SimStudent:
     def _event(self, kind: str, at: float | None = None, **fields: Any) -> dict[str, Any]:
         self.serial += 1
         minute = self.t if at is None else at
-        event = {"event_id": f"sim-{self.cohort.seed}-{self.student_id}-{self.serial}",
+        # the run's start in the id: a live run's times start at its wall clock, so the same seed run
+        # again would reuse ids for other content (409 on every event); retries within a run reuse them
+        event = {"event_id": f"sim-{self.cohort.seed}-{self.start_epoch:.3f}-{self.student_id}-{self.serial}",
                  "student_id": self.student_id, "course_id": self.cohort.course_id, "type": kind,
                  "ts": iso(self.start_epoch + 60 * minute), **fields}
         if kind != "heartbeat" and not self.done:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisco
 from fastapi.responses import ORJSONResponse
 
 from engine import chat, messaging
+from engine.ids import ID_RULE, is_valid_id
 from serve.auth import Principal, require
 from serve.bodies import ApiError, read_json
 from serve.comms_frames import ProfessorFrames, professor_inbox_pump
@@ -85,7 +86,11 @@ def router(ctx: ApiContext) -> APIRouter:
     async def course_interventions(course_id: str, request: Request) -> dict[str, Any]:
         """Every intervention with its receipts and measured outcome (newest first)."""
         await ctx.own_course(await ctx.caller(request), course_id)
-        items = await ctx.log.course_interventions.remote(course_id, _limit(request.query_params.get("limit")))
+        student_id = request.query_params.get("student_id") or None
+        if student_id is not None and not is_valid_id(student_id):
+            raise ApiError(422, "student_id", ID_RULE)
+        items = await ctx.log.course_interventions.remote(course_id, _limit(request.query_params.get("limit")),
+                                                          student_id)
         return {"course_id": course_id, "interventions": items}
 
     # -- professor: chat and work view ---------------------------------------------------

@@ -92,6 +92,9 @@ def test_receipts_are_stored_once_and_only_for_the_recipient(tmp_path):
     assert [i["intervention_id"] for i in comms.inbox("s1")] == ["iv1"]  # held out: not shown
     assert {i["intervention_id"]: i["holdout"] for i in comms.course_interventions("c1")} == {"iv1": False,
                                                                                                "iv2": True}
+    assert {i["intervention_id"] for i in comms.course_interventions("c1", student_id="s1")} == {"iv1", "iv2"}
+    assert len(comms.course_interventions("c1", 1, "s1")) == 1
+    assert comms.course_interventions("c1", student_id="s2") == []
     comms.set_consent("c1", "s1", True)
     comms.set_consent("c1", "s2", True)
     comms.set_consent("c1", "s2", False)

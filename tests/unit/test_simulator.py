@@ -84,3 +84,50 @@ def test_evaluation_on_a_constructed_case():
     assert s["median_delay_min"] == 2 and s["episodes"] == 1 and s["episodes_missed"] == 0
     i = r["idle"]
     assert (i["recall"], i["precision"], i["episodes_missed"], i["median_delay_min"]) == (0.0, None, 1, None)
+
+
+def test_a_refused_frame_that_is_transient_is_sent_again_and_others_are_not():
+    """503 (the log restarting) and 429 (rate limit) answers mean "send again": the driver does, with
+    the same events, after the wait the frame asks for; a 409 or 422 is a real refusal."""
+    import asyncio
+    import json
+
+    from simulator import live
+
+    class Socket:
+        def __init__(self) -> None:
+            self.frames: list[str] = []
+
+        async def send(self, frame: str) -> None:
+            self.frames.append(frame)
+
+    async def go(answers):
+        ws, acks, run = Socket(), asyncio.Queue(), live.LiveRun(cohorts.default(students=1), "http://x")
+        for answer in answers:
+            acks.put_nowait(answer)
+        await live._send(run, ws, [{"event_id": "e1"}], acks)
+        return ws.frames, run
+
+    frames, run = asyncio.run(go([
+        {"type": "error", "status": 503, "retry_after_s": 0.01, "errors": []},
+        {"type": "error", "status": 429, "errors": [{"retry_after_s": 0.01}]},
+        {"type": "ack", "accepted": 1, "duplicates": 0}]))
+    assert len(frames) == 3 and len(set(frames)) == 1 and json.loads(frames[0])["events"] == [{"event_id": "e1"}]
+    assert (run.acknowledged, run.resent_frames, run.sent) == (1, 2, [{"event_id": "e1"}])
+    frames, run = asyncio.run(go([{"type": "error", "status": 409, "errors": [{"error": "used"}]}]))
+    assert len(frames) == 1 and run.acknowledged == 0
+
+
+def test_event_ids_name_the_run_so_a_live_run_repeated_does_not_reuse_them():
+    from simulator.student import SimStudent
+
+    c = cohorts.default(students=1, seed=3)
+    first, again, later = (SimStudent(c, 0, epoch) for epoch in (1_800_000_000.0, 1_800_000_000.0, 1_800_000_042.5))
+    def first_ids(s):
+        out = []
+        while len(out) < 3:  # an action may be an idle spell with no event
+            out += [e["event_id"] for e in s.act()]
+        return out[:3]
+
+    assert first_ids(first) == first_ids(again)  # a run's ids are reproducible (offline, retries) ...
+    assert not set(first_ids(later)) & set(first_ids(SimStudent(c, 0, 1_800_000_000.0)))  # ... not reused

@@ -42,6 +42,9 @@ class CommsLog:
     async def save_deliveries(self, rows: list[dict[str, Any]]) -> None:
         await asyncio.to_thread(support_store.save_deliveries, self._store, rows)
 
+    async def last_notified(self, since: float) -> list[tuple[str, str, str, float]]:
+        return await asyncio.to_thread(support_store.last_notified, self._store, since)
+
     async def deliveries(self, professor_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return await asyncio.to_thread(support_store.deliveries, self._store, professor_id, limit)
 

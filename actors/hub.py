@@ -127,11 +127,13 @@ class CourseHub(HubComms, SupportHub):
         await self._publish(self._seqs.last != before)
 
     async def forget_student(self, course_id: str, student_id: str) -> None:
-        """Erasure: drop the student's live view, alerts and undelivered inbox."""
+        """Erasure: drop the student's live view, alerts, office-hours entry and undelivered inbox."""
         await self._ensure_ready()
         view = self.views.get(course_id)
         if view is not None:
             view.remove_student(student_id)
+        if course_id in self._queues:  # else a later take or nudge would write their row back
+            self._queues[course_id].forget(student_id)
         self._inbox_log = collections.deque((m for m in self._inbox_log if m[1] != student_id), maxlen=INBOX_LOG_KEEP)
         await self._publish(True)
 

@@ -59,6 +59,7 @@ class HubComms:
         seq = 0
         for student_id, message in items:
             seq = self._to_inbox(student_id, message)
+            self._note_help(student_id, message)  # ignored help escalates, however it was sent
         if items:
             self._wakeups.notify(INBOXES)
         return seq

@@ -76,6 +76,8 @@ class Notifier:
     async def _preferences(self) -> dict[str, Preferences]:
         if self._prefs is None:
             stored = await self._handles.log.notification_preferences.remote()
+            # quiet periods from before a restart (the longest a professor may set is a day)
+            self._policy.remember(await self._handles.log.last_notified.remote(time.time() - 86_400))
             self._prefs = {pid: Preferences.from_dict(p) for pid, p in stored.items()}
         return self._prefs
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
@@ -125,6 +126,14 @@ class NotificationPolicy:
 
     notified: OrderedDict = field(default_factory=OrderedDict)  # alert_id -> True (bounded)
     last_sent: dict[tuple[str, str, str], float] = field(default_factory=dict)
+
+    def remember(self, sent: Iterable[tuple[str, str, str, float]]) -> None:
+        """Notifications sent before a restart (course, student, kind, when): their quiet periods
+        hold on. A rebuilt hub opens alerts still holding again, with new ids, so without this every
+        student still idle or struggling was notified again after a restart."""
+        for course_id, student_id, kind, when in sent:
+            key = (course_id, student_id, kind)
+            self.last_sent[key] = max(self.last_sent.get(key, when), when)
 
     def decide(self, alert: dict[str, Any], prefs: Preferences, default_email: str | None,
                now: float | None = None) -> tuple[list[Delivery], str | None]:

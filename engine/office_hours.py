@@ -91,6 +91,12 @@ class OfficeHoursQueue:
                 return e
         return None
 
+    def forget(self, student_id: str) -> None:
+        """Erasure: the student's entries and history go (their rows are deleted with the rest)."""
+        for entry in [e for e in self.entries.values() if e.student_id == student_id]:
+            self._close(entry)
+        self._helped_on.pop(student_id, None)
+
     def helped_today(self, student_id: str, now: float) -> bool:
         return self._helped_on.get(student_id) == day_of(now)
 

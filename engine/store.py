@@ -42,6 +42,10 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = duckdb.connect(str(self.path))
+        # TIMESTAMP columns hold UTC. DuckDB converts ``to_timestamp`` (a TIMESTAMPTZ) into one with
+        # the session's time zone, the host's by default: on a UTC+9 host every such time came back 9 h
+        # off (office-hours sessions, delivery log). Every cursor of this file converts in UTC.
+        self._db.execute("SET GLOBAL TimeZone = 'UTC'")
         self._lock = threading.Lock()
         self._append_lock = threading.Lock()
         self._append_cur: duckdb.DuckDBPyConnection | None = None

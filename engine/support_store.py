@@ -148,6 +148,15 @@ def save_deliveries(store: Store, rows: list[dict[str, Any]]) -> None:
         cur.close()
 
 
+def last_notified(store: Store, since: float) -> list[tuple[str, str, str, float]]:
+    """(course, student, kind, when) of the latest notification per alert kind since ``since`` (epoch
+    seconds): a restarted notifier keeps its quiet periods (engine/notify.py)."""
+    return store.cursor().execute(
+        "SELECT course_id, student_id, kind, max(epoch(created_at)) FROM notification_log "
+        "WHERE epoch(created_at) >= $s AND course_id IS NOT NULL AND student_id IS NOT NULL "
+        "AND kind IS NOT NULL GROUP BY ALL", {"s": since}).fetchall()
+
+
 def deliveries(store: Store, professor_id: str, limit: int = 200) -> list[dict[str, Any]]:
     rows = store.cursor().execute(
         f"SELECT {', '.join(_LOG_COLUMNS[:-2])}, epoch(created_at), epoch(updated_at) FROM notification_log "

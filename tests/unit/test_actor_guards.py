@@ -151,3 +151,20 @@ def test_one_course_whose_refresh_fails_does_not_stop_the_others():
     hub._refresh(force=True)
     hub._refresh(force=True)
     assert refreshed == ["good", "good"]
+
+
+def test_help_sent_in_bulk_counts_towards_escalation_like_one_click_help():
+    from actors.hub import CourseHub
+
+    hub = CourseHub.__ray_metadata__.modified_class(0, Topology("t", 1, 1))
+    noted = []
+    hub.views = {"c1": SimpleNamespace(note_sent=lambda student, ref: noted.append((student, ref)))}
+
+    async def run():
+        hub._ready = asyncio.get_running_loop().create_future()
+        hub._ready.set_result(True)  # recovered: no log to ask
+        await hub.deliver_many([(s, {"type": "message", "course_id": "c1", "message_id": f"m-{s}"})
+                                for s in ("s1", "s2")])
+
+    asyncio.run(run())
+    assert noted == [("s1", "m-s1"), ("s2", "m-s2")]

@@ -63,6 +63,23 @@ def test_one_notification_per_alert_and_quiet_period():
     assert len(policy.decide(alert("c1:dd", student="s2"), prefs, None, now=602)[0]) == 2  # no email address
 
 
+def test_quiet_periods_survive_a_restart_through_the_delivery_log(store):
+    """A restarted notifier reads the delivery log: a hub rebuilt after a restart opens the alerts
+    still holding with new ids, and those must not notify the professor again."""
+    from engine import support_store
+
+    support_store.save_deliveries(store, [{"notification_id": "n1", "channel": "email", "professor_id": "p1",
+                                           "course_id": "c1", "student_id": "s1", "alert_id": "c1:aa",
+                                           "kind": "struggling", "priority": 1, "status": "sent", "attempts": 1,
+                                           "created_at": 1000.0, "updated_at": 1000.0}])
+    restarted = NotificationPolicy()
+    restarted.remember(support_store.last_notified(store, 0.0))
+    prefs = Preferences().merge({"quiet_minutes": 10})
+    assert restarted.decide(alert("c1:zz"), prefs, None, now=1000.0 + 599)[1] == "quiet period"
+    assert restarted.decide(alert("c1:zz2", student="s2"), prefs, None, now=1600.0)[1] is None
+    assert support_store.last_notified(store, 1001.0) == []
+
+
 def test_priority_filter_and_escalation_copy():
     policy = NotificationPolicy()
     prefs = Preferences().merge({"min_priority": 1, "escalation_email": "staff@x.org"})

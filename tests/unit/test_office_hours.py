@@ -118,3 +118,14 @@ def test_queue_rebuilds_from_its_rows():
     assert order(again) == order(q) == ["c", "b", "a"]
     again.join("d", "x", now=T0 + 60)
     assert order(again) == ["c", "b", "d", "a"]
+
+
+def test_an_erased_student_leaves_the_queue_and_cannot_be_taken():
+    q = queue_with("a", "b", "c", helped=("b",))
+    q.take("p1", "c", now=T0 + 10)  # being helped
+    q.forget("a")
+    q.forget("c")
+    q.forget("b")
+    assert order(q) == [] and q.in_progress() == [] and not q.helped_today("b", T0)
+    with pytest.raises(QueueError):
+        q.take("p1", "a", now=T0 + 20)

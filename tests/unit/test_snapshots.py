@@ -1,11 +1,15 @@
 """Shard snapshots in the DuckDB file: a restart reads each student's latest state, and rows a later
 snapshot replaces are gone (a 3-hour class of 1,000 left ~360k superseded rows before)."""
+import os
 import threading
 import time
+from pathlib import Path
 
 import duckdb
 
 from engine.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def row(student: str, completion: float, course: str = "c1") -> dict:
@@ -89,3 +93,24 @@ def test_snapshots_and_an_erasure_take_turns_and_the_erased_student_stays_gone(s
     writer.join()
     assert errors == []
     assert [r[3] for r in rows_of(store)] == ["s2"]
+
+
+def test_times_round_trip_exactly_on_a_host_that_is_not_on_utc(tmp_path):
+    """``to_timestamp`` into a TIMESTAMP column converts with the session's time zone: on a UTC+9
+    host an office-hours session read back started 9 h later than it did. Run where TZ is Tokyo."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from engine.store import Store\n"
+        "from engine import support_store\n"
+        "s = Store(sys.argv[1])\n"
+        "t = 1800000000.25\n"
+        "support_store.save_deliveries(s, [{'notification_id': 'n1', 'channel': 'in_app', 'professor_id': 'p1',"
+        " 'status': 'sent', 'attempts': 1, 'created_at': t, 'updated_at': t}])\n"
+        "row = support_store.deliveries(s, 'p1')[0]\n"
+        "print(row['created_at'] - t)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "tz.duckdb")], capture_output=True, text=True,
+                         env={**os.environ, "TZ": "Asia/Tokyo"}, check=True, cwd=ROOT)
+    assert float(out.stdout.strip()) == 0.0

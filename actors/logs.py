@@ -24,7 +24,7 @@ _SECRET = re.compile(
     r"(?i)(bearer\s+)[^\s\"',;]+"  # Authorization: Bearer <token>
     r"|((?:[?&]|\b)token=)[^&\s\"',;]+"  # ?token=<token>
     r"|(basic\s+)[A-Za-z0-9+/=]{8,}"  # Authorization: Basic <credentials>
-    r"|\bcp[aps]_[A-Za-z0-9_-]{20,}")  # tokens classpulse issues (cpp_/cps_/cpa_...)
+    r"|\bcp[apsx]_[A-Za-z0-9_-]{20,}")  # tokens classpulse issues (cpa_/cpp_/cps_, xAPI secrets cpx_)
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 HANDLER_NAME = "classpulse-json"
 

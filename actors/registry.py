@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import Counter
 from typing import Any
 
 from actors.topology import DomainError
@@ -36,9 +37,10 @@ class Registry:
     def _issue(self, role: str, principal_id: str, revoke: bool) -> str:
         token = new_token(role)
         digest = hash_token(token)
-        self._store.save_tokens([(digest, role, principal_id)], revoke_for=[principal_id] if revoke else [])
+        # a principal is its role and id: rotating professor "pat" must leave student "pat" signed in
+        self._store.save_tokens([(digest, role, principal_id)], revoke_for=[(role, principal_id)] if revoke else [])
         if revoke:
-            self.tokens = {h: p for h, p in self.tokens.items() if p[1] != principal_id}
+            self.tokens = {h: p for h, p in self.tokens.items() if p != (role, principal_id)}
         self.tokens[digest] = (role, principal_id)
         return token
 
@@ -85,6 +87,9 @@ class Registry:
     def add_students(self, course_id: str, students: list[dict[str, str]], rotate: bool) -> list[dict]:
         if course_id not in self.catalog.courses:
             raise DomainError(404, "course_id", f"unknown course '{course_id}'")
+        repeated = sorted(sid for sid, n in Counter(s["student_id"] for s in students).items() if n > 1)
+        if repeated:  # each would get a token, the first one revoked by the second if rotated
+            raise DomainError(422, "students", f"named more than once: {', '.join(repeated[:10])}")
         rows = [(s["student_id"], s["name"]) for s in students]
         self._store.save_students(course_id, rows)
         out = []

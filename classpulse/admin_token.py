@@ -13,12 +13,17 @@ def resolve(configured: str | None, data_dir: Path) -> tuple[str, Path | None, b
         return configured, None, False
     path = data_dir / "admin.token"
     if path.exists():
-        return path.read_text().strip(), path, False
+        kept = path.read_text().strip()
+        if kept:
+            os.chmod(path, 0o600)  # a copy restored with looser rights is tightened again
+            return kept, path, False
+        # empty (a crash right after it was created): an empty admin token would lock admin out
     token = "cpa_" + secrets.token_urlsafe(32)
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
+    os.chmod(path, 0o600)
     return token, path, True
 
 

@@ -37,7 +37,7 @@ def start(api: str, port: int, token_file: Path | None, log_path: Path | None = 
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/_stcore/health", timeout,
                            alive=lambda: proc.poll() is None, what="dashboard")
-    except RuntimeError:
+    except BaseException:  # not healthy in time, or Ctrl-C meanwhile: its own session would outlive us
         proc.kill()
         raise
     return proc

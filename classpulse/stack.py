@@ -7,6 +7,7 @@ on purpose (it takes ~30 s in HAProxy mode and Ray's exit stops Serve anyway).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -14,6 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +47,13 @@ class Stack:
         token, token_file, generated = admin_token.resolve(settings.admin_token, settings.data_dir)
         run_dir = Path(tempfile.mkdtemp(prefix="cp-"))
         stack = cls(settings, token, token_file, run_dir)
-        stack._start(echo)
+        with _sigterm_interrupts():
+            try:
+                stack._start(echo)
+            except BaseException:  # a failed start, Ctrl-C or SIGTERM meanwhile: stop what did start
+                echo("Start failed or interrupted; stopping what had started")
+                stack.stop(echo)
+                raise
         if generated:
             echo(f"Generated an admin token: {token}  (saved in {token_file}, mode 0600)")
         return stack
@@ -118,9 +126,9 @@ class Stack:
 
         from serve.launch import haproxy_pids
         started = time.monotonic()
-        pids = set(self.info.get("haproxy_pids", []))
-        if self.ingress is not None:
-            pids.update(haproxy_pids(self.ingress))
+        # found again now, by their per-stack config path: a pid recorded at start may belong to
+        # another process by now (Serve reloads HAProxy as replicas change; pids are reused)
+        pids = haproxy_pids(self.ingress) if self.ingress is not None else []
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -146,6 +154,25 @@ def _metrics_port(ray) -> int | None:
         if node.get("NodeID") == node_id:
             return node.get("MetricsExportPort")
     return None
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """While starting, SIGTERM raises KeyboardInterrupt like Ctrl-C, so the start's cleanup runs
+    (by default SIGTERM ends the process at once: Ray's processes go with it, but the run
+    directory, which holds the Ray auth token, stayed). Only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def wait_for_signal() -> None:

@@ -249,12 +249,14 @@ class Store:
                         [(course_id, sid) for sid, _ in rows])
         cur.execute("COMMIT")
 
-    def save_tokens(self, tokens: Iterable[tuple[str, str, str]], revoke_for: Iterable[str] = ()) -> None:
+    def save_tokens(self, tokens: Iterable[tuple[str, str, str]],
+                    revoke_for: Iterable[tuple[str, str]] = ()) -> None:
+        """Store new (hash, role, principal) tokens, revoking first those of the (role, principal)s given."""
         cur = self.cursor()
         cur.execute("BEGIN")
-        for pid in revoke_for:
-            cur.execute("UPDATE tokens SET revoked_at = now() WHERE principal_id = ? AND revoked_at IS NULL",
-                        (pid,))
+        for role, pid in revoke_for:
+            cur.execute("UPDATE tokens SET revoked_at = now() WHERE role = ? AND principal_id = ? "
+                        "AND revoked_at IS NULL", (role, pid))
         cur.executemany("INSERT INTO tokens (token_hash, role, principal_id) VALUES (?, ?, ?)", list(tokens))
         cur.execute("COMMIT")
 

@@ -54,3 +54,41 @@ def test_restart_on_the_same_data_dir_keeps_live_progress_and_tokens(tmp_path, s
             assert c.post("/api/events", json={"events": batch}).json() == {"accepted": 0, "duplicates": len(batch)}
     finally:
         second.stop()
+
+
+def test_sigterm_while_starting_leaves_nothing_behind(tmp_path):
+    """SIGTERM while ``classpulse serve`` starts (HAProxy up, the app not yet): the process ends and
+    none of its processes (HAProxy, a child of a Serve worker, included) outlives it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from serve.launch import free_port
+
+    env = dict(os.environ, CLASSPULSE_ADMIN_TOKEN="test-admin-token-0123456789", PYTHONUNBUFFERED="1")
+    env.pop("RAY_ADDRESS", None)
+    with open(ARTIFACTS / "sigterm-start.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "classpulse", "serve", "--port", str(free_port()),
+                                 "--data-dir", str(tmp_path)], stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+    run_dir = None
+    deadline = time.monotonic() + 90
+    while run_dir is None and time.monotonic() < deadline and proc.poll() is None:  # until HAProxy runs
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            try:
+                args = child.cmdline()
+            except psutil.Error:
+                continue
+            if args and "haproxy" in args[0]:
+                run_dir = next((a.split("/haproxy/")[0] for a in args if "/haproxy/" in a), None)
+        time.sleep(0.2)
+    if run_dir is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.skip("no HAProxy ingress here (Serve's default proxy): nothing outlives the driver")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0  # interrupted, after cleaning up
+    time.sleep(0.5)
+    leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
+                 if any(run_dir in arg for arg in (p.info["cmdline"] or []))]
+    assert not leftovers, f"processes of the interrupted start still running: {leftovers}"

@@ -233,9 +233,11 @@ class SupportHub:
         stuck = sorted((sid for sid, a in view.assessments.items() if a.status == "struggling"
                         and view.summaries[sid].current_activity_id == activity_id and sid not in completed),
                        key=lambda sid: (since.get(sid, float("inf")), sid))  # longest stuck first
+        available = {sid for sid, a in view.assessments.items() if a.status in ("active", "completed")}
         helpers = [peer_groups.Helper(s["student_id"], s["correct"] / s["attempts"], s["attempts"])
                    for s in stats["students"] if s["completed"] and s["attempts"] > 0
-                   and s["correct"] / s["attempts"] >= min_accuracy and s["student_id"] in view.names]
+                   and s["correct"] / s["attempts"] >= min_accuracy and s["student_id"] in view.names
+                   and s["student_id"] in available]  # not one who is struggling elsewhere, or gone idle
         accuracy = {h.student_id: round(h.accuracy, 3) for h in helpers}
         past = [peer_groups.pair(a, b) for a, b in stats["past_pairs"]]
         result = peer_groups.suggest(stuck, helpers, size, past)

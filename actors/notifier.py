@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import ray
@@ -32,6 +33,7 @@ from engine.notify import (
 )
 
 log = logging.getLogger(__name__)
+PER_ENDPOINT = 4  # webhook posts in flight per endpoint (host and port)
 NOTIFIER = "notifier"
 RECORD_BATCH_S = 0.2
 
@@ -62,6 +64,7 @@ class Notifier:
         self._http: httpx.AsyncClient | None = None
         self._pending: dict[tuple[str, str], dict[str, Any]] = {}
         self._flusher: asyncio.Task | None = None
+        self._per_endpoint: dict[str, asyncio.Semaphore] = {}
 
     async def warm(self) -> None:
         """Resolve the EventLog handle and load preferences now, not on the first alert: a handle
@@ -153,7 +156,12 @@ class Notifier:
         elif d.channel == "webhook":
             if self._http is None:
                 self._http = httpx.AsyncClient(timeout=self._mail.timeout_s, follow_redirects=False)
-            r = await self._http.post(d.target, json=webhook_payload(item, d.notification_id, item["professor_id"]))
+            # a few at a time per endpoint: a dead one then holds a few of the shared pool's 100
+            # connections, not all of them (other professors' webhooks timed out waiting for one)
+            gate = self._per_endpoint.setdefault(urlsplit(d.target).netloc, asyncio.Semaphore(PER_ENDPOINT))
+            async with gate:
+                r = await self._http.post(d.target,
+                                          json=webhook_payload(item, d.notification_id, item["professor_id"]))
             if r.status_code >= 300:
                 raise RuntimeError(f"webhook answered HTTP {r.status_code}")
         else:

@@ -11,6 +11,14 @@ from dashboard.presentation import minutes, pseudonym
 CHANNELS = {"in_app": "In the dashboard", "email": "Email", "webhook": "Webhook"}
 
 
+def _masked(target: str | None) -> str | None:
+    """A webhook URL as scheme and host only (its path or query may hold a secret); addresses as they are."""
+    if not target or "://" not in target:
+        return target
+    scheme, rest = target.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].rsplit('@', 1)[-1]}/…"
+
+
 def _name(row: dict, projection: bool) -> str:
     return pseudonym(row["student_id"]) if projection else row.get("name", row["student_id"])
 
@@ -154,5 +162,6 @@ def notifications_page(client: ApiClient, course: dict) -> None:
     if not log:
         st.caption("No notifications yet.")
     else:
-        st.dataframe(pd.DataFrame(log)[["kind", "student_id", "channel", "target", "status", "attempts",
-                                        "last_error"]], hide_index=True)
+        shown = pd.DataFrame(log)[["kind", "student_id", "channel", "target", "status", "attempts", "last_error"]]
+        shown["target"] = shown["target"].map(_masked)  # a webhook URL may carry its own secret
+        st.dataframe(shown, hide_index=True)

@@ -1,4 +1,5 @@
-"""Actor classes run as plain objects with stand-in handles (no Ray): their guards against faults.
+"""Actor classes run as plain objects with stand-in handles (no Ray): their guards against faults,
+and rules that need no Ray to check.
 
 Two pulls can overlap in one shard (a restarted log's first call, with ``prev_seq`` None, beside
 an older call still pulling); each event must still be folded once. A refold that fails must stay
@@ -168,3 +169,69 @@ def test_help_sent_in_bulk_counts_towards_escalation_like_one_click_help():
 
     asyncio.run(run())
     assert noted == [("s1", "m-s1"), ("s2", "m-s2")]
+
+
+def test_a_helper_who_is_struggling_elsewhere_or_idle_is_not_suggested():
+    from actors.hub import CourseHub
+
+    hub = CourseHub.__ray_metadata__.modified_class(0, Topology("t", 1, 1))
+    status = {"stuck": "struggling", "ok": "active", "done": "completed", "busy": "struggling", "gone": "idle"}
+    view = SimpleNamespace(
+        dirty=False, course=SimpleNamespace(has_activity=lambda a: True), alerts=SimpleNamespace(active=list),
+        names={s: s for s in status}, assessments={s: SimpleNamespace(status=v) for s, v in status.items()},
+        summaries={s: SimpleNamespace(current_activity_id="a1" if s == "stuck" else "a2") for s in status})
+    hub.views = {"c1": view}
+
+    async def peer_stats(course_id, activity_id):
+        return {"past_pairs": [], "students": [
+            {"student_id": s, "completed": s != "stuck", "correct": 9, "attempts": 10} for s in status]}
+
+    hub._handles = SimpleNamespace(log=SimpleNamespace(peer_stats=Call(peer_stats)))
+
+    async def run():
+        hub._ready = asyncio.get_running_loop().create_future()
+        hub._ready.set_result(True)
+        return await hub.peer_suggest("c1", "a1", 3, 0.75)
+
+    out = asyncio.run(run())
+    helpers = {m["student_id"] for g in out["groups"] for m in g["members"] if m["role"] == "helper"}
+    assert out["helpers"] == 2 and helpers <= {"ok", "done"} and out["stuck"] == 1
+
+
+def test_a_dead_webhook_holds_a_few_connections_not_the_pool():
+    from actors import notifier as notifier_module
+    from engine.notify import Delivery
+
+    notifier = notifier_module.Notifier.__ray_metadata__.modified_class(Topology("t", 1, 1),
+                                                                          notifier_module.MailSettings())
+    in_flight = {"dead.example": 0, "live.example": 0}
+    most = {"dead.example": 0}
+    never = asyncio.Event()
+
+    class Http:
+        async def post(self, url, json):
+            host = url.split("/")[2]
+            in_flight[host] += 1
+            most["dead.example"] = max(most["dead.example"], in_flight["dead.example"])
+            try:
+                if host == "dead.example":
+                    await never.wait()  # answers never (its timeout is the client's)
+                return SimpleNamespace(status_code=200)
+            finally:
+                in_flight[host] -= 1
+
+    notifier._http = Http()
+    item = {"alert_id": "c1:a", "course_id": "c1", "student_id": "s1", "kind": "idle", "priority": 2,
+            "professor_id": "p1"}
+
+    async def run():
+        dead = [asyncio.create_task(notifier._send(Delivery(f"n{i}", "webhook", "https://dead.example/h"), item))
+                for i in range(20)]
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(notifier._send(Delivery("ok", "webhook", "https://live.example/h"), item), 1.0)
+        for task in dead:
+            task.cancel()
+        await asyncio.gather(*dead, return_exceptions=True)
+
+    asyncio.run(run())
+    assert most["dead.example"] == notifier_module.PER_ENDPOINT

@@ -56,10 +56,20 @@ def suggest(stuck: Sequence[str], helpers: Sequence[Helper], size: int,
     if not stuck or not ranked:
         return Suggestion(unassigned=stuck, spare_helpers=[h.student_id for h in ranked])
     per_group = size - 1
-    groups = min(len(ranked), math.ceil(len(stuck) / per_group))
-    placed, unassigned = stuck[: groups * per_group], stuck[groups * per_group:]
-    target = math.ceil(len(placed) / groups)  # even spread: no group more than one over another
-    best = _Search(placed, [h.student_id for h in ranked], groups, target, past, budget).run()
+    fewest = min(len(ranked), math.ceil(len(stuck) / per_group))
+    best, best_cost, groups = [], math.inf, fewest
+    # the fewest groups that hold everyone; more (smaller) ones only when spare helpers avoid a pair
+    # that worked together before
+    for count in range(fewest, min(len(ranked), len(stuck)) + 1):
+        placed = stuck[: count * per_group]
+        target = math.ceil(len(placed) / count)  # even spread: no group more than one over another
+        search = _Search(placed, [h.student_id for h in ranked], count, target, past, budget)
+        found = search.run()
+        if search.best_cost < best_cost:
+            best, best_cost, groups = found, search.best_cost, count
+        if best_cost == 0:
+            break
+    unassigned = stuck[groups * per_group:]
     out = Suggestion(unassigned=unassigned)
     used = set()
     for helper, members in best:

@@ -27,19 +27,21 @@ def assert_rules(result, stuck, helpers, size):
 
 
 def min_repeats_brute_force(stuck, helpers, size, past) -> int:
-    """The fewest repeated pairs any valid grouping of the same shape can have."""
-    groups = min(len(helpers), math.ceil(len(stuck) / (size - 1)))
-    placed = stuck[: groups * (size - 1)]
-    target = math.ceil(len(placed) / groups)
+    """The fewest repeated pairs any valid grouping can have: the fewest groups that place as many
+    stuck students as possible, or more groups (one helper each) while helpers and students last."""
+    fewest = min(len(helpers), math.ceil(len(stuck) / (size - 1)))
     best = math.inf
-    for chosen in itertools.permutations([h.student_id for h in helpers], groups):
-        for assign in itertools.product(range(groups), repeat=len(placed)):
-            loads = [assign.count(g) for g in range(groups)]
-            if min(loads) == 0 or max(loads) > target:
-                continue
-            cost = sum(p in past for g in range(groups)
-                       for p in pairs_of([chosen[g], *[s for s, a in zip(placed, assign) if a == g]]))
-            best = min(best, cost)
+    for groups in range(fewest, min(len(helpers), len(stuck)) + 1):
+        placed = stuck[: groups * (size - 1)]
+        target = math.ceil(len(placed) / groups)
+        for chosen in itertools.permutations([h.student_id for h in helpers], groups):
+            for assign in itertools.product(range(groups), repeat=len(placed)):
+                loads = [assign.count(g) for g in range(groups)]
+                if min(loads) == 0 or max(loads) > target:
+                    continue
+                cost = sum(p in past for g in range(groups)
+                           for p in pairs_of([chosen[g], *[s for s, a in zip(placed, assign) if a == g]]))
+                best = min(best, cost)
     return best
 
 
@@ -50,6 +52,7 @@ def min_repeats_brute_force(stuck, helpers, size, past) -> int:
     (["s1"], [Helper("h1", 1.0), Helper("h2", 0.8)], 2, [pair("s1", "h1")], [("h2", ["s1"])]),
     # s1 and s2 worked together: split although one helper could take both
     (["s1", "s2"], [Helper("h1", 1.0), Helper("h2", 0.9)], 2, [pair("s1", "s2")], None),
+    (["s1", "s2"], [Helper("h1", 1.0), Helper("h2", 0.9)], 3, [pair("s1", "s2")], [("h1", ["s1"]), ("h2", ["s2"])]),
 ])
 def test_table(stuck, helpers, size, past, groups):
     result = suggest(stuck, helpers, size, past)

@@ -146,8 +146,13 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         return self._registry.add_professor(professor_id, name, email, rotate)
 
     async def add_course(self, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        before = self.catalog.courses.get(spec.get("course_id"))
         course, created = self._registry.add_course(spec)
         await self._tell_hub(course.course_id)
+        if before is not None and before.activities != course.activities:  # completion is over them
+            params = self._fold_params({course.course_id})
+            await asyncio.gather(*(self._handles.shard(i).course_changed.remote(course.course_id, params)
+                                   for i in range(self._topology.shards)))
         return self.course_info(course.course_id), created
 
     async def add_students(self, course_id: str, students: list[dict[str, str]],

@@ -193,6 +193,17 @@ class StudentShard:
             for key in touched:
                 self._queue_summary(key)
 
+    async def course_changed(self, course_id: str, params: dict[str, Any]) -> int:
+        """A course's activities changed (``params``: its new fold parameters): its students'
+        summaries are sent again, their completion now over the new activity count (until their next
+        event they kept the old one). Returns how many."""
+        await self._ensure_ready()
+        self._params.update(params)
+        keys = [key for key in self.states if key[0] == course_id]
+        for key in keys:
+            self._queue_summary(key)
+        return len(keys)
+
     async def forget(self, student_id: str) -> int:
         """Erasure: drop the student's state in every course (their log rows are already gone)."""
         await self._ensure_ready()

@@ -181,3 +181,18 @@ def test_alert_thresholds_are_configurable_and_reassess_at_once(stack):
         r = c.put(path, json={"struggling_error_rate": 2})
         assert r.status_code == 422 and r.json()["field"] == "struggling_error_rate"
         assert c.get(path).json()["struggling_min_attempts"] == 2
+
+
+def test_a_course_given_another_activity_shows_completion_over_both_at_once(stack):
+    room = create_class(stack, students=1, activities=1)
+    s0 = next(iter(room.student_tokens))
+    with stack.client(room.student_tokens[s0]) as c:
+        assert c.post("/api/events", json={"events": [event(room, s0, "activity_completed")]}).status_code == 202
+    assert wait_for(lambda: live(stack, room)[0][s0]["completion"] == 1.0)
+    with stack.client() as admin:
+        assert admin.post("/api/admin/courses", json={
+            "course_id": room.course_id, "professor_id": room.professor_id, "title": "Course", "clock": "event",
+            "activities": [{"activity_id": room.activities[0], "title": "A", "expected_minutes": 5},
+                           {"activity_id": "extra", "title": "Extra", "expected_minutes": 5}]}).status_code == 200
+    # no new event from the student: the shard sends their summary again over two activities
+    assert wait_for(lambda: live(stack, room)[0][s0]["completion"] == 0.5)

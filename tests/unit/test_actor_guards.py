@@ -235,3 +235,30 @@ def test_a_dead_webhook_holds_a_few_connections_not_the_pool():
 
     asyncio.run(run())
     assert most["dead.example"] == notifier_module.PER_ENDPOINT
+
+
+def test_a_course_given_more_activities_resends_its_students_completion():
+    """Completion is over the course's activities: a student who finished the only one was 100%
+    done, and is 50% once a second one is declared (not only after their next event)."""
+    from engine.course import FoldParams
+    from engine.state import summaries_of
+
+    fake = FakeLog()
+    sent = []
+
+    async def apply_summaries(rows, since):
+        sent.extend(summaries_of(rows))
+
+    async def run():
+        shard = shard_on(fake)
+        shard._handles.hub = lambda i: SimpleNamespace(apply_summaries=Call(apply_summaries))
+        one = {"c1": (FoldParams(1, 180.0), {"a1": 5.0})}
+        done = [ev("activity_completed", "s1", "a1", seq=1, event_id="d1")]
+        await shard.apply(pack(to_arrow(done)), one, None, 1)
+        await asyncio.sleep(0.2)  # the summary goes to the hub
+        two = {"c1": (FoldParams(2, 180.0), {"a1": 5.0, "a2": 5.0})}
+        assert await shard.course_changed("c1", two) == 1
+        await asyncio.sleep(0.2)
+
+    asyncio.run(run())
+    assert [s.completion for s in sent] == [1.0, 0.5]

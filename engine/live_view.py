@@ -101,7 +101,9 @@ class CourseView:
 
     def apply(self, s: StudentSummary) -> bool:
         held = self.summaries.get(s.student_id)
-        if held is not None and s.seq <= held.seq and held.seq > 0:
+        # an older summary is stale; one of the same seq is new only if it says something else (the
+        # course's activities changed: the shard summarised the same events over the new count)
+        if held is not None and held.seq > 0 and (s.seq < held.seq or (s.seq == held.seq and s == held)):
             return False
         self.summaries[s.student_id] = s
         self.names.setdefault(s.student_id, s.student_id)

@@ -59,6 +59,16 @@ def test_older_summary_is_ignored():
     assert view.views["s1"]["completion"] == 0.25
 
 
+def test_a_summary_of_the_same_events_over_new_activities_replaces_the_held_one():
+    view = make_view()
+    done = summary("s1", [ev("activity_completed", seq=6)])
+    assert view.apply(done) and not view.apply(done)  # the same again: nothing new
+    wider = done._replace(completion=done.completion / 2)  # the course gained activities
+    assert view.apply(wider)
+    view.refresh()
+    assert view.views["s1"]["completion"] == wider.completion
+
+
 def test_new_alerts_appear_in_the_diff_and_a_stale_cursor_gets_a_snapshot():
     view = make_view()
     view.refresh()

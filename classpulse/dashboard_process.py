@@ -19,7 +19,9 @@ def app_path() -> Path:
 def command(api: str, port: int, token_file: Path | None, host: str = "127.0.0.1") -> list[str]:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()), "--server.headless", "true",
            "--server.port", str(port), "--server.address", host, "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--server.runOnSave", "false", "--", "--api", api]
+           "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+           # a professor's page has no "Deploy" button or developer menu (Streamlit shows them on localhost)
+           "--client.toolbarMode", "minimal", "--", "--api", api]
     if token_file is not None:
         cmd += ["--token-file", str(token_file)]
     return cmd

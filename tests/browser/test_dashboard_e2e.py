@@ -81,6 +81,8 @@ def test_cards_for_every_student_and_a_struggling_one_turns_red_within_5_s(stack
     started = time.monotonic()
     card(page, victim).get_by_text("Struggling").wait_for(timeout=5_000)
     assert time.monotonic() - started < 5.0
+    # Streamlit's developer toolbar stays out of a professor's page (it shows on localhost by default)
+    assert page.get_by_role("button", name="Deploy").count() == 0
     shot(page, "live-class", docs=True)
 
 

@@ -57,5 +57,6 @@ bench: install
 lint: install
 	$(PY) -m ruff check .
 
+# the venv and caches only: classpulse-data holds the event log (the system of record) and tokens
 clean:
-	rm -rf $(VENV) classpulse-data .pytest_cache
+	rm -rf $(VENV) .pytest_cache

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -52,6 +53,7 @@ def run(students: int, duration_s: float, event_every: float, out: Path, restart
         return _drill(box, students, duration_s, event_every, out, restart)
     finally:
         box["stack"].stop(echo=lambda m: console.print(m))
+        shutil.rmtree(settings.data_dir, ignore_errors=True)  # our own temporary log
 
 
 def _drill(box: dict[str, Any], students: int, duration_s: float, event_every: float, out: Path,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from classpulse.settings import Settings, from_env
+from classpulse.settings import Settings, SettingsError, from_env
 
 
 def _stack_flags(p: argparse.ArgumentParser) -> None:
@@ -44,9 +44,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from classpulse import dashboard_process
-    from classpulse.stack import wait_for_signal
+    from classpulse.stack import refuse_busy_port, wait_for_signal
     settings = from_env()
     port = args.port or settings.dashboard_port
+    refuse_busy_port("127.0.0.1", port, "the dashboard")
     proc = dashboard_process.start(args.api, port, args.token_file)
     print(f"classpulse dashboard: http://127.0.0.1:{port}  (API {args.api})", flush=True)
     try:
@@ -66,25 +67,54 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import threading
 
     from classpulse import dashboard_process
-    from classpulse.stack import Stack, wait_for_signal
+    from classpulse.stack import Stack, StackError, refuse_busy_port, sigterm_interrupts, wait_for_signal
     from simulator import cohort as cohorts
     from simulator.live import run_live, setup
     settings = _settings(args)
+    if args.students < 1 or args.speed <= 0 or args.minutes <= 0:
+        raise StackError("--students, --speed and --minutes must be positive")
+    # the dashboard's port is checked first: a busy one used to be found only after the whole stack
+    # was up (and another demo's dashboard answered the health check for ours)
+    refuse_busy_port("127.0.0.1", settings.dashboard_port, "the dashboard")
     stack = Stack.start(settings)
     cohort = cohorts.default(students=args.students, speed=args.speed, minutes=args.minutes)
-    prepared = setup(cohort, stack.api_url, stack.admin_token)
-    run = prepared[0]
-    token_file = settings.data_dir / "demo-professor.token"
-    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(run.professor_token + "\n")
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
-    simulation = threading.Thread(target=loop.run_until_complete, daemon=True, name="demo-cohort",
-                                  args=(run_live(cohort, stack.api_url, stack.admin_token, prepared=prepared,
-                                                 stop=stop),))
-    simulation.start()
-    dashboard = dashboard_process.start(stack.api_url, settings.dashboard_port, token_file)
+    simulation = dashboard = None
+    try:
+        with sigterm_interrupts():  # until the wait below: SIGTERM unwinds through the cleanup too
+            prepared = setup(cohort, stack.api_url, stack.admin_token)
+            run = prepared[0]
+            token_file = settings.data_dir / "demo-professor.token"
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # a file left by an earlier demo keeps its mode otherwise
+            with os.fdopen(fd, "w") as f:
+                f.write(run.professor_token + "\n")
+            simulation = threading.Thread(target=loop.run_until_complete, daemon=True, name="demo-cohort",
+                                          args=(run_live(cohort, stack.api_url, stack.admin_token,
+                                                         prepared=prepared, stop=stop),))
+            simulation.start()
+            dashboard = dashboard_process.start(stack.api_url, settings.dashboard_port, token_file)
+        _print_demo(stack, settings, cohort, run)
+        wait_for_signal()
+    finally:
+        try:
+            if dashboard is not None:
+                dashboard.terminate()
+            if simulation is not None:
+                loop.call_soon_threadsafe(stop.set)
+                simulation.join(timeout=5)
+            if dashboard is not None:
+                dashboard.wait(5)
+        except (subprocess.TimeoutExpired, RuntimeError):  # slow to stop, or the loop already closed
+            if dashboard is not None:
+                dashboard.kill()
+        finally:
+            stack.stop()
+    return 0
+
+
+def _print_demo(stack, settings: Settings, cohort, run) -> None:
     print()
     print("classpulse demo is running")
     print(f"  Dashboard:       http://127.0.0.1:{settings.dashboard_port}   (signed in as the demo professor)")
@@ -97,19 +127,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  Try: curl -H 'Authorization: Bearer {run.professor_token}' "
           f"{stack.api_url}/api/professor/courses/{cohort.course_id}/live-progress")
     print("Ctrl-C stops everything.", flush=True)
-    try:
-        wait_for_signal()
-    finally:
-        try:
-            dashboard.terminate()
-            loop.call_soon_threadsafe(stop.set)
-            simulation.join(timeout=5)
-            dashboard.wait(5)
-        except (subprocess.TimeoutExpired, RuntimeError):  # slow to stop, or the loop already closed
-            dashboard.kill()
-        finally:
-            stack.stop()
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,8 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    from classpulse.stack import StackError
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (SettingsError, StackError) as exc:  # a bad setting, a data dir or port in use: say so
+        parser.exit(2, f"classpulse: error: {exc}\n")
 
 
 if __name__ == "__main__":

@@ -51,12 +51,20 @@ def add_parser(sub) -> None:
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
+    try:  # checked before any stack starts
+        seconds = _seconds(args.duration)
+    except ValueError:
+        console.print(f"[red]--duration {args.duration!r}: give seconds, e.g. 90, 90s, 2m or 1h[/red]")
+        return 2
+    if args.students < 1 or seconds <= 0 or args.event_every <= 0:
+        console.print("[red]--students, --duration and --event-every must be positive[/red]")
+        return 2
     if args.chaos:
         if args.host:
             console.print("[red]--chaos starts its own stack (it kills its actors); drop --host[/red]")
             return 2
         from classpulse import chaos
-        return chaos.run(args.students, _seconds(args.duration), args.event_every, args.out, args.restart)
+        return chaos.run(args.students, seconds, args.event_every, args.out, args.restart)
     stack = None
     if args.host:
         if not args.token_file:
@@ -75,6 +83,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     finally:
         if stack is not None:
             stack.stop(echo=lambda m: console.print(m))
+            shutil.rmtree(stack.settings.data_dir, ignore_errors=True)  # our own temporary log
 
 
 def run_locust(host: str, admin: str, students: int, duration: str, event_every: float, out: Path,

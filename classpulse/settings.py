@@ -3,12 +3,25 @@ overridden by command-line flags, passed down explicitly (nothing below reads
 ``os.environ``)."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CLASSPULSE_"
+FLAGS = ("metrics", "metrics_ray", "fault_injection")  # on/off settings kept as 0/1
+CHOICES = {"haproxy": ("auto", "on", "off"), "smtp_tls": ("none", "starttls", "ssl")}
+PORTS = ("port", "dashboard_port", "smtp_port")
+AT_LEAST_ONE = ("shards", "hubs", "api_replicas", "notify_max_attempts")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and its variable (the CLI prints it,
+    no traceback)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} ({ENV_PREFIX}{name.upper()}): {reason}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,25 @@ class Settings:
     fault_injection: int = 0  # 1: POST /api/admin/faults may inject delays (tests, drills only)
     fault_commit_delay_ms: float = 0.0  # an injected delay before each commit (needs fault_injection)
 
+    def __post_init__(self) -> None:
+        for name in PORTS:
+            if not 1 <= getattr(self, name) <= 65535:
+                raise SettingsError(name, f"{getattr(self, name)} is not a port (1-65535)")
+        for name in ("haproxy_stats_port", "haproxy_metrics_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise SettingsError(name, f"{getattr(self, name)} is not a port (0 picks a free one)")
+        for name in AT_LEAST_ONE:
+            if getattr(self, name) < 1:
+                raise SettingsError(name, f"{getattr(self, name)} must be at least 1")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise SettingsError(name, f"{getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        for name in FLAGS:
+            if getattr(self, name) not in (0, 1):
+                raise SettingsError(name, f"{getattr(self, name)!r} is not 0 or 1")
+        if self.autoscale_max_replicas < 0:
+            raise SettingsError("autoscale_max_replicas", f"{self.autoscale_max_replicas} is negative")
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "classpulse.duckdb"
@@ -75,18 +107,39 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         raw = env.get(ENV_PREFIX + f.name.upper())
         if raw is None:
             continue
-        values[f.name] = _coerce(f.type, raw)
+        values[f.name] = _coerce(f.name, str(f.type), raw)
     if "address" not in values and env.get("RAY_ADDRESS"):
         values["address"] = env["RAY_ADDRESS"]
     return Settings(**values)
 
 
-def _coerce(kind: Any, raw: str) -> Any:
-    kind = str(kind)
-    if "Path" in kind:
-        return Path(raw)
-    if kind.startswith("int"):
-        return int(raw)
-    if kind.startswith("float"):
-        return float(raw)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _coerce(name: str, kind: str, raw: str) -> Any:
+    """An environment variable's text as the setting's type; a clear error naming it if it is not."""
+    text = raw.strip()
+    if name in FLAGS:
+        if text.lower() in _TRUE:
+            return 1
+        if text.lower() in _FALSE:
+            return 0
+        raise SettingsError(name, f"{raw!r} is not on or off (1/0, true/false, yes/no)")
+    if name in CHOICES:
+        return text.lower()
+    try:
+        if "Path" in kind:
+            if not text:  # Path("") is the current folder
+                raise ValueError
+            return Path(text)
+        if kind.startswith("int"):
+            return int(text)
+        if kind.startswith("float"):
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+    except ValueError:
+        what = {"P": "a folder", "i": "a whole number", "f": "a number"}[("Path" in kind and "P") or kind[0]]
+        raise SettingsError(name, f"{raw!r} is not {what}") from None
     return raw

@@ -8,11 +8,13 @@ on purpose (it takes ~30 s in HAProxy mode and Ray's exit stops Serve anyway).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -25,6 +27,12 @@ from classpulse import admin_token
 from classpulse.health import wait_until_healthy
 from classpulse.settings import Settings
 
+LOCK_FILE = "classpulse.lock"  # held (flock) by the one stack serving a data dir; the OS drops it at exit
+
+
+class StackError(RuntimeError):
+    """A start refused before anything started (the CLI prints it, no traceback)."""
+
 
 @dataclass
 class Stack:
@@ -35,19 +43,26 @@ class Stack:
     ingress: Any = None
     runtime: Any = None
     info: dict[str, Any] = field(default_factory=dict)
+    lock_fd: int | None = None
 
     @property
     def api_url(self) -> str:
-        host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "") else self.settings.host
-        return f"http://{host}:{self.settings.port}"
+        return local_url(self.settings.host, self.settings.port)
 
     @classmethod
     def start(cls, settings: Settings, echo=print) -> Stack:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        token, token_file, generated = admin_token.resolve(settings.admin_token, settings.data_dir)
+        lock_fd = lock_data_dir(settings.data_dir)
+        try:
+            if not settings.address:  # on a cluster the port is on the head node, not here
+                refuse_busy_port(settings.host, settings.port, "the API")
+            token, token_file, generated = admin_token.resolve(settings.admin_token, settings.data_dir)
+        except BaseException:
+            os.close(lock_fd)
+            raise
         run_dir = Path(tempfile.mkdtemp(prefix="cp-"))
-        stack = cls(settings, token, token_file, run_dir)
-        with _sigterm_interrupts():
+        stack = cls(settings, token, token_file, run_dir, lock_fd=lock_fd)
+        with sigterm_interrupts():
             try:
                 stack._start(echo)
             except BaseException:  # a failed start, Ctrl-C or SIGTERM meanwhile: stop what did start
@@ -142,9 +157,61 @@ class Stack:
         finally:
             if ray.is_initialized():
                 ray.shutdown()
-            (self.settings.data_dir / "run.json").unlink(missing_ok=True)
+            if self.info:  # written by this stack (a refused start leaves another's in place)
+                (self.settings.data_dir / "run.json").unlink(missing_ok=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
+            if self.lock_fd is not None:
+                os.close(self.lock_fd)  # the data dir is free for the next stack
+                self.lock_fd = None
         echo(f"Stopped in {time.monotonic() - started:.1f}s")
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL this machine reaches a server on ``host`` at (wildcards: loopback; IPv6 bracketed)."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Take the data dir for this stack; StackError if another stack serves it. DuckDB allows one
+    writer per file: a second stack used to start Ray, fail on the file, and on its way out delete
+    the first stack's run.json."""
+    path = data_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holder = _run_info(data_dir)
+        where = f" (pid {holder.get('pid')}, API {holder.get('api_url')})" if holder else ""
+        raise StackError(f"{data_dir} is in use by another classpulse stack{where}; stop it first "
+                         f"or give another --data-dir") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _run_info(data_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((data_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def refuse_busy_port(host: str, port: int, what: str) -> None:
+    """StackError if something already listens on ``host:port``: Serve's own proxy binds with
+    SO_REUSEPORT, so a second stack on a busy port started and shared the port with the first, and
+    a health check answered by another server passed for ours."""
+    bind_host = {"": "0.0.0.0"}.get(host, host)
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: connections of a stack just stopped (TIME_WAIT) do not count; a listener does
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((bind_host, port))
+        except OSError as exc:
+            raise StackError(f"port {port} on {host or '0.0.0.0'} is in use ({exc.strerror}); {what} "
+                             f"needs it: stop what holds it or choose another port") from None
 
 
 def _metrics_port(ray) -> int | None:
@@ -157,7 +224,7 @@ def _metrics_port(ray) -> int | None:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts():
+def sigterm_interrupts():
     """While starting, SIGTERM raises KeyboardInterrupt like Ctrl-C, so the start's cleanup runs
     (by default SIGTERM ends the process at once: Ray's processes go with it, but the run
     directory, which holds the Ray auth token, stayed). Only the main thread can set handlers."""

@@ -181,10 +181,11 @@ class CourseView:
                 "risk_model": self.risk_info.to_wire()}
 
     def updates_since(self, seq: int | None) -> dict[str, Any] | None:
-        """A snapshot (seq None, older than this view, or older than an alert change the view no
-        longer holds) or a diff; None when nothing changed."""
+        """A snapshot (seq None, older than this view, older than an alert change the view no longer
+        holds, or newer than the view) or a diff; None when nothing changed."""
         head = self.seq
-        if seq is None or seq < self.base_seq or seq < self.alerts.forgotten_through:
+        if seq is None or seq < self.base_seq or seq < self.alerts.forgotten_through or seq > head:
+            # a seq ahead of this view (another stack's, a skewed node's) cannot be resumed either
             return {"type": "snapshot", "seq": head, **self.live_progress()}
         students = [v for sid, v in self.views.items() if self.view_seq[sid] > seq]
         alerts = [a.to_wire() for a in self.alerts.since(seq)]

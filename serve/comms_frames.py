@@ -91,14 +91,17 @@ class StudentFrames:
             hub = self.ctx.runtime.handles.hub_for(course_id)
             await hub.post_professor.remote(await self._professor_of(course_id), relay)
             return None
-        # work_state: an optional consent change, then an optional state to share
+        # work_state: an optional consent change, then an optional state to share; the state is
+        # checked first, so a refused frame changes nothing (not even the consent)
         out: dict[str, Any] = {"type": "ack", "request_id": rid, "course_id": course_id}
+        state = None
+        if any(k in frame for k in ("activity_id", "step", "answer")):
+            state = wire(chat.work_state(frame, await self._course(course_id), self.student_id))
         if "consent" in frame:
             done = await self.ctx.log.work_consent.remote(course_id, self.student_id, frame["consent"])
             out["consent"] = done["consent"]
-        if any(k in frame for k in ("activity_id", "step", "answer")):
+        if state is not None:
             # straight to the hub (it holds the consents): work states stay off the EventLog
-            state = wire(chat.work_state(frame, await self._course(course_id), self.student_id))
             await self.ctx.runtime.handles.hub_for(course_id).share_work.remote(
                 await self._professor_of(course_id), state)
             out["shared_at"] = state["ts"]

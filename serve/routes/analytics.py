@@ -43,6 +43,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get("/api/professor/courses/{course_id}/analytics/export")
     async def analytics_export(course_id: str, request: Request) -> Response:
         """One section as a file: ``section`` (see engine/analytics/export.py), ``format`` parquet|csv."""
+        await ctx.own_course(await ctx.caller(request), course_id)  # who asks, before what they ask
         section = request.query_params.get("section")
         fmt = request.query_params.get("format", "csv")
         if section not in export.SECTIONS:

@@ -93,7 +93,7 @@ def router(ctx: ApiContext) -> APIRouter:
         if token is None and scheme.lower() == "basic":
             try:
                 user, _, token = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+            except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8 (UnicodeDecodeError is one)
                 raise ApiError(401, "authorization", "malformed Basic credentials", headers=BASIC) from None
         try:
             principal = await ctx.principal(token or None, client_of(request))

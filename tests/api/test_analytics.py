@@ -96,6 +96,9 @@ def test_unknown_course_is_404_and_someone_elses_403(stack, busy):
     assert get(stack, "/api/professor/courses/no-such-course/analytics/real-time", busy.professor_token).status_code == 404
     other = create_class(stack, students=1)
     assert get(stack, path(busy, "analytics/export?section=heatmap"), other.professor_token).status_code == 403
+    # who asks is checked before what they ask for: a bad section from a stranger is still 401/403
+    assert get(stack, path(busy, "analytics/export?section=everything"), other.professor_token).status_code == 403
+    assert httpx.get(stack.api_url + path(busy, "analytics/export?section=everything")).status_code == 401
 
 
 def test_per_student_heatmap_time_range_and_trajectory(stack, busy):

@@ -283,6 +283,11 @@ def test_work_state_needs_consent_and_reaches_the_watching_professor_live(stack)
         prof.send(json.dumps({"type": "watch", "course_id": room.course_id, "student_id": s0}))
         watch = recv_until(prof, lambda f: f["type"] == "ack")
         assert watch["consent"] is False and watch["state"] is None
+        # a frame refused for its state changes nothing, not even the consent it carries
+        ws.send(json.dumps({"type": "work_state", "consent": True, "activity_id": "act0", "answer": 123}))
+        assert recv_until(ws, lambda f: f["type"] == "error")["errors"][0]["field"] == "answer"
+        assert get(stack, f"/api/professor/courses/{room.course_id}/work/{s0}",
+                   room.professor_token).json()["consent"] is False
         ws.send(json.dumps({"type": "work_state", "consent": True, "activity_id": "act0", "step": 2,
                             "answer": "x = 4"}))
         assert recv_until(ws, lambda f: f["type"] == "ack")["consent"] is True

@@ -140,7 +140,7 @@ def test_issued_credentials_authenticate_and_scope_writes_and_reads(stack):
     assert httpx.get(url(stack), params={"statementId": st["id"]}, headers=bearer, timeout=10).status_code == 200
 
     for wrong in (basic(cred["key"], "not-the-secret"), basic("someone-else", cred["secret"]),
-                  {"Authorization": "Basic !!!"} | V, V):
+                  {"Authorization": "Basic !!!"} | V, {"Authorization": b"Basic \xe9\xe9\xe9\xe9"} | V, V):
         r = httpx.post(url(stack), json=st, headers=wrong, timeout=10)
         assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
 

@@ -81,6 +81,8 @@ def test_new_alerts_appear_in_the_diff_and_a_stale_cursor_gets_a_snapshot():
     view.alerts.forgotten_through = view.seq  # a resolution the alert history no longer holds
     assert view.updates_since(seq)["type"] == "snapshot"
     assert view.updates_since(view.seq) is None
+    # a cursor ahead of the view (another stack's, a skewed clock's) gets a snapshot, not silence
+    assert view.updates_since(view.seq + 10**12)["type"] == "snapshot"
 
 
 def test_config_change_reassesses_at_once():

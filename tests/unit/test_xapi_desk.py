@@ -129,3 +129,50 @@ def test_a_statement_being_stored_when_its_student_is_erased_is_erased_with_them
     assert store.counts()["student_activity_log"] == 0  # ... so the erasure took it with the rest
     assert store.counts()["xapi_statements"] == 0
     store.close()
+
+
+def test_an_erasure_that_fails_part_way_finishes_when_asked_again(tmp_path):
+    """The student is off the roster once the erasure starts; if deleting their rows then fails,
+    asking again used to answer 404 (unknown student) with every row still stored."""
+    import asyncio
+    import contextlib
+    from types import MethodType, SimpleNamespace
+
+    from actors.eventlog_privacy import LogPrivacy
+
+    store, registry, desk, _ = one_student_class(tmp_path / "db.duckdb")
+    erase, failures = store.erase_student, [RuntimeError("disk full")]
+
+    def erase_once_failing(student_id):
+        if failures:
+            raise failures.pop()
+        return erase(student_id)
+
+    async def remote(*_args):
+        return None
+
+    async def nothing(*_args, **_kw):
+        return None
+
+    @contextlib.asynccontextmanager
+    async def paused():
+        yield
+
+    actor = SimpleNamespace(forget=SimpleNamespace(remote=remote), forget_student=SimpleNamespace(remote=remote))
+    log = SimpleNamespace(_xapi=desk, _registry=registry, _commit=desk._commit, catalog=registry.catalog,
+                          _store=SimpleNamespace(erase_student=erase_once_failing),
+                          _read=lambda fn: fn(store.cursor()), wait_delivered=nothing, audit=nothing,
+                          _derive_paused=paused,
+                          _handles=SimpleNamespace(shard=lambda _i: actor, hub_for=lambda _c: actor),
+                          _topology=SimpleNamespace(shard_of=lambda _s: 0), _erasing=None)
+    for name in ("_known_student", "_stop_new_events", "erase_student"):
+        setattr(log, name, MethodType(getattr(LogPrivacy, name), log))
+    with pytest.raises(RuntimeError, match="disk full"):
+        asyncio.run(log.erase_student("s1"))
+    assert "s1" not in registry.catalog.students  # off the roster: no new event of theirs passes
+    done = asyncio.run(log.erase_student("s1"))  # asked again: finished, not 404
+    assert done["courses"] == ["c1"] and store.counts()["enrollments"] == 0
+    with pytest.raises(DomainError) as gone:
+        asyncio.run(log.erase_student("s1"))
+    assert gone.value.status == 404
+    store.close()

@@ -20,7 +20,7 @@ from actors.topology import DomainError
 from engine import xapi_store
 from engine.events import quantize
 from engine.store import Store
-from engine.xapi import voided_target
+from engine.xapi import student_of, voided_target
 from engine.xapi_ingest import Caller, IngestError, plan
 
 
@@ -84,6 +84,12 @@ class XapiDesk:
     async def ingest(self, statements: list[dict[str, Any]], role: str, principal_id: str) -> dict[str, Any]:
         """Store every statement of the request and apply those that map (all or nothing)."""
         caller = self.caller(role, principal_id)
+        if role == "student":  # their own statements only, as mapped (an LMS account named after
+            # them may be mapped to another student: the route's check reads account.name alone)
+            foreign = [i for i, st in enumerate(statements)
+                       if student_of(st["actor"], self._registry.catalog) != principal_id]
+            if foreign:
+                raise DomainError(403, "actor", f"statements {foreign[:10]} are for another student")
         ids = [st["id"] for st in statements]
         targets = [t for st in statements if (t := voided_target(st)) is not None]
         async with self._lock:

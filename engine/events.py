@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -39,6 +40,24 @@ LEARNING_TYPES = frozenset({"activity_started", "progress", "attempt", "hint_req
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
 
 
+def _iso_text(value: Any) -> Any:
+    """``ts`` as the contract has it, ISO-8601 text: a number was read as seconds or as
+    milliseconds depending on its size (253402300800 became 1978), so numbers are refused."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("ts: an ISO-8601 time as text, e.g. 2026-12-07T10:00:00Z")
+    return value
+
+
+def _a_number(name: str):
+    """``progress`` / ``duration_s`` as JSON numbers: ``true`` was read as 1.0 (the activity
+    completed) and ``"0.5"`` as 0.5."""
+    def check(value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"{name}: must be a number")
+        return value
+    return BeforeValidator(check)
+
+
 class EventIn(BaseModel):
     """One event as a client sends it."""
 
@@ -49,10 +68,12 @@ class EventIn(BaseModel):
     course_id: Id
     activity_id: Id | None = None
     type: EventType
-    ts: datetime | None = None
-    progress: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    ts: Annotated[datetime | None, BeforeValidator(_iso_text)] = None
+    progress: Annotated[Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None,
+                        _a_number("progress")] = None
     correct: StrictBool | None = None
-    duration_s: Annotated[float, Field(ge=0.0, le=86_400.0, allow_inf_nan=False)] | None = None
+    duration_s: Annotated[Annotated[float, Field(ge=0.0, le=86_400.0, allow_inf_nan=False)] | None,
+                          _a_number("duration_s")] = None
 
     @field_validator("ts")
     @classmethod

@@ -94,23 +94,31 @@ def router(ctx: ApiContext) -> APIRouter:
         body = await read_json(request, limit)
         if not isinstance(body, dict):
             raise ApiError(422, "body", "must be a JSON object")
-        await ctx.own_course_in(principal, body)
-        record = await ctx.log.intervene.remote(principal.id, student_id, body)
+        course = await ctx.own_course_in(principal, body)
+        record = await ctx.log.intervene.remote(_sender(principal, course), student_id, body)
         return ORJSONResponse(record, status_code=201)
 
     @r.post("/api/professor/courses/{course_id}/interventions", status_code=201)
     async def intervene_many(course_id: str, request: Request) -> ORJSONResponse:
         """One intervention for ``student_ids`` or every student with ``status``; ``holdout`` share optional."""
         principal = await ctx.caller(request)
-        await ctx.own_course(principal, course_id)
+        course = await ctx.own_course(principal, course_id)
         body = await read_json(request, limit)
         if not isinstance(body, dict):
             raise ApiError(422, "body", "must be a JSON object")
         students = await _targets(ctx, course_id, body)
-        out = await ctx.log.intervene_many.remote(principal.id, course_id, students, body | {"course_id": course_id})
+        out = await ctx.log.intervene_many.remote(_sender(principal, course), course_id, students,
+                                                  body | {"course_id": course_id})
         return ORJSONResponse(out, status_code=201)
 
     return r
+
+
+def _sender(principal, course: dict[str, Any]) -> str:
+    """Whom an intervention is from: the caller, or for the admin the course's professor (delivered
+    and read receipts go to the sender's inbox: an "admin" inbox is nobody's, or a professor's
+    named so in another course)."""
+    return course["professor_id"] if principal.is_admin else principal.id
 
 
 STATUSES = ("active", "struggling", "idle", "not_started", "completed")

@@ -211,6 +211,14 @@ def test_interventions_alerts_and_drill_down_are_authorised(stack):
     with stack.client(room.student_tokens[s0]) as c:
         assert c.get(f"/api/professor/courses/{room.course_id}/students/{s0}").status_code == 403
         assert c.get("/api/professor/courses").status_code == 403
+    # help the admin sends is from the course's professor: its receipts reach that professor's inbox
+    with stack.client() as c:
+        one = c.post(f"/api/professor/interventions/{s0}",
+                     json={"course_id": room.course_id, "kind": "message", "message": "from the office"})
+        many = c.post(f"/api/professor/courses/{room.course_id}/interventions",
+                      json={"kind": "message", "message": "to everyone", "student_ids": [s0]})
+    assert one.status_code == 201 and one.json()["professor_id"] == room.professor_id
+    assert many.status_code == 201 and {r["professor_id"] for r in many.json()["records"]} == {room.professor_id}
 
 
 def stack_audits(stack):

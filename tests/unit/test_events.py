@@ -31,6 +31,12 @@ def test_missing_ts_is_server_time():
     ({"ts": "yesterday"}, "ts", "datetime"),
     ({"activity_id": None}, "activity_id", "required"),
     ({"duration_s": -1}, "duration_s", "greater than or equal to 0"),
+    # the contract's types, not whatever converts: a number of seconds-or-milliseconds, a boolean
+    # read as 1.0 (the activity completed), a number as text
+    ({"ts": 253402300800}, "ts", "ISO-8601"),
+    ({"type": "progress", "progress": True}, "progress", "a number"),
+    ({"type": "progress", "progress": "0.5"}, "progress", "a number"),
+    ({"duration_s": "3"}, "duration_s", "a number"),
 ])
 def test_each_bad_field_is_named(change, field, words):
     with pytest.raises(BatchError) as err:

@@ -176,3 +176,24 @@ def test_an_erasure_that_fails_part_way_finishes_when_asked_again(tmp_path):
         asyncio.run(log.erase_student("s1"))
     assert gone.value.status == 404
     store.close()
+
+
+def test_a_student_cannot_send_statements_an_actor_mapping_gives_to_someone_else(tmp_path):
+    """The route checks a student's statements by ``account.name``; the desk applies them to the
+    student the admin mapped that account to. An account named s1 mapped to s2 is s2's."""
+    import asyncio
+    import uuid
+
+    from engine import xapi
+
+    store, registry, desk, _ = one_student_class(tmp_path / "db.duckdb")
+    registry.add_students("c1", [{"student_id": "s2", "name": "T"}], False)
+    registry.map_xapi_actors([("account:https://lms.example|s1", "s2")])
+    done = xapi.check({"id": str(uuid.uuid4()), "actor": {"account": {"homePage": "https://lms.example", "name": "s1"}},
+                       "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+                       "object": {"id": "https://lms.example/activities/a"}})
+    with pytest.raises(DomainError) as refused:
+        asyncio.run(desk.ingest([done], "student", "s1"))
+    assert refused.value.status == 403 and store.counts()["xapi_statements"] == 0
+    assert asyncio.run(desk.ingest([done], "student", "s2"))["applied"] == 1  # s2's own, as mapped
+    store.close()

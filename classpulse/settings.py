@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CLASSPULSE_"
-FLAGS = ("metrics", "metrics_ray", "fault_injection")  # on/off settings kept as 0/1
+FLAGS = ("metrics", "metrics_ray", "fault_injection", "trusted_proxy")  # on/off settings kept as 0/1
 CHOICES = {"haproxy": ("auto", "on", "off"), "smtp_tls": ("none", "starttls", "ssl")}
 PORTS = ("port", "dashboard_port", "smtp_port")
 AT_LEAST_ONE = ("shards", "hubs", "api_replicas", "notify_max_attempts")
@@ -49,6 +49,7 @@ class Settings:
     rate_per_s: float = 50.0  # per token (admin exempt), per Serve replica
     rate_burst: float = 200.0
     auth_failures_per_min: float = 100.0  # failed authentications per client address
+    trusted_proxy: int = 0  # 1: behind a reverse proxy that appends X-Forwarded-For (its last entry is the client)
     autoscale_max_replicas: int = 0  # > api_replicas turns on Serve autoscaling
     risk_model: str = "auto"  # auto (DATA_DIR/models, else the shipped model) | rules | a model folder
     # notifications (docs/ops-guide.md, "Notifications"): the SMTP server for email, retries

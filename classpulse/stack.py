@@ -113,7 +113,7 @@ class Stack:
         serve.start(http_options={"host": s.host, "port": s.port})
         config = ApiConfig(s.namespace, s.shards, s.hubs, admin_token.digest(self.admin_token),
                            s.max_body_bytes, s.rate_per_s, s.rate_burst, s.auth_failures_per_min,
-                           obs=ObsConfig.from_settings(s))
+                           obs=ObsConfig.from_settings(s), trust_forwarded=bool(s.trusted_proxy))
         serve.run(application(config, s.api_replicas, s.api_max_ongoing_requests,
                               autoscale_max=s.autoscale_max_replicas),
                   name="classpulse", route_prefix="/")

@@ -26,6 +26,7 @@ class ApiConfig:
     rate_burst: float = 200.0
     auth_failures_per_min: float = 100.0
     obs: ObsConfig = field(default_factory=ObsConfig)
+    trust_forwarded: bool = False  # X-Forwarded-For comes from our own reverse proxy (settings.trusted_proxy)
 
 
 class ApiContext:
@@ -61,13 +62,13 @@ class ApiContext:
         return principal
 
     async def caller(self, request: Request) -> Principal:
-        return await self.principal(token_from(request), client_of(request))
+        return await self.principal(token_from(request), client_of(request, self.config.trust_forwarded))
 
     async def socket_caller(self, ws: WebSocket) -> Principal:
         header = ws.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         token = value.strip() if scheme.lower() == "bearer" else ws.query_params.get("token")
-        return await self.principal(token or None, client_of(ws))
+        return await self.principal(token or None, client_of(ws, self.config.trust_forwarded))
 
     async def own_course_in(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         """``own_course`` of the body's ``course_id``: 422 naming it when missing or not text."""
@@ -84,8 +85,11 @@ class ApiContext:
         return course
 
 
-def client_of(conn: Request | WebSocket) -> str:
-    forwarded = conn.headers.get("x-forwarded-for")
+def client_of(conn: Request | WebSocket, trust_forwarded: bool = False) -> str:
+    """The client's address, for the failed-authentication limit. X-Forwarded-For is anyone's to
+    write: only behind a proxy the operator runs (``trust_forwarded``) is it read, and then its last
+    entry, the one that proxy appended (the first is whatever the client sent)."""
+    forwarded = conn.headers.get("x-forwarded-for") if trust_forwarded else None
     if forwarded:
-        return forwarded.split(",")[0].strip()
+        return forwarded.split(",")[-1].strip() or "unknown"
     return conn.client.host if conn.client else "unknown"

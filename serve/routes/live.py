@@ -73,7 +73,7 @@ def router(ctx: ApiContext) -> APIRouter:
            responses={200: {"content": {"text/event-stream": {}},
                             "description": "snapshot then coalesced diffs, as Server-Sent Events"}})
     async def professor_sse(professor_id: str, request: Request) -> StreamingResponse:
-        principal = await ctx.principal(token_from(request, allow_query=True), client_of(request))
+        principal = await ctx.principal(token_from(request, allow_query=True), client_of(request, ctx.config.trust_forwarded))
         courses = await professor_courses(principal, professor_id)
         after = _int_or_none(request.headers.get("last-event-id") or request.query_params.get("after_seq"))
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)

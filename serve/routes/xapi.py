@@ -96,7 +96,7 @@ def router(ctx: ApiContext) -> APIRouter:
             except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8 (UnicodeDecodeError is one)
                 raise ApiError(401, "authorization", "malformed Basic credentials", headers=BASIC) from None
         try:
-            principal = await ctx.principal(token or None, client_of(request))
+            principal = await ctx.principal(token or None, client_of(request, ctx.config.trust_forwarded))
         except HTTPException as exc:
             if exc.status_code == 401:
                 raise ApiError(401, "authorization", str(exc.detail), headers=BASIC) from None

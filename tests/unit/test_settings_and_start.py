@@ -102,3 +102,14 @@ def test_a_demo_that_fails_after_the_stack_started_stops_it(tmp_path: Path, monk
     with pytest.raises(RuntimeError, match="roster refused"):
         cli.main(["demo", "--data-dir", str(tmp_path), "--port", str(free_port())])
     assert started and started[0].stopped
+
+
+def test_x_forwarded_for_is_read_only_behind_our_own_proxy_and_then_its_last_entry():
+    from types import SimpleNamespace
+
+    from serve.context import client_of
+    spoofed = SimpleNamespace(headers={"x-forwarded-for": "6.6.6.6, 10.1.2.3"},
+                              client=SimpleNamespace(host="127.0.0.1"))
+    assert client_of(spoofed) == "127.0.0.1"  # anyone can write the header: not trusted by default
+    assert client_of(spoofed, trust_forwarded=True) == "10.1.2.3"  # what our proxy appended
+    assert from_env({"CLASSPULSE_TRUSTED_PROXY": "true"}).trusted_proxy == 1

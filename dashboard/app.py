@@ -93,11 +93,12 @@ try:
     elif page == "Office hours":
         office_hours.page(client, course, projection)
     elif page == "Notifications":
-        office_hours.notifications_page(client, course)
+        office_hours.notifications_page(client, course, projection)
     else:
         insights.settings_page(client, course)
 except ApiRefused as exc:
-    st.error(f"The API refused that: {exc.message}")
+    # on a projector an error text (which can name a student) is not shown
+    st.error("The API refused that." if projection else f"The API refused that: {exc.message}")
 except ApiUnavailable as exc:
     st.warning(f"The API is not answering right now ({exc}). Retrying in {RETRY_S:.0f} s…")
     time.sleep(RETRY_S)

@@ -11,17 +11,20 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
-from dashboard.presentation import STATUS, STATUS_ORDER, display_name
+from dashboard.presentation import STATUS, STATUS_ORDER, class_names
 
 EVERYONE = "Everyone in the class"
 FILTERED = "A status (optionally on one activity)"
 CHOSEN = "Students I pick"
 
 
-def _when(iso: str | None) -> str:
+def _when(iso: str | None, now: datetime | None = None) -> str:
+    """A time in UTC, labelled so, with its date unless it is today (in UTC)."""
     if not iso:
         return ""
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%H:%M:%S")
+    t = datetime.fromisoformat(iso).astimezone(UTC)
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    return t.strftime("%H:%M:%S UTC" if t.date() == today else "%Y-%m-%d %H:%M:%S UTC")
 
 
 def _state(m: dict) -> str:
@@ -32,13 +35,11 @@ def _state(m: dict) -> str:
 def chat_panel(client: ApiClient, course_id: str, student_id: str, name: str) -> None:
     """The thread with one student, refreshed every 2 s; delivered/read ticks on our messages."""
     thread = st.container(height=260, border=True, key=f"thread-{student_id}")  # filled after a send
-    with st.form(key=f"chat-form-{student_id}", clear_on_submit=True, border=False):
-        text = st.text_input("Message", key=f"chat-text-{student_id}", placeholder=f"Write to {name}…")
-        if st.form_submit_button("Send to chat") and text.strip():
-            try:
-                client.chat_send(course_id, student_id, text)
-            except ApiRefused as exc:
-                st.error(f"Not sent: {exc.message}")
+    with st.form(key=f"chat-form-{student_id}", border=False):
+        st.text_input("Message", key=f"chat-text-{student_id}", placeholder=f"Write to {name}…")
+        st.form_submit_button("Send to chat", on_click=_send_chat, args=(client, course_id, student_id))
+    if failed := st.session_state.get(f"chat-error-{student_id}"):  # until the next send
+        st.error(failed)
     try:
         messages = client.chat(course_id, student_id)
     except (ApiUnavailable, ApiRefused) as exc:
@@ -52,6 +53,25 @@ def chat_panel(client: ApiClient, course_id: str, student_id: str, name: str) ->
             with st.chat_message("assistant" if mine else "user", avatar="🧑‍🏫" if mine else "🧑‍🎓"):
                 st.markdown(m["text"])
                 st.caption(f"{_when(m['created_at'])}" + (f" · {_state(m)}" if mine else ""))
+
+
+def _send_chat(client: ApiClient, course_id: str, student_id: str) -> None:
+    """The send button's callback (it runs before the panel is drawn again): a sent message clears
+    the input; an unsent one stays in it, with an error that stays until the next send."""
+    key, error_key = f"chat-text-{student_id}", f"chat-error-{student_id}"
+    st.session_state.pop(error_key, None)
+    text = st.session_state.get(key) or ""
+    if not text.strip():
+        return
+    try:
+        client.chat_send(course_id, student_id, text)
+    except ApiRefused as exc:
+        st.session_state[error_key] = f"Not sent: {exc.message}. Your message is still in the box."
+    except ApiUnavailable:
+        st.session_state[error_key] = ("Not sent: the API is not answering. Your message is still in the box; "
+                                       "send it again in a moment.")
+    else:
+        st.session_state[key] = ""
 
 
 @st.fragment(run_every=2)
@@ -74,7 +94,7 @@ def work_view_panel(client: ApiClient, course_id: str, student_id: str) -> None:
     a.metric("Activity", state.get("activity_id") or "-")
     b.metric("Step", str(state.get("step") if state.get("step") is not None else "-"))
     st.code(state.get("answer") or "(no answer yet)", language=None)
-    st.caption(f"👀 shared by the student · updated {_when(state.get('ts'))} UTC")
+    st.caption(f"👀 shared by the student · updated {_when(state.get('ts'))}")
 
 
 def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None:
@@ -93,7 +113,7 @@ def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None
              "errors after": i["outcome"]["error_rate_after"],
              "responded (s)": i["outcome"]["responded_after_s"],
              "improved": {True: "yes", False: "no", None: "not yet"}[i["outcome"]["improved"]]} for i in items]
-    st.dataframe(pd.DataFrame(rows), use_container_width=True, hide_index=True)
+    st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True)
 
 
 def bulk_panel(client: ApiClient, course: dict, students: list[dict], projection: bool) -> None:
@@ -101,33 +121,37 @@ def bulk_panel(client: ApiClient, course: dict, students: list[dict], projection
     course_id = course["course_id"]
     try:
         templates = {t["template_id"]: t for t in client.message_templates()}
+        course_holdout = float(client.config(course_id).get("intervention_holdout") or 0.0)
     except (ApiUnavailable, ApiRefused) as exc:
         st.warning(f"Messaging unavailable: {exc}")
         return
     activities = {a["activity_id"]: a["title"] for a in course["activities"]}
-    target = st.radio("To", [FILTERED, EVERYONE, CHOSEN], horizontal=True, key="bulk-target")
+    k = f"bulk-{course_id}"  # every key carries the course: what was typed for one is not sent to another
+    target = st.radio("To", [FILTERED, EVERYONE, CHOSEN], horizontal=True, key=f"{k}-target")
     to: object = "all"
     if target == FILTERED:
         left, right = st.columns(2)
-        status = left.selectbox("Status", STATUS_ORDER, format_func=lambda s: STATUS[s][2], key="bulk-status")
+        status = left.selectbox("Status", STATUS_ORDER, format_func=lambda s: STATUS[s][2], key=f"{k}-status")
         activity = right.selectbox("On activity", ["(any)", *activities],
-                                   format_func=lambda a: activities.get(a, a), key="bulk-activity")
+                                   format_func=lambda a: activities.get(a, a), key=f"{k}-activity")
         to = {"status": status} | ({} if activity == "(any)" else {"activity_id": activity})
         matching = [s for s in students if s["status"] == status
                     and (activity == "(any)" or s["current_activity_id"] == activity)]
         st.caption(f"{len(matching)} student(s) match right now.")
     elif target == CHOSEN:
-        names = {s["student_id"]: display_name(s, projection) for s in students}
-        to = st.multiselect("Students", list(names), format_func=names.get, key="bulk-chosen")
+        names = class_names(students, projection)
+        to = st.multiselect("Students", list(names), format_func=names.get, key=f"{k}-chosen")
     template = st.selectbox("Template", ["(none)", *templates],
-                            format_func=lambda t: templates[t]["title"] if t in templates else t, key="bulk-template")
+                            format_func=lambda t: templates[t]["title"] if t in templates else t, key=f"{k}-template")
     default = templates[template]["text"] if template in templates else ""
     text = st.text_area("Text ({first_name}, {activity} are filled in per student)", default,
-                        key=f"bulk-text-{template}", max_chars=4000)
-    holdout = st.slider("Hold out for comparison", 0.0, 0.5, 0.0, 0.05, key="bulk-holdout",
-                        help="A random share of the recipients is recorded but not sent, "
-                             "so the message's effect can be measured")
-    if st.button("📣 Send to group", key="bulk-send", disabled=not text.strip() or to == []):
+                        key=f"{k}-text-{template}", max_chars=4000)
+    holdout = st.slider("Hold out for comparison", 0.0, 0.5, min(max(course_holdout, 0.0), 0.5), 0.05,
+                        key=f"{k}-holdout",
+                        help="A random share of the recipients is recorded but not sent, so the message's "
+                             f"effect can be measured. Starts at this course's holdout ({course_holdout:.0%}, "
+                             "Settings).")
+    if st.button("📣 Send to group", key=f"{k}-send", disabled=not text.strip() or to == []):
         body = {"course_id": course_id, "to": to, "text": text, "holdout": holdout}
         if template in templates:
             body["template"] = template
@@ -137,3 +161,5 @@ def bulk_panel(client: ApiClient, course: dict, students: list[dict], projection
             st.success(f"Sent to {done['count']} student(s){held}.")
         except ApiRefused as exc:
             st.error(f"Not sent: {exc.message}")
+        except ApiUnavailable:
+            st.error("Not sent: the API is not answering; try again in a moment.")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import insight_charts as charts
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
-from dashboard.presentation import pseudonym
+from dashboard.presentation import class_names, name_of
 
 EXPORT_SECTIONS = ["bottlenecks", "heatmap", "session", "patterns", "comparative", "trajectory", "interventions",
                    "intervention_records", "at_risk"]
@@ -14,15 +14,20 @@ EXPORT_SECTIONS = ["bottlenecks", "heatmap", "session", "patterns", "comparative
 
 def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
     cid = course["course_id"]
+    try:
+        roster = client.live_progress(cid)["students"]
+    except (ApiUnavailable, ApiRefused):
+        roster = []
+    names = class_names(roster, projection)  # everyone named from the roster, pseudonyms on a projector
     with st.expander("Range, buckets and windows"):
-        params = _controls(client, cid, projection)
+        params = _controls(names)
     try:
         a = client.analytics(cid, params)
     except (ApiUnavailable, ApiRefused) as exc:
         st.error(f"Analytics unavailable: {exc}")
         return
-    names = {s["student_id"]: (pseudonym(s["student_id"]) if projection else s["name"])
-             for s in a["at_risk"]["students"]}
+    if not projection:  # a student the roster did not list (yet) is still named if the at-risk list has them
+        names = {s["student_id"]: s["name"] for s in a["at_risk"]["students"]} | names
 
     st.subheader("Where students are stuck")
     bottlenecks = pd.DataFrame(a["bottlenecks"])
@@ -30,10 +35,10 @@ def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
         st.caption("Not enough data yet.")
     else:
         bottlenecks["stuck"] = bottlenecks["stuck_students"].map(len)
-        st.altair_chart(charts.bottlenecks(bottlenecks[~bottlenecks["insufficient_data"]]), use_container_width=True)
+        st.altair_chart(charts.bottlenecks(bottlenecks[~bottlenecks["insufficient_data"]]), width="stretch")
         for b in a["bottlenecks"]:
             if b["stuck_students"]:
-                who = ", ".join(pseudonym(s) if projection else names.get(s, s) for s in b["stuck_students"][:8])
+                who = ", ".join(name_of(s, names, projection) for s in b["stuck_students"][:8])
                 st.markdown(f"- **{b['title']}**: {len(b['stuck_students'])} stuck now ({who})")
 
     left, right = st.columns(2)
@@ -43,20 +48,20 @@ def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
         if heat["insufficient_data"]:
             st.caption("Not enough data yet.")
         else:
-            st.altair_chart(charts.weekday_hour(heat["by_weekday_hour"]), use_container_width=True)
+            st.altair_chart(charts.weekday_hour(heat["by_weekday_hour"]), width="stretch")
             if heat["by_minute"]:
                 st.caption(f"This session, {heat['session']['bucket_minutes']:g}-minute buckets")
-                st.altair_chart(charts.session(heat["by_minute"]), use_container_width=True)
+                st.altair_chart(charts.session(heat["by_minute"]), width="stretch")
     with right:
         st.subheader("Class progress")
         comp = a["comparative"]
         if comp.get("insufficient_data"):
             st.caption("Not enough data yet.")
         else:
-            st.altair_chart(charts.histogram(comp["histogram"]), use_container_width=True)
+            st.altair_chart(charts.histogram(comp["histogram"]), width="stretch")
             st.caption(f"median {comp['median']:.0%} · p10 {comp['p10']:.0%} · p90 {comp['p90']:.0%}")
             if comp["trajectory"]:
-                st.altair_chart(charts.trajectory(comp["trajectory"]), use_container_width=True)
+                st.altair_chart(charts.trajectory(comp["trajectory"]), width="stretch")
                 st.caption("Line: class median; band: middle half of the class"
                            + ("; dashed: the chosen student" if comp.get("student") else ""))
 
@@ -64,7 +69,7 @@ def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
     risk = a["at_risk"]
     st.caption(f"model: {risk['model']} — {risk['note']}")
     for s in risk["students"]:
-        name = pseudonym(s["student_id"]) if projection else s["name"]
+        name = name_of(s["student_id"], names, projection)
         reasons = "" if projection else " — " + "; ".join(s["reasons"])
         st.markdown(f"- **{name}** (risk {s['risk']:.2f}){reasons}")
     if not risk["students"]:
@@ -72,19 +77,14 @@ def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
 
     _patterns(a["patterns"])
     _effectiveness(a["interventions"])
-    _exports(client, cid, params)
+    _exports(client, cid, params, projection)
 
 
-def _controls(client: ApiClient, cid: str, projection: bool) -> dict:
+def _controls(labels: dict[str, str]) -> dict:
     c1, c2, c3 = st.columns(3)
     params = {"bucket": c1.selectbox("Session bucket (minutes)", [1, 5, 10, 15, 30, 60], index=1),
               "window_minutes": c2.number_input("Effect window (minutes)", 1, 1440, 10),
               "session_minutes": c3.number_input("Session span (minutes)", 5, 10_080, 120)}
-    try:
-        students = client.live_progress(cid)["students"]
-    except (ApiUnavailable, ApiRefused):
-        students = []
-    labels = {s["student_id"]: (pseudonym(s["student_id"]) if projection else s["name"]) for s in students}
     chosen = st.selectbox("One student's heatmap and trajectory", ["(whole class)", *labels],
                           format_func=lambda s: labels.get(s, s))
     if chosen in labels:
@@ -100,7 +100,7 @@ def _patterns(patterns: dict) -> None:
         st.caption(f"Not enough attempts per hour yet (at least {patterns['min_attempts']} per group).")
         return
     st.altair_chart(charts.success_by_hour([h for h in patterns["by_hour"] if not h["insufficient_data"]]),
-                    use_container_width=True)
+                    width="stretch")
     cols = st.columns(3)
     for col, title, key in zip(cols, ("Session length", "Spaced vs massed", "Hint use"),
                                ("by_session_length", "spacing", "by_hint_use"), strict=True):
@@ -108,7 +108,7 @@ def _patterns(patterns: dict) -> None:
             st.caption(title)
             rows = pd.DataFrame(patterns[key])
             if not rows.empty:
-                st.dataframe(rows.drop(columns=["insufficient_data"]), hide_index=True, use_container_width=True)
+                st.dataframe(rows.drop(columns=["insufficient_data"]), hide_index=True, width="stretch")
 
 
 def _effectiveness(interventions: dict) -> None:
@@ -129,13 +129,16 @@ def _effectiveness(interventions: dict) -> None:
                         f"(95% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g}; {sure})")
             rows.append({"kind": kind["kind"], "metric": metric, "method": kind["method"]} | e)
     if rows:
-        st.altair_chart(charts.effects(rows), use_container_width=True)
+        st.altair_chart(charts.effects(rows), width="stretch")
     elif eff["insufficient_data"]:
         st.caption(f"Not enough interventions yet (at least {eff['min_per_arm']} per kind and arm).")
 
 
-def _exports(client: ApiClient, cid: str, params: dict) -> None:
+def _exports(client: ApiClient, cid: str, params: dict, projection: bool) -> None:
     with st.expander("Export for analysis (CSV / Parquet)"):
+        if projection:  # the files hold real ids, names and reasons
+            st.caption("Export is off in projection-safe mode: the files name students.")
+            return
         c1, c2 = st.columns(2)
         section = c1.selectbox("Section", EXPORT_SECTIONS)
         fmt = c2.selectbox("Format", ["csv", "parquet"])
@@ -145,13 +148,14 @@ def _exports(client: ApiClient, cid: str, params: dict) -> None:
             except (ApiUnavailable, ApiRefused) as exc:
                 st.error(f"Export failed: {exc}")
                 return
-            st.download_button(f"Download {filename}", data, file_name=filename)
+            # "ignore": clicking it downloads without a rerun, which would drop the button before the file
+            st.download_button(f"Download {filename}", data, file_name=filename, on_click="ignore")
 
 
 def settings_page(client: ApiClient, course: dict) -> None:
     st.subheader("Alert thresholds")
     config = client.config(course["course_id"])
-    with st.form("thresholds"):
+    with st.form(f"thresholds-{course['course_id']}"):  # per course: no edits carried to another
         changes = {
             "idle_after_s": st.number_input("Idle after (seconds)", 10.0, 86_400.0, float(config["idle_after_s"]),
                                             step=1.0),  # a float: saving must not round a set 90.5 s
@@ -174,3 +178,5 @@ def settings_page(client: ApiClient, course: dict) -> None:
                 st.success("Saved; statuses were re-assessed at once.")
             except ApiRefused as exc:
                 st.error(f"Not saved: {exc.message}")
+            except ApiUnavailable:  # said here: the page's retry would rerun without saving
+                st.error("Not saved: the API is not answering; try again.")

@@ -8,22 +8,24 @@ import streamlit as st
 
 from dashboard import comms
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
-from dashboard.presentation import PRIORITY, STATUS, STATUS_ORDER, display_name, freshness_badge, minutes
+from dashboard.presentation import PRIORITY, STATUS, STATUS_ORDER, class_names, freshness_badge, minutes
 
 COLOR = {"struggling": "red", "idle": "orange", "active": "green", "not_started": "gray", "completed": "blue"}
 MAX_ALERTS = 8
-SORTS = {"Needs attention": lambda s: (STATUS_ORDER.index(s["status"]), -s["risk"]),
-         "Risk": lambda s: -s["risk"], "Completion": lambda s: -s["completion"],
-         "Name": lambda s: s["name"].lower()}
+SORTS = {  # (student, the name on their card) -> sort key: by "Name", pseudonyms sort as pseudonyms
+    "Needs attention": lambda s, name: (STATUS_ORDER.index(s["status"]), -s["risk"]),
+    "Risk": lambda s, name: -s["risk"], "Completion": lambda s, name: -s["completion"],
+    "Name": lambda s, name: name.lower()}
 
 
 def page(client: ApiClient, course: dict, projection: bool) -> None:
     st.subheader(course["title"])
     c1, c2, c3 = st.columns([2, 2, 1])
+    # kept for the session: opening a student's Details and coming back must not reset them
     shown = c1.multiselect("Show", STATUS_ORDER, default=STATUS_ORDER, format_func=lambda s: STATUS[s][2],
-                           key="filter")
-    order = c2.selectbox("Sort by", list(SORTS), key="sort")
-    columns = c3.selectbox("Cards per row", [2, 3, 4, 6], index=2, key="per_row")
+                           key="filter", persist_state="session")
+    order = c2.selectbox("Sort by", list(SORTS), key="sort", persist_state="session")
+    columns = c3.selectbox("Cards per row", [2, 3, 4, 6], index=2, key="per_row", persist_state="session")
     with st.expander("📣 Message a group of students"):
         try:
             students = client.live_progress(course["course_id"])["students"]
@@ -59,35 +61,36 @@ def live_panel(client: ApiClient, course_id: str, projection: bool, shown: list[
     st.caption(f"{state} · {freshness_badge(data.get('lag_s'))} · class clock {_clock(data['as_of'])} · "
                f"data {age:.0f} s old{_risk_source(data)}")
 
+    names = class_names(students, projection)
     grid, side = st.columns([3, 1.1])
     with side:
-        alerts_panel(client, data, projection)
-    visible = sorted((s for s in students if s["status"] in shown), key=SORTS[order])
+        alerts_panel(client, data, names, projection)
+    visible = sorted((s for s in students if s["status"] in shown),
+                     key=lambda s: SORTS[order](s, names[s["student_id"]]))
     with grid:
         for start in range(0, len(visible), per_row):
             row = st.columns(per_row)
             for col, s in zip(row, visible[start:start + per_row]):
                 with col:
-                    card(s, projection)
+                    card(s, names[s["student_id"]])
 
 
-def card(s: dict, projection: bool) -> None:
+def card(s: dict, name: str) -> None:
     _, icon, label = STATUS[s["status"]]
     with st.container(border=True, key=f"card-{s['student_id']}"):
-        st.markdown(f"**{display_name(s, projection)}**  \n:{COLOR[s['status']]}[{icon} {label}]")
+        st.markdown(f"**{name}**  \n:{COLOR[s['status']]}[{icon} {label}]")
         st.progress(min(max(s["completion"], 0.0), 1.0), text=f"{s['completion']:.0%} complete")
         risk = f" · risk {s['risk']:.2f}" if s["risk"] >= 0.3 else ""
         st.caption(f"⏱ {minutes(s['time_on_task_s'])} · 📍 {s['current_activity_id'] or '-'}{risk}")
-        if st.button("Details", key=f"open-{s['student_id']}", use_container_width=True):
+        if st.button("Details", key=f"open-{s['student_id']}", width="stretch"):
             st.session_state.selected_student = s["student_id"]
             st.session_state.goto = "Student"  # the sidebar radio picks this up before it is drawn
             st.rerun(scope="app")
 
 
-def alerts_panel(client: ApiClient, data: dict, projection: bool) -> None:
+def alerts_panel(client: ApiClient, data: dict, names: dict[str, str], projection: bool) -> None:
     alerts = sorted((a for a in data["alerts"] if a["state"] in ("open", "acknowledged")),
                     key=lambda a: (a["state"] != "open", a["priority"], a["ts"]))
-    names = {s["student_id"]: display_name(s, projection) for s in data["students"]}
     st.markdown(f"**🔔 Alerts ({len(alerts)})**")
     if not alerts:
         st.caption("No open alerts.")
@@ -97,10 +100,10 @@ def alerts_panel(client: ApiClient, data: dict, projection: bool) -> None:
             seen = " · acknowledged" if a["state"] == "acknowledged" else ""
             st.markdown(f"{PRIORITY[a['priority']]}{seen}  \n**{names.get(a['student_id'], '?')}**: {message}")
             ack, snooze = st.columns(2)
-            if a["state"] == "open" and ack.button("Ack", key=f"ack-{a['alert_id']}", use_container_width=True):
+            if a["state"] == "open" and ack.button("Ack", key=f"ack-{a['alert_id']}", width="stretch"):
                 _alert_action(lambda aid=a["alert_id"]: client.acknowledge(aid), "Acknowledged")
             if snooze.button("Snooze", key=f"snooze-{a['alert_id']}", help="for 10 minutes",
-                             use_container_width=True):
+                             width="stretch"):
                 _alert_action(lambda aid=a["alert_id"]: client.snooze(aid, 10), "Snoozed for 10 minutes")
     if len(alerts) > MAX_ALERTS:
         st.caption(f"… and {len(alerts) - MAX_ALERTS} more (highest priority first)")

@@ -2,11 +2,17 @@
 notification settings. Display and API calls only: the rules live behind the API."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pandas as pd
 import streamlit as st
 
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
-from dashboard.presentation import minutes, pseudonym
+from dashboard.presentation import class_names, minutes, name_of
+
+QUEUE_REFRESH_S = 3  # the queue redraws itself this often: new arrivals, waiting times
+HIDDEN = "details hidden in projection-safe mode"  # an API error text can name a student
 
 CHANNELS = {"in_app": "In the dashboard", "email": "Email", "webhook": "Webhook"}
 
@@ -19,19 +25,34 @@ def _masked(target: str | None) -> str | None:
     return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].rsplit('@', 1)[-1]}/…"
 
 
-def _name(row: dict, projection: bool) -> str:
-    return pseudonym(row["student_id"]) if projection else row.get("name", row["student_id"])
+def _roster(client: ApiClient, course_id: str, projection: bool) -> dict[str, str]:
+    """The course's students as the live class names them (class pseudonyms in projection mode)."""
+    try:
+        return class_names(client.live_progress(course_id)["students"], projection)
+    except (ApiUnavailable, ApiRefused):
+        return {}
 
 
-def _act(call, done: str) -> None:
+def _name(row: dict, names: dict[str, str], projection: bool) -> str:
+    if projection or row["student_id"] in names:
+        return name_of(row["student_id"], names, projection)
+    return row.get("name") or row["student_id"]
+
+
+def _problem(exc: Exception, projection: bool) -> str:
+    """An API error as shown: verbatim, or generic on a projector."""
+    if isinstance(exc, ApiUnavailable):
+        return "the API is not answering; try again in a moment"
+    return HIDDEN if projection else getattr(exc, "message", str(exc))
+
+
+def _act(call, done: str, projection: bool) -> None:
     """Run an API action, say what happened, refresh the page."""
     try:
         call()
         st.session_state["oh_flash"] = ("success", done)
-    except ApiRefused as exc:
-        st.session_state["oh_flash"] = ("error", exc.message)
-    except ApiUnavailable as exc:
-        st.session_state["oh_flash"] = ("error", f"API unavailable: {exc}")
+    except (ApiRefused, ApiUnavailable) as exc:
+        st.session_state["oh_flash"] = ("error", f"Not done: {_problem(exc, projection)}")
 
 
 def page(client: ApiClient, course: dict, projection: bool) -> None:
@@ -44,9 +65,17 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
     groups_panel(client, course, projection)
 
 
+@st.fragment(run_every=QUEUE_REFRESH_S)
 def queue_panel(client: ApiClient, course_id: str, projection: bool) -> None:
+    """The queue, redrawn every few seconds on its own (outside the page's error guard, so it answers
+    its own errors)."""
     st.subheader("Office hours")
-    q = client.office_hours(course_id)
+    try:
+        q = client.office_hours(course_id)
+    except (ApiRefused, ApiUnavailable) as exc:
+        st.warning(f"The queue is not available right now ({_problem(exc, projection)}).")
+        return
+    names = _roster(client, course_id, projection) if projection else {}  # rows carry the real names
     left, mid, right = st.columns(3)
     left.metric("Waiting", len(q["waiting"]))
     mid.metric("Typical help", minutes(q["typical_help_s"]),
@@ -55,25 +84,26 @@ def queue_panel(client: ApiClient, course_id: str, projection: bool) -> None:
     for h in q["in_progress"]:
         cols = st.columns([4, 1])
         flag = " ⏰ **over the maximum**" if h["over_time"] else ""
-        cols[0].markdown(f"Helping **{_name(h, projection)}** for {minutes(h['elapsed_s'])}"
+        cols[0].markdown(f"Helping **{_name(h, names, projection)}** for {minutes(h['elapsed_s'])}"
                          f"{'' if projection else ' — ' + (h['topic'] or 'no topic')}{flag}")
         if cols[1].button("Finish", key=f"finish-{h['student_id']}"):
-            _act(lambda sid=h["student_id"]: client.finish(course_id, sid), "Session finished.")
+            _act(lambda sid=h["student_id"]: client.finish(course_id, sid), "Session finished.", projection)
             st.rerun()
     if not q["waiting"]:
         st.caption("Nobody is waiting.")
         return
     if st.button("Take next", type="primary"):
-        _act(lambda: client.take_next(course_id), "Took the next student; a chat was opened for them.")
+        _act(lambda: client.take_next(course_id), "Took the next student; a chat was opened for them.",
+             projection)
         st.rerun()
     for w in q["waiting"]:
         cols = st.columns([4, 1])
         tier = " · helped today" if w["helped_today"] else ""
         topic = "" if projection else f" — {w['topic'] or 'no topic'}"
-        cols[0].markdown(f"{w['position']}. **{_name(w, projection)}**{topic} · waiting "
+        cols[0].markdown(f"{w['position']}. **{_name(w, names, projection)}**{topic} · waiting "
                          f"{minutes(w['waited_s'])} · est. wait {minutes(w['estimated_wait_s'])}{tier}")
         if cols[1].button("Take", key=f"take-{w['student_id']}"):
-            _act(lambda sid=w["student_id"]: client.take(course_id, sid), "Took the student.")
+            _act(lambda sid=w["student_id"]: client.take(course_id, sid), "Took the student.", projection)
             st.rerun()
 
 
@@ -91,15 +121,15 @@ def groups_panel(client: ApiClient, course: dict, projection: bool) -> None:
         try:
             st.session_state["pg_suggestion"] = client.suggest_groups(course["course_id"], activity, int(size))
         except (ApiRefused, ApiUnavailable) as exc:
-            st.error(f"No suggestion: {exc}")
+            st.error(f"No suggestion: {_problem(exc, projection)}")
     suggestion = st.session_state.get("pg_suggestion")
     if (not suggestion or suggestion["activity_id"] != activity
             or suggestion.get("course_id", course["course_id"]) != course["course_id"]):
         return  # a suggestion for another course (which may share activity ids) is not this one's
     st.caption(f"{suggestion['stuck']} stuck, {suggestion['helpers']} possible helpers; "
                f"repeated pairs: {suggestion['repeated_pairs']}; not placed: {len(suggestion['unassigned'])}")
-    rows = [{"group": i + 1, "student_id": m["student_id"],
-             "name": pseudonym(m["student_id"]) if projection else m["name"],
+    names = _roster(client, course["course_id"], projection) if projection else {}
+    rows = [{"group": i + 1, "student_id": m["student_id"], "name": _name(m, names, projection),
              "role": m["role"], "accuracy": m["accuracy"]}
             for i, g in enumerate(suggestion["groups"]) for m in g["members"]]
     if not rows:
@@ -108,20 +138,37 @@ def groups_panel(client: ApiClient, course: dict, projection: bool) -> None:
     columns = {"group": st.column_config.NumberColumn(min_value=1, step=1)}
     if projection:
         columns["student_id"] = None  # hidden on a projector (ids can be names); still used to push
+    # keyed by the suggestion: a fixed-row editor keeps edits by row position, so a new suggestion
+    # (same row count, other students) must start from a clean editor
     edited = st.data_editor(pd.DataFrame(rows), disabled=["student_id", "name", "accuracy"],
-                            hide_index=True, key="pg_editor", column_config=columns)
+                            hide_index=True, key=f"pg_editor-{suggestion_key(suggestion)}",
+                            column_config=columns)
     if st.button("Push groups to students"):
-        groups = []
-        for _, part in edited.groupby("group"):
-            groups.append({"members": list(part["student_id"]),
-                           "helpers": list(part[part["role"] == "helper"]["student_id"])})
+        groups, ungrouped = groups_to_push(edited)
+        if ungrouped:
+            st.error(f"Not pushed: give every student a group number ({', '.join(ungrouped)} has none).")
+            return
         _act(lambda: client.push_groups(course["course_id"], activity, groups),
-             f"Pushed {len(groups)} groups; each student was notified.")
+             f"Pushed {len(groups)} groups; each student was notified.", projection)
         st.session_state.pop("pg_suggestion", None)
         st.rerun()
 
 
-def notifications_page(client: ApiClient, course: dict) -> None:
+def suggestion_key(suggestion: dict) -> str:
+    """A short digest of one suggestion, to key the editor that edits it."""
+    return hashlib.sha256(json.dumps(suggestion, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def groups_to_push(edited: pd.DataFrame) -> tuple[list[dict], list[str]]:
+    """The edited table as groups, and the names of students left without a group number (grouping
+    would silently leave them out of the push, so the caller refuses to push)."""
+    placed = edited.dropna(subset=["group"])
+    groups = [{"members": list(part["student_id"]), "helpers": list(part[part["role"] == "helper"]["student_id"])}
+              for _, part in placed.groupby("group")]
+    return groups, list(edited[edited["group"].isna()]["name"])
+
+
+def notifications_page(client: ApiClient, course: dict, projection: bool) -> None:
     kind, text = st.session_state.pop("oh_flash", (None, None))
     if kind:
         getattr(st, kind)(text)
@@ -130,7 +177,12 @@ def notifications_page(client: ApiClient, course: dict) -> None:
     with st.form("notifications"):
         channels = st.multiselect("Channels", list(CHANNELS), default=prefs["channels"], format_func=CHANNELS.get)
         email = st.text_input("Email", prefs["email"] or "", placeholder=prefs.get("default_email") or "")
-        webhook = st.text_input("Webhook URL (http or https)", prefs["webhook_url"] or "")
+        if projection:  # the URL's path often carries a secret: not on a projector, not even in the box
+            webhook = st.text_input("Webhook URL (http or https)", "", placeholder=_masked(prefs["webhook_url"]) or "",
+                                    help="Hidden in projection-safe mode; leave empty to keep it.")
+            webhook = webhook or prefs["webhook_url"] or ""
+        else:
+            webhook = st.text_input("Webhook URL (http or https)", prefs["webhook_url"] or "")
         priority = st.select_slider("Notify alerts at priority", [1, 2, 3], prefs["min_priority"],
                                     format_func={1: "high only", 2: "high and medium", 3: "all"}.get)
         quiet = st.number_input("Quiet period (minutes per student and kind)", 0, 1440, int(prefs["quiet_minutes"]))
@@ -139,12 +191,12 @@ def notifications_page(client: ApiClient, course: dict) -> None:
             _act(lambda: client.set_notification_preferences({
                 "channels": channels, "email": email or None, "webhook_url": webhook or None,
                 "min_priority": priority, "quiet_minutes": quiet, "escalation_email": staff or None}),
-                "Notification settings saved.")
+                "Notification settings saved.", projection)
             st.rerun()
 
     st.subheader("Escalation and office hours (this course)")
     config = client.config(course["course_id"])
-    with st.form("escalation"):
+    with st.form(f"escalation-{course['course_id']}"):  # per course: no edits carried to another
         changes = {
             "escalate_after_ignored": st.number_input("Escalate after unread interventions (0: off)", 0, 50,
                                                       int(config["escalate_after_ignored"])),
@@ -154,7 +206,7 @@ def notifications_page(client: ApiClient, course: dict) -> None:
                                                              float(config["office_hours_max_help_minutes"])),
         }
         if st.form_submit_button("Save escalation settings"):
-            _act(lambda: client.configure(course["course_id"], changes), "Escalation settings saved.")
+            _act(lambda: client.configure(course["course_id"], changes), "Escalation settings saved.", projection)
             st.rerun()
 
     st.subheader("Delivery log")
@@ -162,6 +214,11 @@ def notifications_page(client: ApiClient, course: dict) -> None:
     if not log:
         st.caption("No notifications yet.")
     else:
+        names = _roster(client, course["course_id"], projection)
         shown = pd.DataFrame(log)[["kind", "student_id", "channel", "target", "status", "attempts", "last_error"]]
+        shown["student_id"] = shown["student_id"].map(lambda sid: name_of(sid, names, projection) if isinstance(sid, str) else "")
+        shown = shown.rename(columns={"student_id": "student"})
         shown["target"] = shown["target"].map(_masked)  # a webhook URL may carry its own secret
+        if projection:  # an error text can quote a URL or a student
+            shown["last_error"] = shown["last_error"].map(lambda e: HIDDEN if e else e)
         st.dataframe(shown, hide_index=True)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import comms
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
-from dashboard.presentation import STATUS, display_name, minutes
+from dashboard.presentation import STATUS, class_names, minutes
 
 TEMPLATES = {
     "message": "You're making progress — keep going! Ask me if anything is unclear.",
@@ -26,10 +26,11 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
     if not students:
         st.info("No students on this course yet.")
         return
-    ids = sorted(students, key=lambda sid: display_name(students[sid], projection).lower())
+    names = class_names(students.values(), projection)
+    ids = sorted(students, key=lambda sid: names[sid].lower())
     selected = st.session_state.get("selected_student")
     index = ids.index(selected) if selected in ids else 0
-    sid = st.selectbox("Student", ids, index=index, format_func=lambda i: display_name(students[i], projection))
+    sid = st.selectbox("Student", ids, index=index, format_func=names.get)
     st.session_state.selected_student = sid
     if projection:
         st.info("Drill-down details are hidden in projection-safe mode.")
@@ -57,7 +58,7 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
         left.bar_chart(frame[["progress"]], height=220)
         right.caption("Attempts and errors")
         right.bar_chart(frame[["attempts", "errors"]], height=220, stack=False)
-        st.dataframe(frame, use_container_width=True)
+        st.dataframe(frame, width="stretch")
 
     if detail["timeline"]:
         st.caption("Timeline (latest 100 events)")
@@ -70,7 +71,7 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
                 domain=["attempt", "hint_requested", "progress", "activity_started", "activity_completed", "heartbeat"],
                 range=["#1f77b4", "#ff9f1c", "#2ca02c", "#9467bd", "#17becf", "#c7c7c7"])),
             shape=alt.Shape("correct:N", title="correct"),
-            tooltip=["ts:T", "type", "activity", "correct", "progress"]), use_container_width=True)
+            tooltip=["ts:T", "type", "activity", "correct", "progress"]), width="stretch")
 
     st.markdown("#### Help now")
     interventions(client, course, s)
@@ -91,7 +92,9 @@ def interventions(client: ApiClient, course: dict, s: dict) -> None:
     """One button per kind, with the fields it needs prefilled."""
     sid, current = s["student_id"], s["current_activity_id"]
     others = [a["activity_id"] for a in course["activities"] if a["activity_id"] != current]
-    simpler = [a["activity_id"] for a in course["activities"] if a.get("simplified_of") == current] or others
+    # only what the course declares as a simplified version of this activity (never the next, harder one)
+    simpler = [a["activity_id"] for a in course["activities"]
+               if current is not None and a.get("simplified_of") == current]
     bodies = {}
     c1, c2 = st.columns(2)
     with c1:
@@ -104,13 +107,20 @@ def interventions(client: ApiClient, course: dict, s: dict) -> None:
     with c2:
         extra = st.number_input("Extension (minutes)", 5, 10_080, 30, key=f"ext-{sid}")
         bodies["extension"] = {"kind": "extension", "extension_minutes": extra, "activity_id": current or others[0]}
-        alt = st.selectbox("Simplified version", simpler, key=f"alt-{sid}") if simpler else None
-        bodies["simplified_version"] = {"kind": "simplified_version", "alternative_activity_id": alt,
+        if simpler:
+            easier = st.selectbox("Simplified version", simpler, key=f"alt-{sid}")
+        else:
+            easier = None
+            titles = {a["activity_id"]: a["title"] for a in course["activities"]}
+            st.caption(f"🪜 The course declares no simplified version of {titles.get(current, current)}."
+                       if current else "🪜 No simplified version: the student has not started an activity.")
+        bodies["simplified_version"] = {"kind": "simplified_version", "alternative_activity_id": easier,
                                         "activity_id": current}
     labels = {"message": "💬 Send message", "hint": "💡 Send hint", "resource": "📚 Push resource",
               "extension": "⏰ Give extension", "simplified_version": "🪜 Offer simplified version"}
     for col, (kind, label) in zip(st.columns(len(labels)), labels.items()):
-        if col.button(label, key=f"do-{kind}-{sid}", use_container_width=True):
+        if col.button(label, key=f"do-{kind}-{sid}", width="stretch",
+                      disabled=kind == "simplified_version" and easier is None):
             body = {k: v for k, v in bodies[kind].items() if v is not None}
             try:
                 done = client.intervene(sid, {"course_id": course["course_id"], **body})

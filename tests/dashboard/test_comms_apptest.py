@@ -55,11 +55,12 @@ def test_bulk_panel_messages_only_the_students_struggling_on_the_chosen_activity
     s0 = next(iter(room.student_tokens))
     at = app(room)
     assert not at.exception
-    at.selectbox(key="bulk-status").set_value("struggling")
-    at.selectbox(key="bulk-activity").set_value("act0")
-    at.selectbox(key="bulk-template").set_value("encourage_1").run()
+    k = f"bulk-{room.course_id}"  # the bulk widgets are keyed by course
+    at.selectbox(key=f"{k}-status").set_value("struggling")
+    at.selectbox(key=f"{k}-activity").set_value("act0")
+    at.selectbox(key=f"{k}-template").set_value("encourage_1").run()
     assert any("1 student(s) match right now." in c.value for c in at.caption)
-    at.button(key="bulk-send").click().run()
+    at.button(key=f"{k}-send").click().run()
     assert not at.exception and any("Sent to 1 student(s)" in s.value for s in at.success)
     listed = get(stack, f"/api/professor/courses/{room.course_id}/interventions",
                  room.professor_token).json()["interventions"]

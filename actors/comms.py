@@ -15,14 +15,14 @@ import uuid
 from typing import Any
 
 from actors.topology import DomainError
-from engine import chat, messaging, outcomes
+from engine import chat, holdout, interventions, messaging, outcomes
 from engine.comms_store import CommsStore
 from engine.course import Course
 from engine.events import iso
 
 TIME_FIELDS = ("created_at", "delivered_at", "read_at", "ts")
 log = logging.getLogger(__name__)
-PRIVATE = ("holdout", "status_before", "bulk")
+PRIVATE = ("holdout", "status_before", "bulk", "randomized", "send_id")
 
 
 def wire(record: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +51,16 @@ class EventLogComms:
         if not self.catalog.enrolled(course_id, student_id):
             raise DomainError(404, "student_id", f"student '{student_id}' is not in '{course_id}'")
         return course
+
+    async def _course_now(self, course: Course, live: dict[str, Any] | None = None) -> float:
+        """Now on the course's clock, for stamping help (``interventions.stamped_at``): the wall clock
+        of a live course; an event-clock course's watermark, which its hub keeps (``live``: its live
+        progress when the caller already has it)."""
+        if course.clock == "live":
+            return time.time()
+        if live is None:
+            live = await self._handles.hub_for(course.course_id).live_progress.remote(course.course_id)
+        return interventions.stamped_at(course, live.get("as_of"), time.time())
 
     @staticmethod
     def _domain(exc: messaging.MessagingError) -> DomainError:
@@ -151,27 +161,29 @@ class EventLogComms:
         if course is None:
             raise DomainError(404, "course_id", f"unknown course '{course_id}'")
         live = await self._handles.hub_for(course.course_id).live_progress.remote(course.course_id)
-        try:
-            plan = messaging.plan(body, course, live["students"])
+        try:  # no holdout in the request: the course's configured one
+            plan = messaging.plan(body, course, live["students"],
+                                  default_holdout=self.catalog.config(course.course_id).intervention_holdout)
         except messaging.MessagingError as exc:
             raise self._domain(exc) from None
         status = {s["student_id"]: s["status"] for s in live["students"]}
-        now = time.time()
+        now = await self._course_now(course, live)
 
-        def record(sid: str, text: str, held: bool) -> dict[str, Any]:
+        def record(sid: str, text: str) -> dict[str, Any]:
             return {"intervention_id": f"iv_{uuid.uuid4().hex}", "course_id": course.course_id,
                     "student_id": sid, "professor_id": professor_id, "kind": "message", "message": text,
                     "activity_id": plan["activity_id"], "template": plan["template"],
                     "status_before": status.get(sid), "bulk": len(plan["send"]) + len(plan["hold"]) > 1,
-                    "created_at": now, "holdout": held}
+                    "created_at": now}
 
-        sent = [record(sid, text, False) for sid, text in plan["send"].items()]
-        held = [record(sid, text, True) for sid, text in plan["hold"].items()]
+        sent = [record(sid, text) for sid, text in plan["send"].items()]
+        held = [record(sid, text) for sid, text in plan["hold"].items()]
+        holdout.stamp(sent + held, set(plan["hold"]), plan["randomized"])
         await asyncio.to_thread(self._comms().save_interventions, sent + held)
         if sent:
             await self._handles.hub_for(course.course_id).deliver_many.remote(
                 [(r["student_id"], student_frame(r)) for r in sent])
-        return {"course_id": course.course_id, "count": len(sent),
+        return {"course_id": course.course_id, "count": len(sent), "holdout_share": plan["holdout_share"],
                 "sent": [{"student_id": r["student_id"], "intervention_id": r["intervention_id"]} for r in sent],
                 "held_out": [{"student_id": r["student_id"], "intervention_id": r["intervention_id"]}
                              for r in held]}

@@ -242,18 +242,18 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
 
     async def _intervene(self, professor_id: str, course, student_ids: list[str],
                          body: dict[str, Any]) -> dict[str, Any]:
+        now = await self._course_now(course)  # on the course's clock: windows are read against event times
         try:
             share = holdout.share(body.get("holdout"), self.catalog.config(course.course_id).intervention_holdout)
-            records = [interventions.build(body, course, professor_id, s) for s in student_ids]
+            records = [interventions.build(body, course, professor_id, s, now) for s in student_ids]
         except holdout.HoldoutError as exc:
             raise DomainError(422, exc.field, exc.error) from None
         except interventions.InterventionError as exc:
             raise DomainError(exc.status, exc.field, exc.error) from None
-        held = holdout.draw(student_ids, share)
+        holdout.stamp(records, holdout.draw(student_ids, share), holdout.randomizes(len(student_ids), share))
         hub = self._handles.hub_for(course.course_id)
         views = await asyncio.gather(*(hub.student_view.remote(course.course_id, s) for s in student_ids))
         for record, view in zip(records, views):
-            record["holdout"] = record["student_id"] in held
             record["status_before"] = (view or {}).get("status")  # the outcome is measured against it
         if len(records) == 1:
             await asyncio.to_thread(self._store.save_intervention, records[0])

@@ -59,7 +59,7 @@ class Dataset:
 def load_cohort(name: str, students: int | None = None, seed: int | None = None,
                 minutes: float | None = None) -> Cohort:
     """A shipped cohort by name ("default" is the simulator's built-in class), or a TOML path."""
-    given = {k: v for k, v in {"students": students, "seed": seed, "minutes": minutes}.items() if v}
+    given = {k: v for k, v in {"students": students, "seed": seed, "minutes": minutes}.items() if v is not None}
     if name == "default":
         return cohorts.default(**given)
     path = Path(name)
@@ -169,6 +169,10 @@ def train(students: int | None = 300, train_cohorts: tuple[str, ...] = TRAIN_COH
     overlap = set(train_cohorts) & set(held_out_cohorts)
     if overlap:
         raise ValueError(f"held-out cohorts must differ from training cohorts: {sorted(overlap)}")
+    seeds = set(train_seeds) & set(held_out_seeds)
+    if seeds:  # a held-out cohort replayed with a training seed is no fresh class
+        raise ValueError(f"held-out seeds must differ from training seeds (--seeds, --held-out-seeds): "
+                         f"{sorted(seeds)}")
     progress(f"simulating {len(train_cohorts) * len(train_seeds)} training cohorts")
     training = Dataset.concat(list(datasets(train_cohorts, train_seeds, students, TRAIN_SESSION_SCALE).values()))
     pipeline = fit(training, shuffle_labels, seed=random.Random(0).randrange(1 << 30))

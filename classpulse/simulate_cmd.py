@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +29,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--api", help="live: the classpulse API URL")
     p.add_argument("--token-file", type=Path, help="live: a file holding an admin token")
     p.add_argument("--evaluate", action="store_true", help="live: compare detections with ground truth")
-    p.add_argument("--report", type=Path, help="live: where to write the run's JSON (and evaluation)")
+    p.add_argument("--report", type=Path,
+                   help="live: where to write the run's JSON (and evaluation); written at the start too, "
+                        "with the professor token to open the dashboard on the run (mode 0600)")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("import", help="bulk-load a cohort's Parquet through the API")
     p.add_argument("folder", type=Path)
@@ -78,11 +81,17 @@ def _offline(cohort, args) -> int:
 
 def _live(cohort, args) -> int:
     from simulator import evaluate
-    from simulator.live import run_live
+    from simulator.live import run_live, setup
     token = args.token_file.read_text().strip()
+    prepared = setup(cohort, args.api, token)
+    professor = {"course_id": cohort.course_id, "professor_id": prepared[0].professor_id,
+                 "professor_token": prepared[0].professor_token}
+    if args.report:  # now, so the dashboard can be opened while the run goes on
+        write_private(args.report, json.dumps(professor | {"state": "running"}, indent=2))
+        console.print(f"professor token for the dashboard: {args.report} (professor_token)")
     with Progress(console=console) as bar:
         task = bar.add_task(f"{cohort.students} students live at {cohort.speed:g}x", total=1.0)
-        run = asyncio.run(run_live(cohort, args.api, token, evaluate=args.evaluate,
+        run = asyncio.run(run_live(cohort, args.api, token, evaluate=args.evaluate, prepared=prepared,
                                    progress=lambda f: bar.update(task, completed=f)))
     summary = {"course_id": cohort.course_id, "professor_id": run.professor_id,
                "events_acknowledged": run.acknowledged, "duplicates": run.duplicates,
@@ -97,8 +106,17 @@ def _live(cohort, args) -> int:
         console.print(table)
     console.print_json(json.dumps({k: v for k, v in summary.items() if k != "evaluation"}))
     if args.report:
-        args.report.write_text(json.dumps(summary | {"truth_rows": len(run.truth)}, indent=2))
+        write_private(args.report, json.dumps(professor | summary | {"state": "finished",
+                                                                      "truth_rows": len(run.truth)}, indent=2))
     return 0
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds a token), whatever mode it had before."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -5,11 +5,14 @@ A professor who sends help with ``holdout: 0.1`` (or whose course sets
 random; they are recorded in ``intervention_records`` with ``holdout = true``
 and the help is not delivered to them. Effectiveness compares the helped with
 them (``engine/analytics/effectiveness.py``): a coin, not the professor,
-decided who got help, so the comparison is unbiased.
+decided who got help, so the comparison is unbiased. Only the helped of a send
+whose coin could hold someone out count as randomized (``stamp``); help sent
+with no holdout is the professor's choice and is measured the non-randomized way.
 """
 from __future__ import annotations
 
 import random
+import uuid
 from typing import Any
 
 MAX_SHARE = 0.5
@@ -40,3 +43,17 @@ def draw(student_ids: list[str], fraction: float, rng: random.Random | None = No
     if len(student_ids) == 1:
         return set(student_ids) if rng.random() < fraction else set()
     return set(rng.sample(sorted(student_ids), round(fraction * len(student_ids))))
+
+
+def randomizes(n: int, fraction: float) -> bool:
+    """Whether ``draw`` lets a coin decide for a send to ``n`` students: a single student is held out
+    with probability ``fraction``; of several, ``round(fraction * n)`` are, which may be none."""
+    return fraction > 0 and (n == 1 or round(fraction * n) >= 1)
+
+
+def stamp(records: list[dict[str, Any]], held: set[str], randomized: bool) -> None:
+    """Mark the records of one send: held out or not, whether a coin chose (``randomized``), and the
+    send they belong to (``send_id``; kept in the record's payload)."""
+    send_id = f"send_{uuid.uuid4().hex}"
+    for record in records:
+        record.update(holdout=record["student_id"] in held, randomized=randomized, send_id=send_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,6 +25,22 @@ REQUIRED = {"message": ("message",), "hint": ("message",), "resource": ("resourc
 MAX_MESSAGE = 4000
 
 
+AFTER_WATERMARK_S = 0.001  # the watermark is read to the millisecond: stamp strictly after it
+
+
+def stamped_at(course: Course, as_of: str | None, wall: float) -> float:
+    """When help sent now happened on the course's clock (``created_at``, the time effectiveness
+    splits before/after windows at). A live course: the wall clock. An event-clock course (simulated
+    or replayed) runs on its events' times, so the wall clock is meaningless there: just after its
+    watermark (``as_of`` of the hub's live progress), so every event the professor saw is before it;
+    before any event, the session start if declared, else the wall clock."""
+    if course.clock == "live":
+        return wall
+    if as_of is not None:
+        return datetime.fromisoformat(as_of).timestamp() + AFTER_WATERMARK_S
+    return course.starts_at if course.starts_at is not None else wall
+
+
 class InterventionError(ValueError):
     def __init__(self, status: int, field: str, error: str) -> None:
         super().__init__(f"{field}: {error}")
@@ -32,7 +49,8 @@ class InterventionError(ValueError):
 
 def build(body: dict[str, Any], course: Course, professor_id: str, student_id: str,
           now: float | None = None) -> dict[str, Any]:
-    """A validated intervention record, ready to store and deliver."""
+    """A validated intervention record, ready to store and deliver; ``now``: the course clock's
+    (``stamped_at``), the wall clock when not given."""
     kind = body.get("kind")
     if kind not in KINDS:
         raise InterventionError(422, "kind", f"must be one of {', '.join(KINDS)}")

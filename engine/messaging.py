@@ -7,6 +7,8 @@ the course's live view (``{"status": "struggling", "activity_id": "x"}``:
 everyone struggling on activity x right now). A ``holdout`` fraction keeps a
 random part of the recipients as a comparison group: recorded with
 ``holdout = true`` and not sent, so the effect of the message can be measured.
+No ``holdout`` in the request (or null) means the course's configured
+``intervention_holdout``; an explicit 0 means none.
 """
 from __future__ import annotations
 
@@ -135,8 +137,11 @@ def holdout_split(recipients: list[str], fraction: Any, seed: int | None = None)
     return [s for s in recipients if s not in held], [s for s in recipients if s in held]
 
 
-def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | None = None) -> dict[str, Any]:
-    """Validate a bulk-message request -> {"send": {sid: text}, "hold": {sid: text}, "activity_id", "template"}."""
+def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | None = None,
+         default_holdout: float = 0.0) -> dict[str, Any]:
+    """Validate a bulk-message request -> {"send": {sid: text}, "hold": {sid: text}, "activity_id", "template",
+    "holdout_share", "randomized"}. ``default_holdout``: the course's ``intervention_holdout``, used when
+    the request gives no ``holdout``; ``randomized``: the split could hold someone out (a coin chose)."""
     if not isinstance(body, dict):
         raise MessagingError(422, "body", "must be a JSON object")
     template_id, text = body.get("template"), body.get("text")
@@ -153,7 +158,9 @@ def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | 
         raise MessagingError(422, "activity_id", f"unknown activity '{activity}' in '{course.course_id}'")
     to = body.get("to")
     recipients = select(to, course, students)
-    send, hold = holdout_split(recipients, body.get("holdout"), seed)
+    share = body.get("holdout")
+    share = default_holdout if share is None else share
+    send, hold = holdout_split(recipients, share, seed)
     focus = activity or (to.get("activity_id") if isinstance(to, dict) else None)
     by_id = {s["student_id"]: s for s in students}
 
@@ -164,4 +171,5 @@ def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | 
                                  course.title_of(where) if where else "this course", course.title))
 
     return {"send": {sid: text_for(sid) for sid in send}, "hold": {sid: text_for(sid) for sid in hold},
-            "activity_id": focus, "template": template_id}
+            "activity_id": focus, "template": template_id, "holdout_share": float(share or 0),
+            "randomized": bool(hold)}

@@ -40,6 +40,7 @@ TYPICAL_PACE = 1.0    # expected seconds of work done per second on task, before
 SILENCE_STEP = 0.5    # silence is measured in half idle thresholds...
 SILENCE_CAP = 4.0     # ...up to four idle thresholds
 SESSION_STEP = 0.05   # time left moves in 5% steps of the session, so risk does not tick
+MIN_PACE = 0.01       # a pace (or class median) of 0 would need infinite time: floor it
 
 FEATURES: tuple[str, ...] = (
     "need_vs_left",       # log of (minutes the remaining work needs at this pace) / (minutes left)
@@ -50,6 +51,14 @@ FEATURES: tuple[str, ...] = (
     "silence",            # time since the last learning event, in idle thresholds (stepped, capped)
     "pace",               # log of expected work done per minute on task (smoothed)
 )
+# The range each feature is clipped to, wide enough never to bind on a real class: it only keeps a
+# degenerate one (nobody has done expected work yet, a corrupt summary) from reaching the model as
+# inf or NaN, which would score every student NaN.
+LIMITS: dict[str, tuple[float, float]] = {"need_vs_left": (-12.0, 12.0), "session_elapsed": (0.0, 1.0),
+                                          "completion": (0.0, 1.0), "recent_error_rate": (0.0, 1.0),
+                                          "hints_per_attempt": (0.0, 1000.0), "silence": (0.0, SILENCE_CAP),
+                                          "pace": (float(np.log(MIN_PACE)), float(np.log(1e4)))}
+_LOW, _HIGH = (np.array([LIMITS[f][i] for f in FEATURES]) for i in (0, 1))
 # Which way a feature is a worry (+1: higher is riskier, -1: lower is, 0: context, never a reason).
 # A feature is given as a reason only when the model weighs it this way too (engine.risk_model).
 RISKY_DIRECTION: dict[str, int] = {"need_vs_left": 1, "session_elapsed": 0, "completion": -1,
@@ -147,7 +156,8 @@ def extract(summaries: Sequence[StudentSummary], clock: CourseClock, idle_after_
     class_hints = float(hints.sum() / all_attempts) if all_attempts else 0.0
     measured = started & (tot >= PACE_PRIOR_S)
     median_pace = float(np.median(done_s[measured] / tot[measured])) if measured.any() else TYPICAL_PACE
-    pace = (done_s + PACE_PRIOR_S * median_pace) / (tot + PACE_PRIOR_S)
+    median_pace = max(median_pace, MIN_PACE)  # a class that has done no expected work yet
+    pace = np.maximum((done_s + PACE_PRIOR_S * median_pace) / (tot + PACE_PRIOR_S), MIN_PACE)
     need_s = np.maximum(session.total_expected_s - done_s, 0.0) / pace
     silence = np.minimum(np.floor(silent / idle_after_s / SILENCE_STEP) * SILENCE_STEP, SILENCE_CAP)
     silence[~started] = 0.0
@@ -160,6 +170,7 @@ def extract(summaries: Sequence[StudentSummary], clock: CourseClock, idle_after_
         silence,
         np.log(pace),
     ]) if n else np.zeros((0, len(FEATURES)))
+    X = np.clip(np.nan_to_num(X, nan=0.0), _LOW, _HIGH)
     raw = {"completion": completion, "attempts": attempts, "errors": errors, "hints": hints,
            "recent_attempts": r_attempts, "recent_errors": r_errors, "silence": silence,
            "need_s": need_s, "pace": pace}

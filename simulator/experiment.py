@@ -47,7 +47,7 @@ def run(cohort: Cohort, intervention: dict[str, Any], at_minute: int, holdout: f
         observed.extend(without if held else with_help)
         records.append({"intervention_id": f"x-{seed}-{i}", "course_id": cohort.course_id,
                         "student_id": f"{cohort.course_id}-s{i:05d}", "kind": intervention["kind"],
-                        "ts": iso(start_epoch + 60 * at_minute), "holdout": held})
+                        "ts": iso(start_epoch + 60 * at_minute), "holdout": held, "randomized": True})
     return Experiment(cohort, intervention["kind"], at_minute, observed, helped, untouched, records)
 
 

@@ -7,6 +7,7 @@ the EventLog would have filled (``seq`` by time, ``received_at`` = ``ts``).
 """
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,10 @@ def load_events(db: duckdb.DuckDBPyConnection, events: pl.DataFrame | list[dict[
 
 
 def load_interventions(db: duckdb.DuckDBPyConnection, records: list[dict[str, Any]]) -> None:
-    """``{"intervention_id", "course_id", "student_id", "kind", "ts", "holdout"}`` rows."""
+    """``{"intervention_id", "course_id", "student_id", "kind", "ts", "holdout", "randomized"?}`` rows
+    (``randomized``: a coin decided who was held out; see engine.holdout.stamp)."""
     db.executemany("INSERT INTO intervention_records (intervention_id, course_id, student_id, professor_id, kind, "
-                   "payload, created_at, holdout) VALUES (?, ?, ?, 'simulation', ?, '{}', ?::TIMESTAMP, ?)",
-                   [(r["intervention_id"], r["course_id"], r["student_id"], r["kind"], r["ts"], r["holdout"])
+                   "payload, created_at, holdout) VALUES (?, ?, ?, 'simulation', ?, ?, ?::TIMESTAMP, ?)",
+                   [(r["intervention_id"], r["course_id"], r["student_id"], r["kind"],
+                     json.dumps({"randomized": r["randomized"]} if "randomized" in r else {}), r["ts"], r["holdout"])
                     for r in records])

@@ -163,7 +163,7 @@ class SimStudent:
         minute = self.t if at is None else at
         # the run's start in the id: a live run's times start at its wall clock, so the same seed run
         # again would reuse ids for other content (409 on every event); retries within a run reuse them
-        event = {"event_id": f"sim-{self.cohort.seed}-{self.start_epoch:.3f}-{self.student_id}-{self.serial}",
+        event = {"event_id": f"sim-{self.cohort.seed}-{self.start_epoch:.3f}-{self.student_id}-{self.serial:06d}",
                  "student_id": self.student_id, "course_id": self.cohort.course_id, "type": kind,
                  "ts": iso(self.start_epoch + 60 * minute), **fields}
         if kind != "heartbeat" and not self.done:

@@ -13,11 +13,14 @@ The outcome of one intervention is the change, after - before. Per kind the
 effect is estimated one of two ways (``method``):
 
 * ``randomized_holdout`` (preferred, used whenever the kind has at least
-  ``MIN_ARM`` held-out and treated students): interventions sent with a
-  ``holdout`` share leave a random part of the eligible students out; they are
-  recorded (``intervention_records.holdout``) but not delivered. The effect is
-  the treated mean change minus the held-out mean change (unbiased: who was
-  held out was decided by a coin, not by the professor).
+  ``MIN_ARM`` held-out and ``MIN_ARM`` randomized treated students):
+  interventions sent with a ``holdout`` share leave a random part of the
+  eligible students out; they are recorded (``intervention_records.holdout``)
+  but not delivered. The effect is the mean change of the helped students of
+  such sends (``randomized`` in the record's payload, ``engine.holdout.stamp``)
+  minus the held-out mean change (unbiased: who was held out was decided by a
+  coin, not by the professor). Help sent with no coin is never in this arm: it
+  is measured the matched way beside it (``ad_hoc``).
 * ``matched_comparison``: each treated student against comparable students
   who got nothing within ``w`` of ``t``: same course, same state before ``t``
   (``idle``: no learning event in the window; ``struggling``: at least 3
@@ -26,6 +29,8 @@ effect is estimated one of two ways (``method``):
   randomized: professors help the students who need it, so say so.
 
 Both come with a 95% confidence interval and an effect size (``estimates``).
+A kind whose before and after windows hold no event at all has measured
+nothing: ``insufficient_data``, not an effect of 0.
 """
 from __future__ import annotations
 
@@ -40,7 +45,9 @@ from engine.analytics.sources import run
 MIN_ARM = 5
 MAX_INTERVENTIONS = 5000
 METRICS = ("progress_rate", "error_rate", "active_minutes")
-_MEASURES = ("g_b", "g_a", "a_b", "e_b", "a_a", "e_a", "s_b", "s_a")
+_MEASURES = ("g_b", "g_a", "a_b", "e_b", "a_a", "e_a", "s_b", "s_a", "randomized", "n_b", "n_a")
+NOT_RANDOMIZED = "not randomized: send with a holdout share (e.g. 0.1) for an unbiased estimate"
+NO_EVENTS = "no events in any before or after window: nothing to compare"
 
 
 def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, activities: int,
@@ -55,7 +62,14 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
     if not by_kind:
         return {"by_kind": [], "subjects": [], "controls": []}
     rows = run(cur, f"""
-        WITH iv AS (SELECT intervention_id, student_id, kind, holdout, epoch(created_at) AS t
+        WITH iv AS (SELECT intervention_id, student_id, kind, holdout, epoch(created_at) AS t,
+                           -- a coin chose (engine.holdout.stamp); records kept before that was noted: held
+                           -- out, or stored with a held-out record of their send (same professor and kind,
+                           -- within a second)
+                           coalesce(TRY_CAST(payload->>'$.randomized' AS BOOLEAN), holdout OR EXISTS (
+                               SELECT 1 FROM intervention_records h WHERE h.holdout AND h.course_id = $course
+                               AND h.professor_id = i.professor_id AND h.kind = i.kind
+                               AND abs(epoch(h.created_at) - epoch(i.created_at)) < 1)) AS randomized
                     FROM intervention_records i WHERE course_id = $course AND created_at >= $since
                     AND created_at < $until
                     -- both windows inside [since, until): ``facts`` holds only that range, and a cut
@@ -78,13 +92,14 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
                        count(*) FILTER (WHERE e >= t AND type = 'attempt') AS a_a,
                        count(*) FILTER (WHERE e >= t AND type = 'attempt' AND NOT correct) AS e_a,
                        sum(spent) FILTER (WHERE e < t) AS s_b, sum(spent) FILTER (WHERE e >= t) AS s_a,
-                       count(*) FILTER (WHERE e < t) AS n_b
+                       count(*) FILTER (WHERE e < t) AS n_b, count(*) FILTER (WHERE e >= t) AS n_a
                 FROM times JOIN ev ON ev.e >= times.t - $w AND ev.e < times.t + $w GROUP BY ALL),
         grid AS MATERIALIZED (
             SELECT times.t, s.student_id,
                    coalesce(g_b, 0) AS g_b, coalesce(g_a, 0) AS g_a, coalesce(a_b, 0) AS a_b,
                    coalesce(e_b, 0) AS e_b, coalesce(a_a, 0) AS a_a, coalesce(e_a, 0) AS e_a,
                    coalesce(s_b, 0) AS s_b, coalesce(s_a, 0) AS s_a,
+                   coalesce(n_b, 0) AS n_b, coalesce(n_a, 0) AS n_a,
                    CASE WHEN coalesce(n_b, 0) = 0 THEN 'idle'
                         WHEN a_b >= 3 AND e_b >= 0.5 * a_b THEN 'struggling' ELSE 'active' END AS state,
                    (coalesce(g_a, 0) - coalesce(g_b, 0)) / $n / ($w / 3600) AS d_progress,
@@ -100,11 +115,12 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
         SELECT 'subject', iv.intervention_id, iv.kind, iv.holdout, iv.t, iv.student_id,
                coalesce(g.state, 'idle'), coalesce(g.d_progress, 0), g.d_error, coalesce(g.d_active, 0),
                coalesce(g.g_b, 0), coalesce(g.g_a, 0), coalesce(g.a_b, 0), coalesce(g.e_b, 0),
-               coalesce(g.a_a, 0), coalesce(g.e_a, 0), coalesce(g.s_b, 0), coalesce(g.s_a, 0)
+               coalesce(g.a_a, 0), coalesce(g.e_a, 0), coalesce(g.s_b, 0), coalesce(g.s_a, 0),
+               iv.randomized, coalesce(g.n_b, 0), coalesce(g.n_a, 0)
         FROM iv LEFT JOIN grid g ON g.t = iv.t AND g.student_id = iv.student_id
         UNION ALL
         SELECT 'control', NULL, NULL, NULL, g.t, NULL, g.state, avg(d_progress), avg(d_error), avg(d_active),
-               count(*), count(d_error), NULL, NULL, NULL, NULL, NULL, NULL
+               count(*), count(d_error), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
         FROM grid g ANTI JOIN helped h ON h.t = g.t AND h.student_id = g.student_id
         GROUP BY g.t, g.state""", values)
     subjects = sorted((r[1:] for r in rows if r[0] == "subject"), key=lambda r: (-r[3], r[0]))
@@ -122,8 +138,8 @@ def shape(raw: dict[str, list], p: AnalyticsParams, limit: int | None = 200) -> 
         iv, kind, holdout, t, student, state, dp, de, da = row[:9]
         m = dict(zip(_MEASURES, row[9:]))
         ctl = controls.get((t, state))
-        records.append({"intervention_id": iv, "kind": kind, "holdout": bool(holdout), "at": t,
-                        "student_id": student, "state_before": state,
+        records.append({"intervention_id": iv, "kind": kind, "holdout": bool(holdout),
+                        "randomized": bool(m["randomized"]), "at": t, "student_id": student, "state_before": state,
                         "change": {"progress_rate": dp, "error_rate": de, "active_minutes": da},
                         "comparison": ({k: ctl[k] for k in ("n", "n_error", *METRICS)} if ctl else None),
                         "before": _window(m, "b", p), "after": _window(m, "a", p)})
@@ -136,39 +152,65 @@ def shape(raw: dict[str, list], p: AnalyticsParams, limit: int | None = 200) -> 
 
 def _window(m: dict[str, Any], side: str, p: AnalyticsParams) -> dict[str, Any]:
     attempts = m[f"a_{side}"]
-    return {"attempts": attempts, "error_rate": (m[f"e_{side}"] / attempts) if attempts else None,
+    return {"events": m[f"n_{side}"], "attempts": attempts,
+            "error_rate": (m[f"e_{side}"] / attempts) if attempts else None,
             "active_minutes": round(m[f"s_{side}"] / 60, 3), "completion_gained": m[f"g_{side}"]}
 
 
 def _per_kind(kind: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    treated = [r for r in records if not r["holdout"]]
+    """The kind's effect: randomized when enough helped students of sends with a holdout coin and
+    enough held-out ones; help sent without a coin (the professor chose) goes the matched way,
+    beside it (``ad_hoc``) or alone."""
     held = [r for r in records if r["holdout"]]
-    out: dict[str, Any] = {"kind": kind, "treated": len(treated), "held_out": len(held)}
-    if len(treated) >= MIN_ARM and len(held) >= MIN_ARM:
-        out["method"] = "randomized_holdout"
-        effects = {}
-        for metric in METRICS:
-            t = [r["change"][metric] for r in treated if r["change"][metric] is not None]
-            c = [r["change"][metric] for r in held if r["change"][metric] is not None]
-            effects[metric] = (estimates.two_arm(t, c).to_dict() if min(len(t), len(c)) >= MIN_ARM
-                               else {"insufficient_data": True, "n_treated": len(t), "n_control": len(c)})
+    randomized = [r for r in records if not r["holdout"] and r["randomized"]]
+    ad_hoc = [r for r in records if not r["holdout"] and not r["randomized"]]
+    out: dict[str, Any] = {"kind": kind, "treated": len(randomized) + len(ad_hoc), "held_out": len(held)}
+    if len(randomized) >= MIN_ARM and len(held) >= MIN_ARM:
+        out |= {"method": "randomized_holdout", "treated": len(randomized),
+                "effects": _randomized(randomized, held)}
+        if ad_hoc:
+            out["ad_hoc"] = {"method": "matched_comparison", "treated": len(ad_hoc), "note": NOT_RANDOMIZED,
+                             "effects": _matched(ad_hoc)}
+            out["ad_hoc"]["insufficient_data"] = _insufficient(out["ad_hoc"], ad_hoc)
     else:
-        out["method"] = "matched_comparison"
-        out["note"] = ("not randomized: send with a holdout share (e.g. 0.1) for an unbiased estimate"
-                       if treated else "only held-out students so far")
-        effects = {}
-        for metric in METRICS:
-            paired = [r for r in treated if r["comparison"] and r["change"][metric] is not None
-                      and r["comparison"][metric] is not None]
-            pairs = [(r["change"][metric], r["comparison"][metric]) for r in paired]
-            if len(pairs) >= MIN_ARM:
-                diffs = [a - b for a, b in pairs]
-                # the comparison students behind the pairs used (an error rate needs attempts)
-                n_ctl = sum(r["comparison"]["n_error" if metric == "error_rate" else "n"] for r in paired)
-                effects[metric] = estimates.one_sample(diffs, sum(a for a, _ in pairs) / len(pairs),
-                                                       sum(b for _, b in pairs) / len(pairs), n_ctl).to_dict()
-            else:
-                effects[metric] = {"insufficient_data": True, "n_treated": len(pairs), "n_control": 0}
-    out["effects"] = effects
-    out["insufficient_data"] = all(e.get("insufficient_data") for e in effects.values())
+        treated = randomized + ad_hoc
+        out |= {"method": "matched_comparison", "note": NOT_RANDOMIZED if treated else "only held-out students so far",
+                "effects": _matched(treated)}
+    out["insufficient_data"] = _insufficient(out, records)
     return out
+
+
+def _insufficient(out: dict[str, Any], records: list[dict[str, Any]]) -> bool:
+    """No measure has enough data; windows that all hold no event measure nothing (a change of 0
+    with an interval of [0, 0] would read as a precise null effect)."""
+    if not any(r["before"]["events"] or r["after"]["events"] for r in records):
+        out["effects"] = {m: {"insufficient_data": True, "n_treated": 0, "n_control": 0} for m in METRICS}
+        out["note"] = NO_EVENTS
+    return all(e.get("insufficient_data") for e in out["effects"].values())
+
+
+def _randomized(treated: list[dict[str, Any]], held: list[dict[str, Any]]) -> dict[str, Any]:
+    effects = {}
+    for metric in METRICS:
+        t = [r["change"][metric] for r in treated if r["change"][metric] is not None]
+        c = [r["change"][metric] for r in held if r["change"][metric] is not None]
+        effects[metric] = (estimates.two_arm(t, c).to_dict() if min(len(t), len(c)) >= MIN_ARM
+                           else {"insufficient_data": True, "n_treated": len(t), "n_control": len(c)})
+    return effects
+
+
+def _matched(treated: list[dict[str, Any]]) -> dict[str, Any]:
+    effects = {}
+    for metric in METRICS:
+        paired = [r for r in treated if r["comparison"] and r["change"][metric] is not None
+                  and r["comparison"][metric] is not None]
+        pairs = [(r["change"][metric], r["comparison"][metric]) for r in paired]
+        if len(pairs) >= MIN_ARM:
+            diffs = [a - b for a, b in pairs]
+            # the comparison students behind the pairs used (an error rate needs attempts)
+            n_ctl = sum(r["comparison"]["n_error" if metric == "error_rate" else "n"] for r in paired)
+            effects[metric] = estimates.one_sample(diffs, sum(a for a, _ in pairs) / len(pairs),
+                                                   sum(b for _, b in pairs) / len(pairs), n_ctl).to_dict()
+        else:
+            effects[metric] = {"insufficient_data": True, "n_treated": len(pairs), "n_control": 0}
+    return effects

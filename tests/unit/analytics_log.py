@@ -1,6 +1,7 @@
 """A constructed event log in an in-memory DuckDB with the real schema (engine/schema.sql)."""
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from importlib import resources
@@ -30,10 +31,12 @@ class Log:
                         (self.seq, f"e{self.seq}", student, self.course.course_id, activity, kind, when, when,
                          progress, correct, duration_s))
 
-    def intervention(self, iid: str, student: str, kind: str, ts: str, holdout: bool = False) -> None:
+    def intervention(self, iid: str, student: str, kind: str, ts: str, holdout: bool = False,
+                     **payload: Any) -> None:
+        """``payload``: what the record keeps beside its columns (``randomized``, ``send_id``, ...)."""
         self.db.execute("INSERT INTO intervention_records (intervention_id, course_id, student_id, professor_id, "
-                        "kind, payload, created_at, holdout) VALUES (?, ?, ?, 'p1', ?, '{}', ?, ?)",
-                        (iid, self.course.course_id, student, kind,
+                        "kind, payload, created_at, holdout) VALUES (?, ?, ?, 'p1', ?, ?, ?, ?)",
+                        (iid, self.course.course_id, student, kind, json.dumps(payload),
                          datetime.fromisoformat(ts.replace("Z", "")), holdout))
 
     def cursor(self) -> duckdb.DuckDBPyConnection:

@@ -251,6 +251,60 @@ def test_a_held_out_student_helped_for_real_meanwhile_is_left_out():
     assert [r["intervention_id"] for r in records] == ["real"]
 
 
+def test_help_sent_without_a_coin_is_not_in_the_randomized_arm():
+    """One send with a holdout coin: 5 helped gain 0.1k, 5 held out 0.05k. Five more got the same kind
+    ad hoc (the professor chose them, no coin) and gain far more: they must not join the helped arm."""
+    log = one_activity_log()
+    t = "2026-01-07T10:00:00Z"
+    for k in range(1, 6):
+        log.add(f"t{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.1 * k)
+        log.add(f"h{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.05 * k)
+        log.add(f"a{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.9)
+        log.intervention(f"it{k}", f"t{k}", "hint", t, randomized=True, send_id="send_1")
+        log.intervention(f"ih{k}", f"h{k}", "hint", t, holdout=True, randomized=True, send_id="send_1")
+        log.intervention(f"ia{k}", f"a{k}", "hint", t, randomized=False, send_id=f"send_adhoc{k}")
+    out = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]
+    hint = out["kinds"][0]
+    assert (hint["method"], hint["treated"], hint["held_out"]) == ("randomized_holdout", 5, 5)
+    assert hint["effects"]["progress_rate"]["effect"] == pytest.approx(0.9, abs=1e-4)  # as with no ad-hoc help
+    assert hint["ad_hoc"]["method"] == "matched_comparison" and hint["ad_hoc"]["treated"] == 5
+    assert "not randomized" in hint["ad_hoc"]["note"]
+    assert {r["intervention_id"]: r["randomized"] for r in out["records"]}["ia1"] is False
+
+
+def test_records_kept_before_the_coin_was_noted_count_as_randomized_only_beside_a_held_out_one():
+    """Older files: a helped record stored with a held-out one of its send (same professor, kind and
+    second) was randomized; one sent on its own was the professor's choice."""
+    log = one_activity_log()
+    for k in range(1, 6):
+        log.add(f"t{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.1 * k)
+        log.add(f"h{k}", "progress", f"2026-01-07T10:0{k}:00Z", progress=0.05 * k)
+        log.intervention(f"it{k}", f"t{k}", "hint", "2026-01-07T10:00:00Z")
+        log.intervention(f"ih{k}", f"h{k}", "hint", "2026-01-07T10:00:00Z", holdout=True)
+    log.add("a1", "progress", "2026-01-07T10:25:00Z", progress=0.5)
+    log.intervention("ia1", "a1", "hint", "2026-01-07T10:20:00Z")
+    hint = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]["kinds"][0]
+    assert (hint["method"], hint["treated"], hint["held_out"], hint["ad_hoc"]["treated"]) == (
+        "randomized_holdout", 5, 5, 1)
+
+
+def test_windows_without_any_event_measure_nothing():
+    """Help stamped far from every event (say by the wall clock in a replayed course): every window is
+    empty, so the kind has insufficient data, not an effect of 0 with an interval of [0, 0]."""
+    log = one_activity_log()
+    for k in range(1, 6):
+        log.add(f"t{k}", "progress", "2026-01-07T08:00:00Z", progress=0.2)
+        log.add(f"h{k}", "progress", "2026-01-07T08:00:00Z", progress=0.2)
+        log.intervention(f"it{k}", f"t{k}", "hint", "2026-01-07T10:00:00Z", randomized=True)
+        log.intervention(f"ih{k}", f"h{k}", "hint", "2026-01-07T10:00:00Z", holdout=True, randomized=True)
+    out = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]
+    hint = out["kinds"][0]
+    assert hint["insufficient_data"] and out["insufficient_data"]
+    assert all(e["insufficient_data"] for e in hint["effects"].values())
+    assert "no events" in hint["note"]
+    assert out["records"][0]["before"]["events"] == out["records"][0]["after"]["events"] == 0
+
+
 # -- an empty course --------------------------------------------------------------------------------
 
 def test_empty_course_gives_well_formed_insufficient_analyses():

@@ -28,3 +28,12 @@ def test_a_single_student_is_held_out_with_the_share_as_probability():
     rng = random.Random(7)
     held = sum(bool(holdout.draw(["s"], 0.3, rng)) for _ in range(2000))
     assert 500 <= held <= 700
+
+
+def test_a_send_is_randomized_only_when_the_coin_could_hold_someone_out():
+    assert holdout.randomizes(1, 0.1) and holdout.randomizes(10, 0.1) and holdout.randomizes(3, 0.2)
+    assert not holdout.randomizes(10, 0.0) and not holdout.randomizes(3, 0.1)  # round(0.3) = 0: nobody could be
+    records = [{"student_id": s} for s in ("a", "b", "c")]
+    holdout.stamp(records, {"b"}, True)
+    assert [r["holdout"] for r in records] == [False, True, False] and all(r["randomized"] for r in records)
+    assert len({r["send_id"] for r in records}) == 1

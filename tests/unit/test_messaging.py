@@ -77,6 +77,19 @@ def test_holdout_keeps_a_random_fraction_out_and_is_reproducible():
     assert err.value.field == "holdout"
 
 
+def test_no_holdout_in_the_request_means_the_courses_and_zero_means_none():
+    many = [student(f"s{i}", "struggling", "a1") for i in range(40)]
+    course_default = messaging.plan({"to": "all", "text": "hi"}, COURSE, many, seed=3, default_holdout=0.25)
+    assert len(course_default["hold"]) == 10 and course_default["holdout_share"] == 0.25
+    assert course_default["randomized"]
+    also_default = messaging.plan({"to": "all", "text": "hi", "holdout": None}, COURSE, many, default_holdout=0.25)
+    assert len(also_default["hold"]) == 10
+    none = messaging.plan({"to": "all", "text": "hi", "holdout": 0}, COURSE, many, default_holdout=0.25)
+    assert none["hold"] == {} and len(none["send"]) == 40 and not none["randomized"]
+    one = messaging.plan({"to": ["s1"], "text": "hi", "holdout": 0.25}, COURSE, many)
+    assert one["hold"] == {} and not one["randomized"]  # round(0.25 x 1) = 0: no coin could hold anyone
+
+
 @pytest.mark.parametrize("body, status, field", [
     ({"to": "all"}, 422, "text"),
     ({"to": "all", "template": "nope"}, 422, "template"),

@@ -1,12 +1,13 @@
 """The risk model's features on a hand-computable class (the one definition training and live share)."""
 import math
 
+import numpy as np
 import pytest
 
 from engine.clock import CourseClock
 from engine.course import Activity, Course
-from engine.risk_features import FEATURES, extract, session_of
-from engine.state import StudentState
+from engine.risk_features import FEATURES, LIMITS, extract, session_of
+from engine.state import StudentState, StudentSummary
 from tests.factories import T0, ev, params
 
 IDLE = 180.0
@@ -94,3 +95,36 @@ def test_no_session_window_no_session_and_empty_class():
     assert session_of(windowed_course(T0, T0)) is None
     empty = extract([], CourseClock("event"), IDLE, session_of(windowed_course()))
     assert empty.X.shape == (0, len(FEATURES))
+
+
+def on_task_with_no_expected_work(student: str) -> StudentSummary:
+    """360 s on task, nothing of the expected work done (every attempt so far on an unscored step)."""
+    return StudentSummary("c1", student, 1, 0.0, 360.0, "a1", "xx", True, False, 2, 2, 0,
+                          T0 + 600, T0 + 600, T0 + 600, "e1", T0 + 600, 0.0)
+
+
+def test_a_class_with_no_expected_work_done_scores_finite_risks():
+    """Everyone measured at pace 0: the class median is 0, so pace 0, an infinite need and log(0)
+    would have summed to NaN for every student. Every feature is finite, every risk in [0, 1]."""
+    from classpulse import risk_store
+    clock = CourseClock("event")
+    clock.observe(T0 + 620)
+    table = extract([on_task_with_no_expected_work(f"s{i}") for i in range(4)], clock, IDLE,
+                    session_of(windowed_course()))
+    assert np.isfinite(table.X).all()
+    assert table.ref["median_pace"] > 0 and np.isfinite(table.raw["need_s"]).all()
+    scores = risk_store.load(risk_store.shipped_folder()).score(table)
+    assert len(scores) == 4
+    for risk, reasons in scores.values():
+        assert math.isfinite(risk) and 0.0 <= risk <= 1.0
+        assert reasons and all(isinstance(r, str) for r in reasons)
+
+
+def test_features_are_clipped_to_their_limits():
+    clock = CourseClock("event")
+    clock.observe(T0 + 620)
+    odd = on_task_with_no_expected_work("s1")._replace(hints=10**9, attempts=0)
+    table = extract([odd], clock, IDLE, session_of(windowed_course()))
+    for j, name in enumerate(FEATURES):
+        low, high = LIMITS[name]
+        assert low <= table.X[0, j] <= high, name

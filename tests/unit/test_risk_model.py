@@ -181,3 +181,14 @@ def test_no_label_leakage_a_snapshot_sees_only_earlier_events():
         _, summaries, clock = next(rt.fold(cohort, evs, (0.5,), 180.0))
         tables.append(rt.extract(summaries, clock, 180.0, rt.session_of(rt.course_of(cohort))).X)
     assert np.array_equal(tables[0], tables[1])
+
+
+def test_seed_zero_is_a_seed():
+    assert rt.load_cohort("default", 10, 0).seed == 0
+    assert rt.load_cohort("late-and-guessing", 10, 0).seed == 0
+    assert rt.load_cohort("default", 10).seed == rt.load_cohort("default").seed  # not given: the cohort's own
+
+
+def test_held_out_seeds_that_overlap_the_training_seeds_are_refused():
+    with pytest.raises(ValueError, match=r"held-out seeds must differ from training seeds.*\[12\]"):
+        rt.train(students=10, train_seeds=(11, 12), held_out_seeds=(12, 13))

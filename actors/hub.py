@@ -317,7 +317,8 @@ class CourseHub(HubComms, SupportHub):
 
     async def snooze(self, course_id: str, alert_id: str, until: float) -> dict[str, Any] | None:
         await self._ensure_ready()
-        alert = self._view(course_id).alerts.snooze(alert_id, until)
+        view = self._view(course_id)
+        alert = view.alerts.snooze(alert_id, view.on_course_clock(until))
         await self._publish(alert is not None)
         return None if alert is None else alert.to_wire()
 

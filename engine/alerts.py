@@ -55,6 +55,7 @@ class AlertBook:
         self._active: dict[tuple[str, str], Alert] = {}
         self._by_id: dict[str, Alert] = {}
         self._history = history
+        self._opened = 0  # alerts opened by this book: part of each id (``now`` alone can repeat)
         # (seq, id) of resolved alerts in the order they resolved (= seq order): the oldest to forget.
         # A resolved alert never changes again, so an entry is stale only if the id was forgotten
         # or reused by an alert that opened since (checked when it is popped).
@@ -75,7 +76,8 @@ class AlertBook:
             key = (student_id, kind)
             current = self._active.get(key)
             if current is None:
-                alert = Alert(_alert_id(self.course_id, student_id, kind, now), self.course_id,
+                self._opened += 1
+                alert = Alert(_alert_id(self.course_id, student_id, kind, now, self._opened), self.course_id,
                               student_id, kind, PRIORITY[kind], message, now)
                 changed.append(self._store(alert))
             elif current.state == SNOOZED and current.snoozed_until is not None and now >= current.snoozed_until:
@@ -168,9 +170,12 @@ class AlertBook:
         return held is not None and held.seq == seq
 
 
-def _alert_id(course_id: str, student_id: str, kind: str, opened: float) -> str:
-    """``course:hash``: ':' is not an id character, so the course can be read back from it."""
-    raw = f"{course_id}|{student_id}|{kind}|{opened:.6f}".encode()
+def _alert_id(course_id: str, student_id: str, kind: str, opened: float, nth: int) -> str:
+    """``course:hash``: ':' is not an id character, so the course can be read back from it. ``nth``
+    (the book's count of alerts opened) keeps a reopened alert from taking the resolved one's id: on
+    an event-clock course ``opened`` (the watermark) stands still while a student's own events are
+    older than the class's newest, and a reused id was taken for "already notified"."""
+    raw = f"{course_id}|{student_id}|{kind}|{opened:.6f}|{nth}".encode()
     return f"{course_id}:{hashlib.blake2b(raw, digest_size=8).hexdigest()}"
 
 

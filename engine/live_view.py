@@ -91,9 +91,18 @@ class CourseView:
         self.dirty = True
 
     def set_course(self, course: Course) -> None:
+        if course.clock != self.course.clock:  # as a rebuilt view would have it (the catalogue does)
+            self.clock = CourseClock(course.clock, self.clock.watermark, self.clock.wall)
         self.course = course
         self._inputs.clear()
         self.dirty = True
+
+    def on_course_clock(self, wall_instant: float) -> float:
+        """A wall-clock instant (a snooze's end) as the same distance from now on the course clock:
+        on an event-clock course "10 minutes" are 10 minutes of the course's time, as its idle
+        threshold and escalation are; the wall clock is hours off a replay's or a 60x run's."""
+        now = self.clock.now()
+        return wall_instant if now is None else now + (wall_instant - self.clock.wall())
 
     def set_config(self, config: AlertConfig) -> None:
         self.config = config

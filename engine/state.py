@@ -57,6 +57,7 @@ class StudentSummary(NamedTuple):
     last_event_id: str | None
     last_event_ts: float | None
     expected_s_done: float  # expected seconds of the work done so far (pace)
+    current_done: bool = False  # the current activity is at progress 1 (its struggle is over)
 
 
 def summary_rows(summaries: Iterable[StudentSummary]) -> list[tuple]:
@@ -167,7 +168,8 @@ class StudentState:
             self.current_activity_id, self.tail, self.last_learning_ts is not None,
             params.activity_count > 0 and completion >= 1.0 - 1e-9, attempts, errors, hints,
             self.last_learning_ts, self.last_learning_received_at, self.last_seen_ts, self.last_event_id,
-            self.last_event_ts, expected)
+            self.last_event_ts, expected,
+            self.current_activity_id in self.activities and self.activities[self.current_activity_id].progress >= 1.0)
 
     def detail(self) -> dict[str, Any]:
         """Per-activity breakdown for the drill-down view."""

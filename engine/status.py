@@ -79,7 +79,9 @@ def assess(s: StudentSummary, config: AlertConfig, clock: CourseClock, ctx: Clas
     silent = clock.silent_for(s)
     idle = s.started and not s.completed_all and silent is not None and silent >= config.idle_after_s
     recent = window_stats(s.tail, config.struggling_window)
-    struggling = None if s.completed_all else struggling_reason(recent, config, title)
+    # a student who got it and completed the activity is not struggling on it (the tail still
+    # holds the errors before: the risk features read them)
+    struggling = None if s.completed_all or s.current_done else struggling_reason(recent, config, title)
     if s.completed_all:
         status = "completed"
     elif idle:
@@ -98,7 +100,7 @@ def assess(s: StudentSummary, config: AlertConfig, clock: CourseClock, ctx: Clas
         conditions.append(("idle", f"no activity for {_minutes(silent)} (last on '{title}')"))
     median, others = ctx.median_completion, ctx.started - (1 if s.started else 0)
     if (not s.completed_all and median is not None and others >= MIN_STARTED_FOR_CLASS_COMPARISON
-            and median - s.completion > config.behind_by):
+            and round(median - s.completion, 9) > config.behind_by):  # 0.55 - 0.30 is 0.25000000000000006
         conditions.append(("behind", f"at {s.completion:.0%} while the class median is {median:.0%}"))
 
     recent_rate = recent.error_rate if recent.attempts >= config.struggling_min_attempts else None

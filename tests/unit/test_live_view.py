@@ -107,3 +107,31 @@ def test_a_snoozed_alert_reopens_on_time_even_when_nothing_else_changes():
     now[0] += 61
     view.refresh()
     assert view.alerts.get(alert.alert_id).state == "open"
+
+
+def test_a_snooze_lasts_its_minutes_on_an_event_clock_course():
+    """The API turns "10 minutes" into a wall-clock instant; on a course running ahead of the wall
+    clock (a 60x simulation) the alert used to reopen at the next event, on a replay of last year
+    it stayed hidden for good."""
+    wall = [0.0]
+    view = CourseView(course(clock="event"), AlertConfig(), {"s1": "One"}, SeqClock(), wall=lambda: wall[0])
+    view.apply(summary("s1", [ev("attempt", correct=False, t=i, seq=i + 1) for i in range(3)]))
+    view.refresh()
+    [alert] = [a for a in view.alerts.active() if a.kind == "struggling"]
+    wall[0] = view.clock.now() - 3600  # the course runs an hour ahead of the wall clock
+    snoozed = view.alerts.snooze(alert.alert_id, view.on_course_clock(wall[0] + 600))
+    assert snoozed.snoozed_until == view.clock.now() + 600
+    view.apply(summary("s1", [ev("attempt", correct=False, t=i, seq=i + 1) for i in range(5)]))
+    view.refresh()
+    assert view.alerts.get(alert.alert_id).state == "snoozed"  # 4 course-seconds later: still
+    view.apply(summary("s1", [ev("attempt", correct=False, t=i * 200, seq=i + 1) for i in range(5)]))
+    view.refresh()
+    assert view.alerts.get(alert.alert_id).state == "open"  # past its 10 minutes: back
+
+
+def test_a_course_switched_to_the_live_clock_is_judged_on_it_at_once():
+    """The catalogue took the course's new clock mode at once; the view kept its old clock until
+    its hub restarted, so a rebuilt view judged idle differently."""
+    view = CourseView(course(clock="event"), AlertConfig(), {"s1": "One"}, SeqClock())
+    view.set_course(course(clock="live"))
+    assert view.clock.mode == "live"

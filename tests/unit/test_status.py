@@ -123,3 +123,21 @@ def test_thresholds_are_configuration():
 def test_window_stats_and_class_context():
     assert window_stats("hxxhc", 2) == (2, 1, 1)
     assert class_context([summary_of([]), summary_of([ev("progress", progress=1.0)])]).started == 1
+
+
+@pytest.mark.parametrize("done, median", [(6, 0.55), (12, 0.8)])
+def test_exactly_behind_by_is_not_behind_whatever_the_float_rounding(done, median):
+    """0.55 - 0.30 is 0.25000000000000006 in binary: the rule is "more than behind_by"."""
+    events = [ev("progress", activity=f"a{i}", progress=1.0, t=i) for i in range(done)]
+    s = summary_of(events, n=20)
+    clock = CourseClock("event")
+    clock.observe(T0 + done)
+    config = AlertConfig(behind_by=round(median - done / 20, 2))
+    assert "behind" not in dict(assess(s, config, clock, ClassContext(median, 5), course()).conditions)
+
+
+def test_completing_the_activity_ends_its_struggle():
+    """Three wrong attempts, then it works and the activity is completed: not struggling on it."""
+    events = attempts("xxxc") + [ev("activity_completed", t=40)]
+    assert status(events).status == "active"
+    assert status(attempts("xxxc") + [ev("progress", progress=0.5, t=40)]).status == "struggling"

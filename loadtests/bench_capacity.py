@@ -51,7 +51,9 @@ class Sampler:
         while not self._stop.wait(1.0):
             total = psutil.cpu_percent(None) * psutil.cpu_count() / 100  # cores busy
             locust_now = self._locust_seconds()
-            self.cpu.append(max(total - (locust_now - locust_t), 0.0))
+            # Locust's processes that exited drop out of the sum: never a negative share (which added
+            # their whole past CPU to the machine's: one sample of 61 cores on this 2-core machine)
+            self.cpu.append(min(max(total - max(locust_now - locust_t, 0.0), 0.0), psutil.cpu_count()))
             locust_t = locust_now
             self.rss.append(self._stack_rss())
 

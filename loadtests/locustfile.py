@@ -101,6 +101,15 @@ def _reconnect(connect):
         return ws
 
 
+def _connect(connect):
+    """A user's first socket: refused or timed out (a heavy ramp, a restart), it is retried like a
+    dropped one; an exception in ``on_start`` ended the user for the rest of the run, unseen."""
+    try:
+        return connect()
+    except (OSError, websocket.WebSocketException):
+        return _reconnect(connect)
+
+
 def _ws_url(host: str, path: str, token: str) -> str:
     return host.replace("http://", "ws://").replace("https://", "wss://") + f"{path}?token={token}"
 
@@ -122,8 +131,8 @@ class StudentUser(FastHttpUser):
         self.student_id, self.token = _claim_student()
         self.done = 0
         self.interventions = 0
-        self.ws = websocket.create_connection(_ws_url(self.host, f"/ws/student/{self.student_id}", self.token),
-                                              timeout=30)
+        self.ws = _connect(lambda: websocket.create_connection(
+            _ws_url(self.host, f"/ws/student/{self.student_id}", self.token), timeout=30))
         self.reader = gevent.spawn(self._read)
         gevent.sleep(random.uniform(0, EVERY_S))  # a random phase: a class is not on one beat
         self.next_at = time.monotonic()  # the first event goes now; wait_time paces from here
@@ -185,8 +194,8 @@ class ProfessorUser(HttpUser):
     def on_start(self) -> None:
         professor_id, self.token = CLASS["professor"]
         self.seen: dict[str, str] = {}  # student -> the last event id measured
-        self.ws = websocket.create_connection(
-            _ws_url(self.host, f"/ws/professor/{professor_id}/progress-updates", self.token), timeout=60)
+        self.ws = _connect(lambda: websocket.create_connection(
+            _ws_url(self.host, f"/ws/professor/{professor_id}/progress-updates", self.token), timeout=60))
         self.reader = gevent.spawn(self._watch)
 
     def _watch(self) -> None:

@@ -133,5 +133,12 @@ def _print(r: dict) -> None:
     console.print(table)
 
 
+def passed(r: dict) -> bool:
+    """What the drill checks: nothing lost, every student's state as a replay of the log has it."""
+    return r["acknowledged"] == r["logged"] and not r["mismatched"]
+
+
 if __name__ == "__main__":
-    main()
+    outcome = main()
+    console.print("drill: " + ("passed" if passed(outcome) else "[red]FAILED[/red]"))
+    raise SystemExit(0 if passed(outcome) else 1)

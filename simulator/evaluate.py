@@ -15,11 +15,14 @@ CONDITIONS = ("struggling", "idle")
 
 
 def evaluate(truth: Iterable[dict[str, Any]], detected: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """``truth`` rows: {student_id, minute, struggling, idle}; ``detected``: {student_id, minute, status}."""
+    """``truth`` rows: {student_id, minute, struggling, idle}; ``detected``: {student_id, minute, status}
+    (status None: the live view could not be read that minute, which counts as not detected: left
+    out, a failing read inflated recall)."""
     shown = {(d["student_id"], d["minute"]): d["status"] for d in detected}
     rows = sorted((t for t in truth if (t["student_id"], t["minute"]) in shown),
                   key=lambda t: (t["student_id"], t["minute"]))
-    report: dict[str, Any] = {"samples": len(rows)}
+    report: dict[str, Any] = {"samples": len(rows),
+                              "unread_samples": sum(1 for t in rows if shown[(t["student_id"], t["minute"])] is None)}
     for condition in CONDITIONS:
         tp = fp = fn = 0
         for t in rows:

@@ -200,8 +200,8 @@ async def _detect(run: LiveRun, minute: int) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=run.api, timeout=30,
                                  headers={"Authorization": f"Bearer {run.professor_token}"}) as c:
         r = await c.get(f"/api/professor/courses/{run.cohort.course_id}/live-progress")
-    if r.status_code != 200:
-        return []
+    if r.status_code != 200:  # nothing shown this minute: counted as not detected, not left out
+        return [{"student_id": s.student_id, "minute": minute, "status": None} for s in run.students]
     return [{"student_id": s["student_id"], "minute": minute, "status": s["status"]} for s in r.json()["students"]]
 
 

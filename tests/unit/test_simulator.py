@@ -86,6 +86,14 @@ def test_evaluation_on_a_constructed_case():
     assert (i["recall"], i["precision"], i["episodes_missed"], i["median_delay_min"]) == (0.0, None, 1, None)
 
 
+def test_minutes_the_live_view_could_not_be_read_count_as_not_detected():
+    """A 10-minute idle episode read once out of 10: recall 0.1, not 1.0 over the one read."""
+    truth = [{"student_id": "s1", "minute": m, "struggling": False, "idle": True} for m in range(10)]
+    shown = [{"student_id": "s1", "minute": m, "status": "idle" if m == 9 else None} for m in range(10)]
+    r = evaluate.evaluate(truth, shown)
+    assert r["idle"]["recall"] == 0.1 and r["idle"]["median_delay_min"] == 9 and r["unread_samples"] == 9
+
+
 def test_a_refused_frame_that_is_transient_is_sent_again_and_others_are_not():
     """503 (the log restarting) and 429 (rate limit) answers mean "send again": the driver does, with
     the same events, after the wait the frame asks for; a 409 or 422 is a real refusal."""

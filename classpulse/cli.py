@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="serve + a seeded demo class with live traffic")
     _stack_flags(p)
     p.add_argument("--students", type=int, default=120)
-    p.add_argument("--speed", type=float, default=60.0, help="time acceleration of the demo class")
+    # 10x: a 240-minute class lasts ~25 minutes, and a struggling student stays so for about a
+    # minute, time for a professor to notice and help (at 60x the class was over in ~3 minutes)
+    p.add_argument("--speed", type=float, default=10.0, help="time acceleration of the demo class (default 10x)")
     p.add_argument("--minutes", type=float, default=240.0, help="simulated minutes the demo class runs")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("dashboard", help="the professor's Streamlit dashboard (a client of the API)")

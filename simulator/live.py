@@ -35,6 +35,7 @@ class LiveRun:
     acknowledged: int = 0
     duplicates: int = 0
     resent_frames: int = 0
+    reconnects: int = 0  # sockets lost and opened again (a restart, a fault)
     interventions_received: int = 0
     truth: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # acknowledged events, with sim minute
@@ -128,6 +129,7 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
                     reader.cancel()
         except (TimeoutError, OSError, websockets.WebSocketException) as exc:
             log.warning("student %s lost its socket (%s); reconnecting", s.student_id, exc)
+            run.reconnects += 1
             await asyncio.sleep(0.5)
 
 

@@ -131,6 +131,8 @@ def test_analytics_view_draws_charts(site, browser):
     page = open_page(browser, url)
     page.get_by_text("Analytics", exact=True).click()
     page.get_by_text("Where students are stuck").wait_for(timeout=15_000)
-    time.sleep(2)
+    # the charts draw after the headings (a second or more on a busy machine): wait for them
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=30_000)
+    time.sleep(1)
     shot(page, "analytics", docs=True)
     assert page.locator("[data-testid='stVegaLiteChart'], .vega-embed").count() >= 1

@@ -35,7 +35,9 @@ def test_live_run_survives_a_server_restart_without_double_counting(tmp_path):
     driver.join(timeout=240)
     try:
         run = outcome["run"]
-        assert run.resent_frames >= 1  # the outage really cut sockets mid-run
+        # the outage really cut sockets mid-run (a frame in flight at that moment is resent, but
+        # whether one was is chance: on a slow machine every frame may have been answered)
+        assert run.reconnects >= 1
         sent_ids = {e["event_id"] for e in run.sent}
         assert len(sent_ids) == len(run.sent) == run.acknowledged + run.duplicates
         headers = {"Authorization": f"Bearer {run.professor_token}"}

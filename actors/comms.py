@@ -52,15 +52,13 @@ class EventLogComms:
             raise DomainError(404, "student_id", f"student '{student_id}' is not in '{course_id}'")
         return course
 
-    async def _course_now(self, course: Course, live: dict[str, Any] | None = None) -> float:
+    async def _course_now(self, course: Course) -> float:
         """Now on the course's clock, for stamping help (``interventions.stamped_at``): the wall clock
-        of a live course; an event-clock course's watermark, which its hub keeps (``live``: its live
-        progress when the caller already has it)."""
+        of a live course; an event-clock course's watermark, which its hub keeps."""
         if course.clock == "live":
             return time.time()
-        if live is None:
-            live = await self._handles.hub_for(course.course_id).live_progress.remote(course.course_id)
-        return interventions.stamped_at(course, live.get("as_of"), time.time())
+        watermark = await self._handles.hub_for(course.course_id).clock_now.remote(course.course_id)
+        return interventions.stamped_at(course, watermark, time.time())
 
     @staticmethod
     def _domain(exc: messaging.MessagingError) -> DomainError:
@@ -167,7 +165,7 @@ class EventLogComms:
         except messaging.MessagingError as exc:
             raise self._domain(exc) from None
         status = {s["student_id"]: s["status"] for s in live["students"]}
-        now = await self._course_now(course, live)
+        now = await self._course_now(course)
 
         def record(sid: str, text: str) -> dict[str, Any]:
             return {"intervention_id": f"iv_{uuid.uuid4().hex}", "course_id": course.course_id,

@@ -305,6 +305,11 @@ class CourseHub(HubComms, SupportHub):
             return out[::-1]
         return await self._long_poll(after, timeout, INBOXES)
 
+    async def clock_now(self, course_id: str) -> float | None:
+        """Now on the course's clock (an event-clock course's watermark; None before any event)."""
+        await self._ensure_ready()
+        return self._fresh_view(course_id).clock.now()
+
     async def student_view(self, course_id: str, student_id: str) -> dict[str, Any] | None:
         await self._ensure_ready()
         return self._fresh_view(course_id).views.get(student_id)

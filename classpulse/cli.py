@@ -53,16 +53,22 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     try:
         wait_for_signal()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _end(proc, 10)
     return 0
+
+
+def _end(proc: subprocess.Popen, wait_s: float) -> None:
+    """Terminate a child we started; kill it if it is slow to go."""
+    proc.terminate()
+    try:
+        proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
+    import contextlib
     import os
     import threading
 
@@ -99,16 +105,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         wait_for_signal()
     finally:
         try:
-            if dashboard is not None:
-                dashboard.terminate()
             if simulation is not None:
-                loop.call_soon_threadsafe(stop.set)
+                with contextlib.suppress(RuntimeError):  # the loop already closed: the run ended
+                    loop.call_soon_threadsafe(stop.set)
                 simulation.join(timeout=5)
             if dashboard is not None:
-                dashboard.wait(5)
-        except (subprocess.TimeoutExpired, RuntimeError):  # slow to stop, or the loop already closed
-            if dashboard is not None:
-                dashboard.kill()
+                _end(dashboard, 5)
         finally:
             stack.stop()
     return 0

@@ -128,19 +128,21 @@ def _coerce(name: str, kind: str, raw: str) -> Any:
         raise SettingsError(name, f"{raw!r} is not on or off (1/0, true/false, yes/no)")
     if name in CHOICES:
         return text.lower()
-    try:
-        if "Path" in kind:
-            if not text:  # Path("") is the current folder
-                raise ValueError
-            return Path(text)
-        if kind.startswith("int"):
+    if "Path" in kind:
+        if not text:  # Path("") is the current folder
+            raise SettingsError(name, "is empty: give a folder")
+        return Path(text)
+    if kind.startswith("int"):
+        try:
             return int(text)
-        if kind.startswith("float"):
+        except ValueError:
+            raise SettingsError(name, f"{raw!r} is not a whole number") from None
+    if kind.startswith("float"):
+        try:
             value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-    except ValueError:
-        what = {"P": "a folder", "i": "a whole number", "f": "a number"}[("Path" in kind and "P") or kind[0]]
-        raise SettingsError(name, f"{raw!r} is not {what}") from None
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise SettingsError(name, f"{raw!r} is not a number")
+        return value
     return raw

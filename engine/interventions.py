@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -25,19 +24,19 @@ REQUIRED = {"message": ("message",), "hint": ("message",), "resource": ("resourc
 MAX_MESSAGE = 4000
 
 
-AFTER_WATERMARK_S = 0.001  # the watermark is read to the millisecond: stamp strictly after it
+AFTER_WATERMARK_S = 0.001  # strictly after the watermark, by more than stored times' microsecond rounding
 
 
-def stamped_at(course: Course, as_of: str | None, wall: float) -> float:
+def stamped_at(course: Course, watermark: float | None, wall: float) -> float:
     """When help sent now happened on the course's clock (``created_at``, the time effectiveness
     splits before/after windows at). A live course: the wall clock. An event-clock course (simulated
     or replayed) runs on its events' times, so the wall clock is meaningless there: just after its
-    watermark (``as_of`` of the hub's live progress), so every event the professor saw is before it;
-    before any event, the session start if declared, else the wall clock."""
+    watermark (the hub's ``clock_now``), so every event the professor saw is before it; before any
+    event, the session start if declared, else the wall clock."""
     if course.clock == "live":
         return wall
-    if as_of is not None:
-        return datetime.fromisoformat(as_of).timestamp() + AFTER_WATERMARK_S
+    if watermark is not None:
+        return watermark + AFTER_WATERMARK_S
     return course.starts_at if course.starts_at is not None else wall
 
 

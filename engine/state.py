@@ -163,13 +163,13 @@ class StudentState:
             hints += a.hints
             expected += 60.0 * minutes(activity_id, 0.0) * a.progress
         completion = self.completion(params)
+        current = self.activities.get(self.current_activity_id)
         return StudentSummary(
             self.course_id, self.student_id, self.seq, round(completion, 4), round(spent, 1),
             self.current_activity_id, self.tail, self.last_learning_ts is not None,
             params.activity_count > 0 and completion >= 1.0 - 1e-9, attempts, errors, hints,
             self.last_learning_ts, self.last_learning_received_at, self.last_seen_ts, self.last_event_id,
-            self.last_event_ts, expected,
-            self.current_activity_id in self.activities and self.activities[self.current_activity_id].progress >= 1.0)
+            self.last_event_ts, expected, current is not None and current.progress >= 1.0)
 
     def detail(self) -> dict[str, Any]:
         """Per-activity breakdown for the drill-down view."""

@@ -39,6 +39,7 @@ class Hub:
         self.live = {"course_id": "c1", "as_of": iso(watermark), "students": students}
         self.delivered: list[str] = []
         self.live_progress = Remote(lambda course_id: self.live)
+        self.clock_now = Remote(lambda course_id: watermark)
         self.student_view = Remote(lambda course_id, student_id: {"status": "struggling"})
         self.deliver = Remote(lambda student_id, frame: self.delivered.append(student_id))
         self.deliver_many = Remote(lambda items: self.delivered.extend(s for s, _ in items))
@@ -85,10 +86,10 @@ def test_single_and_bulk_interventions_use_the_course_clock_too(tmp_path):
 
 def test_stamped_at_by_clock():
     course = Course("c1", "p1", "C", "event", (Activity("a1", "A1", 10.0),), T0, T0 + 3600)
-    assert interventions.stamped_at(course, iso(T0 + 620), wall=5.0) == pytest.approx(T0 + 620.001)
+    assert interventions.stamped_at(course, T0 + 620, wall=5.0) == pytest.approx(T0 + 620.001)
     assert interventions.stamped_at(course, None, wall=5.0) == T0  # no event yet: the session start
     live = Course("c1", "p1", "C", "live", (Activity("a1", "A1", 10.0),))
-    assert interventions.stamped_at(live, iso(T0 + 620), wall=5.0) == 5.0
+    assert interventions.stamped_at(live, T0 + 620, wall=5.0) == 5.0
 
 
 def test_a_bulk_message_with_no_holdout_uses_the_courses_and_an_explicit_zero_holds_none(tmp_path):

@@ -13,12 +13,16 @@ pytestmark = pytest.mark.ray
 def test_ingest_bench_prints_and_records_its_figures(tmp_path):
     out = tmp_path / "ingest.json"
     proc = subprocess.run([sys.executable, "-m", "loadtests.bench_ingest", "--events", "20000", "--students", "100",
-                           "--shards", "1", "--cpu", "--out", str(out)],
+                           "--shards", "1", "--rounds", "2", "--cpu", "--out", str(out)],
                           capture_output=True, text=True, check=False, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())
     assert result["pure_fold_events_per_s"] > result["actor_events_per_s"] > 1000
     assert 0 < result["ratio"] < 1
+    rounds = result["rounds"]  # two rounds, each rate paired with the fold measured around it
+    assert len(rounds["pure_fold"]) == len(rounds["by_shards"]["1"]) == 2
+    assert rounds["ratios"]["1"] == [r / f for r, f in zip(rounds["by_shards"]["1"], rounds["pure_fold"])]
+    assert min(rounds["ratios"]["1"]) <= result["ratio"] <= max(rounds["ratios"]["1"])
     left = result["deferred_s"]["1"]
     assert left["burst_s"] > 0 and left["derive_s"] > 0  # the analytics rounds the burst left were run and timed
     assert set(result["commit_latency_ms"]) == {"1", "10", "100", "1000"}

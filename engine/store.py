@@ -192,18 +192,23 @@ class Store:
             cur.close()
 
     def load_snapshot(self, count: int, index: int) -> tuple[int, list[dict[str, Any]]]:
-        """The shard's checkpoint seq and each of its students' latest state at or before it."""
+        """The shard's checkpoint seq and each of its students' latest state at or before it, read in
+        one transaction: a snapshot of the same shard committing between the two reads (a dying
+        incarnation's call still running in the log) would leave out the students it rewrote."""
         cur = self.cursor()
-        row = cur.execute("SELECT seq FROM shard_checkpoints WHERE shard_count = ? AND shard_index = ?",
-                          (count, index)).fetchone()
-        if row is None:
-            return 0, []
-        seq = int(row[0])
-        states = cur.execute(
-            "SELECT state FROM real_time_progress_snapshots WHERE shard_count = ? AND shard_index = ? "
-            "AND seq <= ? QUALIFY row_number() OVER (PARTITION BY course_id, student_id "
-            "ORDER BY seq DESC) = 1", (count, index, seq)).fetchall()
-        return seq, [json.loads(s[0]) for s in states]
+        try:
+            cur.execute("BEGIN")
+            row = cur.execute("SELECT seq FROM shard_checkpoints WHERE shard_count = ? AND shard_index = ?",
+                              (count, index)).fetchone()
+            seq = 0 if row is None else int(row[0])
+            states = [] if row is None else cur.execute(
+                "SELECT state FROM real_time_progress_snapshots WHERE shard_count = ? AND shard_index = ? "
+                "AND seq <= ? QUALIFY row_number() OVER (PARTITION BY course_id, student_id "
+                "ORDER BY seq DESC) = 1", (count, index, seq)).fetchall()
+            cur.execute("COMMIT")
+            return seq, [json.loads(s[0]) for s in states]
+        finally:
+            cur.close()
 
     # -- the catalogue -------------------------------------------------------
 

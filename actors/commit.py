@@ -182,6 +182,16 @@ class GroupCommitter:
         for event_id, fp in events.items():
             self.erased[erased_id(event_id)] = fp
 
+    async def settle_queued(self, timeout: float = 10.0) -> None:
+        """Wait for the batches queued or committing now (not those that come later: a steady stream
+        would keep it waiting); whether they commit or fail does not matter, only that they are
+        done. Raises DomainError 503 if some are still running after ``timeout``."""
+        futures = [future for _, future, _ in self._pending]
+        if futures:
+            _, running = await asyncio.wait(futures, timeout=timeout)
+            if running:
+                raise DomainError(503, "log", f"{len(running)} earlier commits are still running; ask again")
+
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every queued or running commit has finished (new ones still allowed)."""
         deadline = time.monotonic() + timeout

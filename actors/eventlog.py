@@ -129,8 +129,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         return await asyncio.to_thread(self._store.load_snapshot, self._topology.shards, index)
 
     async def write_snapshot(self, index: int, seq: int, rows: list[dict[str, Any]]) -> None:
-        await asyncio.to_thread(self._store.write_snapshot, self._topology.shards, index, seq, rows,
-                                self.catalog.students.__contains__)  # an erased student's row stays gone
+        await asyncio.to_thread(self._store.write_snapshot, self._topology.shards, index, seq, rows)
 
     # -- catalogue -----------------------------------------------------------
 

@@ -33,14 +33,12 @@ class LogPrivacy:
         return {"student_id": student_id, "exported_at": iso(time.time()), "tables": tables}
 
     async def _stop_new_events(self, student_id: str) -> list[str]:
-        """Take the student off the roster (no new event of theirs passes from here on) and wait
-        for what was queued before to commit; -> their courses. A statement being checked and
-        stored holds the xAPI desk until its events are queued, so it is waited for too."""
+        """Take the student off the roster: no new event of theirs passes from here on; -> their
+        courses. A statement being checked and stored holds the xAPI desk until its events are
+        queued, so it is waited for too."""
         async with self._xapi.planning:
             self._known_student(student_id)  # again: another erasure of theirs may have run meanwhile
-            courses = self._registry.forget_student(student_id)
-        await self._commit.settle()
-        return courses
+            return self._registry.forget_student(student_id)
 
     async def erase_student(self, student_id: str) -> dict[str, Any]:
         """Purge one student everywhere: log rows, statements, snapshots, derived rows, live state.
@@ -53,6 +51,9 @@ class LogPrivacy:
         if courses is None:
             self._known_student(student_id)
             courses = self._erasing[student_id] = await self._stop_new_events(student_id)
+        # what was queued before the cut-off must be done before the delete: a batch of theirs
+        # committing after it would bring them back (a retry waits for those still running)
+        await self._commit.settle_queued()
         await self.wait_delivered()
         async with self._derive_paused():  # no analytics round re-derives their rows meanwhile
             removed, events = await asyncio.to_thread(self._store.erase_student, student_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ class Store:
         # a snapshot replaces its students' rows, an erasure deletes one student's: two transactions
         # deleting the same rows conflict in DuckDB, so they take turns
         self._student_rows = threading.Lock()
+        self._erased_students: set[str] = set()  # erased while this file is open (snapshots leave them out)
         self._db.execute(resources.files("engine").joinpath("schema.sql").read_text())
         # DuckDB checkpoints (compresses the WAL into the file) when the WAL passes this size, inside
         # whichever commit crosses it: ~0.7 us per event at 16 MB. Bigger, so a burst does not pay
@@ -145,13 +146,14 @@ class Store:
 
     # -- snapshots -----------------------------------------------------------
 
-    def write_snapshot(self, count: int, index: int, seq: int, rows: list[dict[str, Any]],
-                       keep: Callable[[str], bool] | None = None) -> None:
-        """The shard's changed students and its checkpoint at ``seq``, in one transaction; rows whose
-        student ``keep`` refuses (erased since the shard sent them) are left out."""
-        with self._student_rows:
-            if keep is not None:  # asked under the lock: an erasure that ran first is not undone
-                rows = [r for r in rows if keep(r["student_id"])]
+    def write_snapshot(self, count: int, index: int, seq: int, rows: list[dict[str, Any]]) -> None:
+        """The shard's changed students and its checkpoint at ``seq``, in one transaction; rows of
+        students erased since the shard sent them are left out. Only an erasure that has committed
+        counts: one still under way (its student off the roster, their rows still in the log) keeps
+        their row, else the checkpoint would move past events their row no longer holds."""
+        with self._student_rows:  # asked under the lock: an erasure that ran first is not undone
+            if self._erased_students:
+                rows = [r for r in rows if r["student_id"] not in self._erased_students]
             self._write_snapshot(count, index, seq, rows)
 
     def erase_student(self, student_id: str) -> tuple[dict[str, int], dict[str, int]]:
@@ -159,9 +161,11 @@ class Store:
         with self._student_rows:
             cur = self.cursor()
             try:
-                return privacy.erase(cur, student_id)
+                erased = privacy.erase(cur, student_id)
             finally:
                 cur.close()
+            self._erased_students.add(student_id)
+            return erased
 
     def _write_snapshot(self, count: int, index: int, seq: int, rows: list[dict[str, Any]]) -> None:
         cur = self.cursor()
@@ -247,6 +251,8 @@ class Store:
 
     def save_students(self, course_id: str, students: Iterable[tuple[str, str]]) -> None:
         rows = list(students)
+        with self._student_rows:  # an erased id enrolled again is a new student: snapshots keep them
+            self._erased_students.difference_update(sid for sid, _ in rows)
         cur = self.cursor()
         cur.execute("BEGIN")
         cur.executemany("INSERT OR REPLACE INTO students (student_id, name) VALUES (?, ?)", rows)

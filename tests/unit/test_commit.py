@@ -246,3 +246,34 @@ def test_a_batch_waiting_on_an_abandoned_request_is_told_to_send_again(store):
     outcome, again = run(go())
     assert isinstance(outcome, DomainError) and outcome.status == 503
     assert (again.accepted, again.duplicates) == (1, 1)  # A's batch itself still committed
+
+
+def test_settling_what_is_queued_waits_for_those_batches_only_and_says_when_they_overrun(store):
+    """An erasure waits for the batches queued before its cut-off. A steady stream after it must not
+    keep it waiting, and a commit still running after the timeout is a 503 to ask again, not a
+    silent go-ahead (the student's late batch would commit after the delete and bring them back)."""
+    async def go():
+        c = GroupCommitter(store, lambda _: None)
+        c.delay_s = 0.3
+        early = asyncio.ensure_future(c.append([ev("attempt", correct=True, event_id="q-1")]))
+        await asyncio.sleep(0.01)
+        with pytest.raises(DomainError) as err:
+            await c.settle_queued(timeout=0.05)
+        await c.settle_queued(timeout=5.0)
+        assert early.done()
+        c.delay_s = 0.1
+        first = asyncio.ensure_future(c.append([ev("attempt", correct=True, event_id="q-a")]))
+        await asyncio.sleep(0.01)
+        settling = asyncio.ensure_future(c.settle_queued(timeout=5.0))
+        stream = []
+        while not settling.done():  # a steady stream after the cut-off
+            stream.append(asyncio.ensure_future(c.append([ev("attempt", correct=True,
+                                                             event_id=f"q-s{len(stream)}")])))
+            await asyncio.sleep(0.01)
+        outcome = first.done(), [f.done() for f in stream]
+        await asyncio.gather(*stream)
+        return err.value, outcome
+
+    err, (first_done, stream_done) = run(go())
+    assert err.status == 503 and "ask again" in err.error
+    assert first_done and not all(stream_done)  # done once the batch before the cut-off was

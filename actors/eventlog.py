@@ -118,11 +118,12 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         await self._dispatch.wait_delivered(target, timeout)
         return target
 
-    async def shard_events(self, index: int, after_seq: int, upto_seq: int | None,
-                           limit: int = 50_000) -> tuple[list[Event], dict[str, Any]]:
-        """Committed events of one shard in (after_seq, upto_seq], with their courses' fold params."""
+    async def shard_events(self, index: int, after_seq: int, upto_seq: int | None, limit: int = 50_000,
+                           course_id: str | None = None) -> tuple[list[Event], dict[str, Any]]:
+        """Committed events of one shard in (after_seq, upto_seq] (of one course, if given), with
+        their courses' fold params."""
         events = await asyncio.to_thread(self._store.events_for_shard, self._topology.shards, index,
-                                         after_seq, limit, upto_seq)
+                                         after_seq, limit, upto_seq, course_id)
         return events, self._fold_params({e.course_id for e in events})
 
     async def load_snapshot(self, index: int) -> tuple[int, list[dict[str, Any]]]:
@@ -161,8 +162,13 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         return out
 
     async def configure(self, course_id: str, updates: dict[str, Any], by: str) -> dict[str, Any]:
+        before = self.catalog.config(course_id).idle_after_s if course_id in self.catalog.courses else None
         config = self._registry.configure(course_id, updates, by)
         await self._tell_hub(course_id)
+        if before is not None and config.idle_after_s != before:  # time on task is capped by it
+            params = self._fold_params({course_id})
+            await asyncio.gather(*(self._handles.shard(i).refold_course.remote(course_id, params)
+                                   for i in range(self._topology.shards)))
         return config.to_dict()
 
     def course_info(self, course_id: str) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class StudentShard:
         self._voided: dict[Key, set[str]] = {}  # event ids voided by markers (engine/voiding.py)
         self._rebuild: set[Key] = set()  # students to refold from the log (a marker arrived)
         self._refolding = 0  # refolds running (each awaits the log; see snapshot)
+        self._folding = asyncio.Lock()  # held by a batch's fold and by a course's refold
         self._outbox: dict[int, set[Key]] = {}  # students whose summary a hub still needs
         self._hub_wake: dict[int, asyncio.Event] = {}
         self._hub_busy: dict[int, bool] = {}
@@ -121,6 +122,11 @@ class StudentShard:
         requests behind the batch, in this call's log lines."""
         logs.request_id.set(",".join(request_ids) if request_ids else None)
         await self._ensure_ready()
+        async with self._folding:  # one at a time: the log sends one per shard anyway (refold_course)
+            return await self._apply(columns, params, prev_seq, upto_seq)
+
+    async def _apply(self, columns: bytes | Columns, params: dict[str, Any], prev_seq: int | None,
+                     upto_seq: int) -> int:
         started = time.perf_counter()
         if isinstance(columns, bytes):  # the log's slice of the replica's wire table
             columns = table_columns(unpack(columns))
@@ -203,6 +209,38 @@ class StudentShard:
         for key in keys:
             self._queue_summary(key)
         return len(keys)
+
+    async def refold_course(self, course_id: str, params: dict[str, Any]) -> int:
+        """A course's idle threshold changed (``params``: its new fold parameters): its students are
+        folded again from the log with it, so their time on task is what a replay of the log (and
+        the analytics) charge, not part under the old threshold and part under the new; a snapshot
+        follows at once, so a restart cannot mix them either. Returns how many students."""
+        await self._ensure_ready()
+        async with self._folding:  # no batch folds meanwhile: it would land in states replaced here
+            self._params.update(params)
+            events: list[Event] = []
+            self._refolding += 1  # no snapshot while states and ``applied`` disagree
+            try:
+                while True:
+                    page, _ = await self._handles.log.shard_events.remote(
+                        self.index, events[-1].seq if events else 0, self.applied, 50_000, course_id)
+                    if not page:
+                        break
+                    events.extend(page)
+            finally:
+                self._refolding -= 1
+            by_student: dict[Key, list[Event]] = {}
+            for e in events:
+                by_student.setdefault((e.course_id, e.student_id), []).append(e)
+            fold_params = self._params[course_id][0]
+            for key, student_events in by_student.items():
+                if key in self.states:
+                    self.states[key] = voiding.refold(key[0], key[1], student_events, fold_params,
+                                                      self._voided.get(key, set()))
+                    self._dirty.add(key)
+                    self._queue_summary(key)
+        await self.snapshot()
+        return len(by_student)
 
     async def forget(self, student_id: str) -> int:
         """Erasure: drop the student's state in every course (their log rows are already gone)."""

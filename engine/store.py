@@ -133,14 +133,15 @@ class Store:
         return dict(rows)
 
     def events_for_shard(self, count: int, index: int, after_seq: int, limit: int,
-                         upto_seq: int | None = None) -> list[Event]:
+                         upto_seq: int | None = None, course_id: str | None = None) -> list[Event]:
+        """One shard's logged events in (after_seq, upto_seq], in seq order (one course's only)."""
         cur = self.cursor()
         rows = cur.execute(
             "SELECT event_id, student_id, course_id, activity_id, type, epoch_us(ts) / 1e6, "
             "progress, correct, duration_s, ts_given, epoch_us(received_at) / 1e6, fingerprint, seq "
             "FROM student_activity_log WHERE shard_key % $count = $index AND seq > $after "
-            "AND seq <= $upto ORDER BY seq LIMIT $limit",
-            {"count": count, "index": index, "after": after_seq, "limit": limit,
+            "AND seq <= $upto AND ($course IS NULL OR course_id = $course) ORDER BY seq LIMIT $limit",
+            {"count": count, "index": index, "after": after_seq, "limit": limit, "course": course_id,
              "upto": upto_seq if upto_seq is not None else 2**62}).fetchall()
         return [Event(*row) for row in rows]
 

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import collections
+import time
 
 import pytest
 import ray
 
 from actors.registry import hash_token
+from engine.events import quantize
 from tests import classroom
 from tests.classroom import comparable, reference_states
+from tests.factories import T0, ev
 
 pytestmark = pytest.mark.ray
 
@@ -146,3 +149,44 @@ def test_the_log_checks_many_tokens_in_one_call(loaded):
     rotated, _ = ray.get(log.add_professor.remote("p-tokens", "P", None, True))
     asked = [hash_token(first["token"]), hash_token(rotated["token"]), hash_token("cpp_never-issued")]
     assert ray.get(log.authenticate_many.remote(asked)) == [None, ("professor", "p-tokens"), None]
+
+
+def test_a_new_idle_threshold_is_charged_as_a_replay_would_and_a_restarted_shard_keeps_it(runtime_factory):
+    """Time on task caps each gap between a student's events at the course's idle threshold.
+    Changing the threshold folds the course again from the log. Before, gaps folded earlier kept
+    the old cap, a restarted shard charged only its tail with the new one, and the replay check
+    that ops run after a drill called every student of the course wrong."""
+    runtime, _ = runtime_factory(snapshot_interval_s=3600)
+    room = classroom.build(6, tag="cap")
+    setup_class(runtime, room)
+    students = [s["student_id"] for s in room.roster()]
+    base = time.time() - 7200 - T0
+
+    def attempts(start: float, n: int) -> list:  # 400 s apart: over the default cap (180), under 600
+        out = []
+        for sid in students:
+            for i in range(n):
+                e = ev("attempt", sid, "a1", base + start + 400 * i, course=room.course_id, correct=False,
+                       event_id=f"cap-{sid}-{start}-{i}")
+                e = e._replace(ts=quantize(e.ts), received_at=quantize(e.received_at))  # as the API stores
+                out.append(e._replace(fingerprint=e.content_fingerprint()))
+        return out
+
+    def time_on_task() -> dict[str, float]:
+        runtime.sync()
+        return {s["student_id"]: s["time_on_task_s"]
+                for s in ray.get(runtime.live_progress(room.course_id))["students"]}
+
+    ingest_all(runtime, [attempts(0, 3)])
+    runtime.sync()
+    ray.get([runtime.handles.shard(i).snapshot.remote() for i in range(runtime.topology.shards)])
+    ray.get(runtime.handles.log.configure.remote(room.course_id, {"idle_after_s": 600}, "test"))
+    ingest_all(runtime, [attempts(1200, 2)])
+    live = time_on_task()
+    assert runtime.verify_against_log()["mismatched"] == []
+    assert list(live.values()) == [pytest.approx(4 * 400)] * len(students)  # every gap under the new cap, whole
+    victim = runtime.handles.shard(runtime.topology.shard_of(students[0]))
+    ray.kill(victim, no_restart=False)  # rebuilds from its snapshot + the log's tail
+    ray.get(victim.status.remote(), timeout=60)
+    assert time_on_task() == live
+    assert runtime.verify_against_log()["mismatched"] == []

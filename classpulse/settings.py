@@ -44,6 +44,7 @@ class Settings:
     haproxy_stats_port: int = 0  # 0: pick a free one
     haproxy_metrics_port: int = 0
     dashboard_port: int = 8501
+    dashboard_host: str = "127.0.0.1"  # `classpulse dashboard` only; the demo's (signed in) stays on loopback
     actor_cpus: float = 0.1
     max_body_bytes: int = 1 << 20
     rate_per_s: float = 50.0  # per token (admin exempt), per Serve replica

@@ -27,6 +27,7 @@ from classpulse import admin_token
 from classpulse.health import wait_until_healthy
 from classpulse.settings import Settings
 
+API_PORT_CHOICE = "another with --port (or CLASSPULSE_PORT)"
 LOCK_FILE = "classpulse.lock"  # held (flock) by the one stack serving a data dir; the OS drops it at exit
 
 
@@ -55,7 +56,7 @@ class Stack:
         lock_fd = lock_data_dir(settings.data_dir)
         try:
             if not settings.address:  # on a cluster the port is on the head node, not here
-                refuse_busy_port(settings.host, settings.port, "the API")
+                refuse_busy_port(settings.host, settings.port, "the API", API_PORT_CHOICE)
             token, token_file, generated = admin_token.resolve(settings.admin_token, settings.data_dir)
         except BaseException:
             os.close(lock_fd)
@@ -198,7 +199,7 @@ def _run_info(data_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def refuse_busy_port(host: str, port: int, what: str) -> None:
+def refuse_busy_port(host: str, port: int, what: str, choose: str = "another port") -> None:
     """StackError if something already listens on ``host:port``: Serve's own proxy binds with
     SO_REUSEPORT, so a second stack on a busy port started and shared the port with the first, and
     a health check answered by another server passed for ours."""
@@ -211,7 +212,7 @@ def refuse_busy_port(host: str, port: int, what: str) -> None:
             probe.bind((bind_host, port))
         except OSError as exc:
             raise StackError(f"port {port} on {host or '0.0.0.0'} is in use ({exc.strerror}); {what} "
-                             f"needs it: stop what holds it or choose another port") from None
+                             f"needs it: stop what holds it or choose {choose}") from None
 
 
 def _metrics_port(ray) -> int | None:

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -52,6 +53,11 @@ class Stack:
 
     @classmethod
     def start(cls, settings: Settings, echo=print) -> Stack:
+        if settings.address and settings.address.startswith("ray://"):
+            # the data dir, its lock, admin.token and the health check are this machine's; through Ray
+            # Client the EventLog would open a DuckDB file on the head node and the API listen there
+            raise StackError(f"--address {settings.address}: Ray Client addresses are not supported; run "
+                             f"classpulse serve on the cluster's head node with --address auto (or HEAD:6379)")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         lock_fd = lock_data_dir(settings.data_dir)
         try:
@@ -111,7 +117,9 @@ class Stack:
         echo(f"Ray up in {time.monotonic() - started:.1f}s")
         self.runtime = Runtime.start(s)
         echo(f"Actors up in {time.monotonic() - started:.1f}s ({s.shards} shards, {s.hubs} hubs)")
-        serve.start(http_options={"host": s.host, "port": s.port})
+        # one ingress, on the head node (DESIGN, "Multi-node"): Serve's default puts a proxy on every
+        # node that holds a replica, each listening on the API port
+        serve.start(proxy_location="HeadOnly", http_options={"host": s.host, "port": s.port})
         config = ApiConfig(s.namespace, s.shards, s.hubs, admin_token.digest(self.admin_token),
                            s.max_body_bytes, s.rate_per_s, s.rate_burst, s.auth_failures_per_min,
                            obs=ObsConfig.from_settings(s), trust_forwarded=bool(s.trusted_proxy))
@@ -160,11 +168,44 @@ class Stack:
                 ray.shutdown()
             if self.info:  # written by this stack (a refused start leaves another's in place)
                 (self.settings.data_dir / "run.json").unlink(missing_ok=True)
+            kept = keep_ray_logs(self.run_dir, self.settings.data_dir / "logs", self.settings.keep_logs)
+            if kept is not None:
+                echo(f"Logs of this run kept in {kept}")
             shutil.rmtree(self.run_dir, ignore_errors=True)
             if self.lock_fd is not None:
                 os.close(self.lock_fd)  # the data dir is free for the next stack
                 self.lock_fd = None
         echo(f"Stopped in {time.monotonic() - started:.1f}s")
+
+
+def keep_ray_logs(run_dir: Path, logs_dir: Path, keep: int) -> Path | None:
+    """Move this run's Ray session logs (workers' .out/.err, Serve's, raylet's) out of the run dir,
+    which goes at stop, to ``logs_dir/<session name>/``; only the ``keep`` newest runs stay (0: none
+    kept). Session names start with their start time, so they sort by age."""
+    session = run_dir / "ray" / "session_latest"
+    if keep < 1 or not (session / "logs").is_dir():
+        return None
+    target = logs_dir / session.resolve().name
+    try:
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(session / "logs", target)  # the data dir on the same file system: instant
+        except OSError:  # another file system (or the target exists): copy
+            shutil.copytree(session / "logs", target, symlinks=True, dirs_exist_ok=True,
+                            ignore=lambda folder, names: [n for n in names if _is_socket(Path(folder) / n)])
+        target.chmod(0o700)  # request lines and ids: the operator's
+    except OSError:
+        return None
+    for old in sorted(p for p in logs_dir.iterdir() if p.is_dir() and p.name.startswith("session_"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _is_socket(path: Path) -> bool:
+    try:
+        return stat.S_ISSOCK(path.lstat().st_mode)
+    except OSError:
+        return True
 
 
 def local_url(host: str, port: int) -> str:

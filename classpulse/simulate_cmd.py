@@ -22,7 +22,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("simulate", help="run a simulated cohort (offline to Parquet, or live against the API)")
     p.add_argument("--students", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--cohort", help="a cohort TOML file, or the name of a shipped one (intro-programming, "
+    p.add_argument("--cohort", help="a cohort TOML file, or the name of a shipped one (default, intro-programming, "
                                     "late-and-guessing, struggling-heavy)")
     p.add_argument("--speed", type=float, help="time acceleration (60 = an hour in a minute)")
     p.add_argument("--minutes", type=float, help="simulated session length")
@@ -51,7 +51,7 @@ def _cohort(args):
     from simulator import cohort as cohorts
     overrides = {"students": args.students, "seed": args.seed, "speed": args.speed, "minutes": args.minutes}
     try:
-        if args.cohort:
+        if args.cohort and args.cohort != "default":  # "default": the built-in class, as `model train` reads it
             return cohorts.load(args.cohort, **overrides)
         return cohorts.default(**{k: v for k, v in overrides.items() if v is not None})
     except cohorts.CohortError as exc:  # a missing or unreadable file included: no traceback

@@ -115,6 +115,9 @@ def test_a_shipped_cohort_is_found_by_name_from_any_directory(tmp_path, monkeypa
     assert cohort.students == 5 and cohort.activities
     assert cohorts.load("intro-programming.toml") == cohorts.load("intro-programming")
     assert set(cohorts.shipped()) >= {"intro-programming", "struggling-heavy", "late-and-guessing"}
+    built_in = simulate_cmd._cohort(argparse.Namespace(cohort="default", students=4, seed=None, speed=None,
+                                                       minutes=None))
+    assert built_in == cohorts.default(students=4)
 
 
 @pytest.mark.parametrize("given", ["no-such-cohort", "missing/intro-programming.toml", "."])

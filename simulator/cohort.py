@@ -94,8 +94,8 @@ def locate(name: str | Path) -> Path:
     packaged = resources.files("simulator").joinpath("cohorts", f"{path.name.removesuffix('.toml')}.toml")
     if path.parent == Path() and packaged.is_file():  # a bare name: never a path that happens to be missing
         return Path(str(packaged))
-    raise CohortError("cohort", f"no file {str(name)!r} and no shipped cohort of that name "
-                                f"(shipped: {', '.join(shipped())})")
+    raise CohortError("file", f"{str(name)!r} is neither a file nor a shipped cohort "
+                              f"(shipped: default, {', '.join(shipped())})")
 
 
 def load(path: Path | str, **overrides: Any) -> Cohort:

@@ -191,7 +191,7 @@ def remove_class(host: str, admin: str, class_file: Path, echo=console.print) ->
         load_class = json.loads(class_file.read_text())
     except (OSError, ValueError):
         return  # the run stopped before the class was created
-    course, erased, failed = load_class["course_id"], 0, []
+    course, erased, failed, started = load_class["course_id"], 0, [], time.monotonic()
     echo(f"Erasing the {len(load_class['students'])} load students of {course} from the log")
     try:
         with httpx.Client(base_url=host, headers={"Authorization": f"Bearer {admin}"}, timeout=120) as c:
@@ -211,7 +211,7 @@ def remove_class(host: str, admin: str, class_file: Path, echo=console.print) ->
         echo(f"[red]{len(failed)} load students were not erased (e.g. {failed[0]}); {class_file} is kept[/red]")
         return
     class_file.unlink(missing_ok=True)
-    echo(f"Erased {erased} load students; course {course} remains as an empty course")
+    echo(f"Erased {erased} load students in {time.monotonic() - started:.0f}s; course {course} remains, empty")
 
 
 def _merge_parts(parts: Path) -> dict | None:

@@ -4,15 +4,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-10)
-SYS_STAMP := $(VENV)/.sys-debian-1
+# outside the venv: the system packages (python3-venv among them) come before it
+SYS_STAMP := .stamp-sys-debian-2
 PYTEST_ARGS ?=
 
 .PHONY: demo test bench install system-deps lint clean
 
 install: $(DEPS_STAMP) $(SYS_STAMP)
 
-$(PY):
-	$(PYTHON) -m venv $(VENV)
+# a venv that failed half way (no ensurepip) is removed, so the next make tries again
+$(PY): | $(SYS_STAMP)
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "could not create $(VENV): on Debian/Ubuntu install python3-venv (sudo make system-deps)"; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
 
 $(DEPS_STAMP): pyproject.toml | $(PY)
@@ -20,18 +23,23 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 	rm -f $(VENV)/.deps-*
 	touch $@
 
-# Debian packages: haproxy (Serve's fast ingress; ray[serve] also bundles one), chromium (browser
-# tests drive it with Playwright, which cannot download its own here), an emoji font for screenshots.
-SYS_PACKAGES := haproxy chromium fonts-noto-color-emoji
-$(SYS_STAMP): | $(PY)
+# Debian packages: python3-venv (the virtualenv's pip), haproxy (Serve's fast ingress; ray[serve]
+# also bundles one), chromium (browser tests drive it with Playwright, which cannot download its
+# own here), an emoji font for screenshots. The stamp is written only once all are there: a run
+# without root notes what is missing and checks again next time (a few dpkg calls), so a later
+# `sudo make system-deps` installs them.
+SYS_PACKAGES := python3-venv haproxy chromium fonts-noto-color-emoji
+$(SYS_STAMP):
 	@missing=""; for p in $(SYS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	    && missing=""; \
+	fi; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "note: missing Debian packages:$$missing (not root or no apt-get); browser tests will be skipped"; fi; \
-	fi
-	touch $@
+	  echo "note: missing Debian packages:$$missing (not root, no apt-get, or the install failed);" \
+	       "browser tests will be skipped; sudo make system-deps installs them"; \
+	else touch $@; fi
 
 system-deps: $(SYS_STAMP)
 
@@ -59,4 +67,4 @@ lint: install
 
 # the venv and caches only: classpulse-data holds the event log (the system of record) and tokens
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(SYS_STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from classpulse.settings import Settings, SettingsError, from_env
@@ -44,12 +45,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from classpulse import dashboard_process
-    from classpulse.stack import refuse_busy_port, wait_for_signal
-    settings = from_env()
-    port = args.port or settings.dashboard_port
-    refuse_busy_port("127.0.0.1", port, "the dashboard")
-    proc = dashboard_process.start(args.api, port, args.token_file)
-    print(f"classpulse dashboard: http://127.0.0.1:{port}  (API {args.api})", flush=True)
+    from classpulse.stack import local_url, refuse_busy_port, wait_for_signal
+    settings = from_env().with_overrides(dashboard_port=args.port, dashboard_host=args.host)
+    host, port = settings.dashboard_host, settings.dashboard_port
+    refuse_busy_port(host, port, "the dashboard", "another with --port (or CLASSPULSE_DASHBOARD_PORT)")
+    proc = dashboard_process.start(args.api, port, args.token_file, host=host)
+    print(f"classpulse dashboard: {local_url(host, port)}  (listening on {host}; API {args.api})", flush=True)
     try:
         wait_for_signal()
     finally:
@@ -66,9 +67,16 @@ def _end(proc: subprocess.Popen, wait_s: float) -> None:
         proc.kill()
 
 
+def demo_course_id(now: datetime | None = None) -> str:
+    """Each demo run's own course (``demo-20260105-093000``): the log keeps every run, and a class
+    rebuilt from an earlier run's events started with students already done or idle."""
+    return f"demo-{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
+    import dataclasses
     import os
     import threading
 
@@ -76,14 +84,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from classpulse.stack import Stack, StackError, refuse_busy_port, sigterm_interrupts, wait_for_signal
     from simulator import cohort as cohorts
     from simulator.live import run_live, setup
-    settings = _settings(args)
+    settings = _settings(args).with_overrides(dashboard_port=args.dashboard_port)
     if args.students < 1 or args.speed <= 0 or args.minutes <= 0:
         raise StackError("--students, --speed and --minutes must be positive")
     # the dashboard's port is checked first: a busy one used to be found only after the whole stack
     # was up (and another demo's dashboard answered the health check for ours)
-    refuse_busy_port("127.0.0.1", settings.dashboard_port, "the dashboard")
+    refuse_busy_port("127.0.0.1", settings.dashboard_port, "the dashboard",
+                     "another with --dashboard-port (or CLASSPULSE_DASHBOARD_PORT)")
     stack = Stack.start(settings)
-    cohort = cohorts.default(students=args.students, speed=args.speed, minutes=args.minutes)
+    cohort = dataclasses.replace(cohorts.default(students=args.students, speed=args.speed, minutes=args.minutes),
+                                 course_id=demo_course_id(), title="Demo class")
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     simulation = dashboard = None
@@ -121,7 +131,7 @@ def _print_demo(stack, settings: Settings, cohort, run) -> None:
     print("classpulse demo is running")
     print(f"  Dashboard:       http://127.0.0.1:{settings.dashboard_port}   (signed in as the demo professor)")
     print(f"  API:             {stack.api_url}   (OpenAPI docs: {stack.api_url}/docs)")
-    print(f"  Class:           {cohort.students} simulated students at {cohort.speed:g}x, "
+    print(f"  Class:           {cohort.course_id}: {cohort.students} simulated students at {cohort.speed:g}x, "
           f"{cohort.minutes:g} simulated minutes; they react to your interventions")
     print(f"  Professor token: {run.professor_token}")
     if stack.admin_token_file:
@@ -144,10 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     # minute, time for a professor to notice and help (at 60x the class was over in ~3 minutes)
     p.add_argument("--speed", type=float, default=10.0, help="time acceleration of the demo class (default 10x)")
     p.add_argument("--minutes", type=float, default=240.0, help="simulated minutes the demo class runs")
+    p.add_argument("--dashboard-port", type=int,
+                   help="the dashboard's port (default 8501; also CLASSPULSE_DASHBOARD_PORT)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("dashboard", help="the professor's Streamlit dashboard (a client of the API)")
     p.add_argument("--api", default="http://127.0.0.1:8000", help="classpulse API URL")
-    p.add_argument("--port", type=int, help="dashboard port (default 8501)")
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface, "
+                                  "best behind a TLS reverse proxy; also CLASSPULSE_DASHBOARD_HOST)")
+    p.add_argument("--port", type=int, help="dashboard port (default 8501; also CLASSPULSE_DASHBOARD_PORT)")
     p.add_argument("--token-file", type=Path, help="sign in with the professor token in this file")
     p.set_defaults(func=cmd_dashboard)
     from classpulse import loadtest_cmd, model_cmd, report_cmd, simulate_cmd

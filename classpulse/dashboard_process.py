@@ -28,16 +28,16 @@ def command(api: str, port: int, token_file: Path | None, host: str = "127.0.0.1
 
 
 def start(api: str, port: int, token_file: Path | None, log_path: Path | None = None,
-          timeout: float = 60.0) -> subprocess.Popen:
+          timeout: float = 60.0, host: str = "127.0.0.1") -> subprocess.Popen:
+    from classpulse.stack import local_url
+    cmd = command(api, port, token_file, host)
     if log_path:
         with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen(command(api, port, token_file), stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     else:
-        proc = subprocess.Popen(command(api, port, token_file), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_until_healthy(f"http://127.0.0.1:{port}/_stcore/health", timeout,
+        wait_until_healthy(f"{local_url(host, port)}/_stcore/health", timeout,
                            alive=lambda: proc.poll() is None, what="dashboard")
     except BaseException:  # not healthy in time, or Ctrl-C meanwhile: its own session would outlive us
         proc.kill()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
+import importlib.util
 import json
 import math
 import os
@@ -33,7 +35,7 @@ EVENT_EVERY_S = 10.0  # a busy class: our simulator's students average one event
 def add_parser(sub) -> None:
     p = sub.add_parser("loadtest", help="Locust load test with SLO gates (starts a stack unless --host)")
     p.add_argument("--students", type=int, default=100)
-    p.add_argument("--duration", default="60s", help="e.g. 60s, 2m")
+    p.add_argument("--duration", default="60s", help="whole seconds, as Locust reads it: 90, 90s, 2m, 1h30m")
     p.add_argument("--host", help="target an existing stack (needs --token-file with an admin token)")
     p.add_argument("--token-file", type=Path)
     p.add_argument("--event-every", type=float, default=EVENT_EVERY_S,
@@ -52,10 +54,11 @@ def add_parser(sub) -> None:
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
-    try:  # checked before any stack starts
+    try:  # checked before any stack starts, by Locust's own parser (ours let 1.5m through, refused 1h30m)
         seconds = _seconds(args.duration)
     except ValueError:
-        console.print(f"[red]--duration {args.duration!r}: give seconds, e.g. 90, 90s, 2m or 1h[/red]")
+        console.print(f"[red]--duration {args.duration!r}: give whole seconds, minutes or hours as Locust reads "
+                      f"them, e.g. 90, 90s, 2m, 1h30m[/red]")
         return 2
     if args.students < 1 or seconds <= 0 or args.event_every <= 0:
         console.print("[red]--students, --duration and --event-every must be positive[/red]")
@@ -82,7 +85,10 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     try:
         return _run(args, host, admin)
     finally:
-        if stack is not None:
+        if stack is None:  # a live stack keeps its log: take the load class's students and tokens out of it
+            remove_class(host, admin, args.out / "class.json")
+        else:
+            (args.out / "class.json").unlink(missing_ok=True)  # tokens of a stack about to go
             stack.stop(echo=lambda m: console.print(m))
             shutil.rmtree(stack.settings.data_dir, ignore_errors=True)  # our own temporary log
 
@@ -101,12 +107,16 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     result_file = out / "result.json"
     result_file.unlink(missing_ok=True)
     class_file = out / "class.json"
-    class_file.write_text(json.dumps(create_class(host, admin, students)))
-    class_file.chmod(0o600)  # tokens
+    load_class = create_class(host, admin, students)
+    fd = os.open(class_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # tokens: owner only from the start
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(load_class))
     processes = processes or max(1, -(-students // 250))
     env = dict(os.environ, CP_CLASS=str(class_file), CP_EVENT_EVERY_S=str(event_every), CP_RESULT_DIR=str(parts))
+    seconds = _seconds(duration)
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(students + 1),
-           "-r", str(min(students, 100)), "-t", duration, "--host", host,
+           "-r", str(min(students, 100)), "-t", f"{seconds}s", "--host", host,
            "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--only-summary",
            # a user still retrying when the run ends finishes its event (committed by an attempt
            # whose answer was lost, it then counts as acknowledged, as it is stored)
@@ -118,7 +128,7 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     # run ends (then every student disconnects at once, which is the harness, not a class)
     started = time.time()
     warm_until = started + students / min(students, 100) + event_every + 5
-    ends = started + _seconds(duration)
+    ends = started + seconds
     with open(out / "locust.log", "w") as log_file:
         # Ray runs its workers at niceness 15; a load generator at 0 on the same cores would
         # outrank the system it measures, so Locust gets the same niceness.
@@ -172,6 +182,38 @@ def create_class(host: str, admin: str, students: int) -> dict:
             "students": [[s["student_id"], s["token"]] for s in roster.json()["students"]]}
 
 
+def remove_class(host: str, admin: str, class_file: Path, echo=console.print) -> None:
+    """After a load test on a live stack: erase the load students (events, tokens, every row with
+    their id, as ``DELETE /api/admin/students/{id}`` does), rotate the load professor's token to one
+    nobody holds, and delete ``class.json`` (it held every token). What stays: the course and professor
+    rows, and the erased events' ids as hashes (docs/ops-guide.md, "Load test")."""
+    try:
+        load_class = json.loads(class_file.read_text())
+    except (OSError, ValueError):
+        return  # the run stopped before the class was created
+    course, erased, failed, started = load_class["course_id"], 0, [], time.monotonic()
+    echo(f"Erasing the {len(load_class['students'])} load students of {course} from the log")
+    try:
+        with httpx.Client(base_url=host, headers={"Authorization": f"Bearer {admin}"}, timeout=120) as c:
+            for student_id, _token in load_class["students"]:
+                r = c.delete(f"/api/admin/students/{student_id}")
+                if r.status_code in (200, 404):  # 404: erased already (a repeated clean-up)
+                    erased += 1
+                else:
+                    failed.append(student_id)
+            professor_id = load_class["professor"][0]
+            c.post("/api/admin/professors", json={"professor_id": professor_id, "name": "Load (retired)",
+                                                  "rotate_token": True}).raise_for_status()
+    except httpx.HTTPError as exc:
+        echo(f"[red]Could not finish erasing the load class ({exc}); {class_file} is kept to retry[/red]")
+        return
+    if failed:
+        echo(f"[red]{len(failed)} load students were not erased (e.g. {failed[0]}); {class_file} is kept[/red]")
+        return
+    class_file.unlink(missing_ok=True)
+    echo(f"Erased {erased} load students in {time.monotonic() - started:.0f}s; course {course} remains, empty")
+
+
 def _merge_parts(parts: Path) -> dict | None:
     """Add up the result files of the Locust processes (None if none wrote one)."""
     files = sorted(parts.glob("result-*.json"))
@@ -197,10 +239,23 @@ def _pct(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def _seconds(duration: str) -> float:
-    """'60s', '2m', '90' -> seconds."""
-    unit = {"s": 1, "m": 60, "h": 3600}.get(duration[-1:], None)
-    return float(duration[:-1]) * unit if unit else float(duration)
+def _seconds(duration: str) -> int:
+    """'60s', '2m', '90', '1h30m' -> whole seconds; ValueError for what Locust's ``-t`` refuses."""
+    return _locust_timespan()(duration.strip())
+
+
+@functools.cache
+def _locust_timespan():
+    """Locust's own ``-t`` parser (``locust/util/timespan.py``, plain ``re``), loaded by file: importing
+    the ``locust`` package monkey-patches this whole process with gevent."""
+    spec = importlib.util.find_spec("locust")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("Locust is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "util" / "timespan.py"
+    module_spec = importlib.util.spec_from_file_location("_classpulse_locust_timespan", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.parse_timespan
 
 
 def _num(raw) -> float:

@@ -44,6 +44,7 @@ class Settings:
     haproxy_stats_port: int = 0  # 0: pick a free one
     haproxy_metrics_port: int = 0
     dashboard_port: int = 8501
+    dashboard_host: str = "127.0.0.1"  # `classpulse dashboard` only; the demo's (signed in) stays on loopback
     actor_cpus: float = 0.1
     max_body_bytes: int = 1 << 20
     rate_per_s: float = 50.0  # per token (admin exempt), per Serve replica
@@ -66,6 +67,7 @@ class Settings:
     metrics: int = 1  # 0 turns metric recording off (the bench measures the difference)
     metrics_ray: int = 1  # 0: record only for the API's /metrics, not on Ray's Prometheus endpoint
     log_level: str = "INFO"
+    keep_logs: int = 5  # runs whose Ray logs stay in DATA_DIR/logs/ after stop (0: none; a cluster's stay on its nodes)
     stats_window_s: float = 60.0  # the window of the admin stats' rates and percentiles
     history_every_s: float = 10.0  # stats sampled this often; the last 15 minutes are kept
     degraded_push_p95_s: float = 1.0
@@ -90,6 +92,8 @@ class Settings:
         for name in FLAGS:
             if getattr(self, name) not in (0, 1):
                 raise SettingsError(name, f"{getattr(self, name)!r} is not 0 or 1")
+        if self.keep_logs < 0:
+            raise SettingsError("keep_logs", f"{self.keep_logs} is negative")
         if self.autoscale_max_replicas < 0:
             raise SettingsError("autoscale_max_replicas", f"{self.autoscale_max_replicas} is negative")
 

@@ -6,11 +6,14 @@ import asyncio
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+
+from classpulse.health import wait_until_healthy
 
 console = Console()
 
@@ -19,7 +22,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("simulate", help="run a simulated cohort (offline to Parquet, or live against the API)")
     p.add_argument("--students", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--cohort", type=Path, help="a cohort TOML file (see simulator/cohorts/)")
+    p.add_argument("--cohort", help="a cohort TOML file, or the name of a shipped one (default, intro-programming, "
+                                    "late-and-guessing, struggling-heavy)")
     p.add_argument("--speed", type=float, help="time acceleration (60 = an hour in a minute)")
     p.add_argument("--minutes", type=float, help="simulated session length")
     p.add_argument("--offline", action="store_true", help="no server: write Parquet to --out")
@@ -28,6 +32,9 @@ def add_parsers(sub) -> None:
                    help="offline: Ray tasks (0 = one process; default: Ray for 5,000+ students)")
     p.add_argument("--api", help="live: the classpulse API URL")
     p.add_argument("--token-file", type=Path, help="live: a file holding an admin token")
+    p.add_argument("--wait", type=float, default=120.0,
+                   help="live: seconds to wait for the API to be healthy and the token file to exist "
+                        "(a `classpulse serve` just started; default 120)")
     p.add_argument("--evaluate", action="store_true", help="live: compare detections with ground truth")
     p.add_argument("--report", type=Path,
                    help="live: where to write the run's JSON (and evaluation); written at the start too, "
@@ -44,11 +51,11 @@ def _cohort(args):
     from simulator import cohort as cohorts
     overrides = {"students": args.students, "seed": args.seed, "speed": args.speed, "minutes": args.minutes}
     try:
-        if args.cohort:
+        if args.cohort and args.cohort != "default":  # "default": the built-in class, as `model train` reads it
             return cohorts.load(args.cohort, **overrides)
         return cohorts.default(**{k: v for k, v in overrides.items() if v is not None})
-    except cohorts.CohortError as exc:
-        console.print(f"[red]cohort error[/red] {exc}")
+    except cohorts.CohortError as exc:  # a missing or unreadable file included: no traceback
+        print(f"classpulse: error: cohort {exc}", file=sys.stderr)
         sys.exit(2)
 
 
@@ -82,7 +89,11 @@ def _offline(cohort, args) -> int:
 def _live(cohort, args) -> int:
     from simulator import evaluate
     from simulator.live import run_live, setup
-    token = args.token_file.read_text().strip()
+    try:
+        token = wait_for_api(args.api, args.token_file, args.wait)
+    except (RuntimeError, OSError) as exc:
+        print(f"classpulse: error: {exc}", file=sys.stderr)
+        return 2
     prepared = setup(cohort, args.api, token)
     professor = {"course_id": cohort.course_id, "professor_id": prepared[0].professor_id,
                  "professor_token": prepared[0].professor_token}
@@ -109,6 +120,22 @@ def _live(cohort, args) -> int:
         write_private(args.report, json.dumps(professor | summary | {"state": "finished",
                                                                       "truth_rows": len(run.truth)}, indent=2))
     return 0
+
+
+def wait_for_api(api: str, token_file: Path, timeout: float) -> str:
+    """The admin token, once the API at ``api`` is healthy and ``token_file`` exists: a stack started
+    just before (``classpulse serve ... &``) writes the file and answers 503 until its actors are up."""
+    deadline = time.monotonic() + timeout
+    wait_until_healthy(f"{api.rstrip('/')}/api/health", timeout, what="API")
+    while not token_file.exists():
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"the token file {token_file} did not appear within {timeout:.0f}s "
+                               f"(is it the data dir's admin.token of the stack at {api}?)")
+        time.sleep(0.3)
+    token = token_file.read_text().strip()
+    if not token:
+        raise RuntimeError(f"the token file {token_file} is empty")
+    return token
 
 
 def write_private(path: Path, text: str) -> None:

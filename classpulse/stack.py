@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -27,6 +28,7 @@ from classpulse import admin_token
 from classpulse.health import wait_until_healthy
 from classpulse.settings import Settings
 
+API_PORT_CHOICE = "another with --port (or CLASSPULSE_PORT)"
 LOCK_FILE = "classpulse.lock"  # held (flock) by the one stack serving a data dir; the OS drops it at exit
 
 
@@ -51,11 +53,16 @@ class Stack:
 
     @classmethod
     def start(cls, settings: Settings, echo=print) -> Stack:
+        if settings.address and settings.address.startswith("ray://"):
+            # the data dir, its lock, admin.token and the health check are this machine's; through Ray
+            # Client the EventLog would open a DuckDB file on the head node and the API listen there
+            raise StackError(f"--address {settings.address}: Ray Client addresses are not supported; run "
+                             f"classpulse serve on the cluster's head node with --address auto (or HEAD:6379)")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         lock_fd = lock_data_dir(settings.data_dir)
         try:
             if not settings.address:  # on a cluster the port is on the head node, not here
-                refuse_busy_port(settings.host, settings.port, "the API")
+                refuse_busy_port(settings.host, settings.port, "the API", API_PORT_CHOICE)
             token, token_file, generated = admin_token.resolve(settings.admin_token, settings.data_dir)
         except BaseException:
             os.close(lock_fd)
@@ -110,7 +117,9 @@ class Stack:
         echo(f"Ray up in {time.monotonic() - started:.1f}s")
         self.runtime = Runtime.start(s)
         echo(f"Actors up in {time.monotonic() - started:.1f}s ({s.shards} shards, {s.hubs} hubs)")
-        serve.start(http_options={"host": s.host, "port": s.port})
+        # one ingress, on the head node (DESIGN, "Multi-node"): Serve's default puts a proxy on every
+        # node that holds a replica, each listening on the API port
+        serve.start(proxy_location="HeadOnly", http_options={"host": s.host, "port": s.port})
         config = ApiConfig(s.namespace, s.shards, s.hubs, admin_token.digest(self.admin_token),
                            s.max_body_bytes, s.rate_per_s, s.rate_burst, s.auth_failures_per_min,
                            obs=ObsConfig.from_settings(s), trust_forwarded=bool(s.trusted_proxy))
@@ -159,11 +168,44 @@ class Stack:
                 ray.shutdown()
             if self.info:  # written by this stack (a refused start leaves another's in place)
                 (self.settings.data_dir / "run.json").unlink(missing_ok=True)
+            kept = keep_ray_logs(self.run_dir, self.settings.data_dir / "logs", self.settings.keep_logs)
+            if kept is not None:
+                echo(f"Logs of this run kept in {kept}")
             shutil.rmtree(self.run_dir, ignore_errors=True)
             if self.lock_fd is not None:
                 os.close(self.lock_fd)  # the data dir is free for the next stack
                 self.lock_fd = None
         echo(f"Stopped in {time.monotonic() - started:.1f}s")
+
+
+def keep_ray_logs(run_dir: Path, logs_dir: Path, keep: int) -> Path | None:
+    """Move this run's Ray session logs (workers' .out/.err, Serve's, raylet's) out of the run dir,
+    which goes at stop, to ``logs_dir/<session name>/``; only the ``keep`` newest runs stay (0: none
+    kept). Session names start with their start time, so they sort by age."""
+    session = run_dir / "ray" / "session_latest"
+    if keep < 1 or not (session / "logs").is_dir():
+        return None
+    target = logs_dir / session.resolve().name
+    try:
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(session / "logs", target)  # the data dir on the same file system: instant
+        except OSError:  # another file system (or the target exists): copy
+            shutil.copytree(session / "logs", target, symlinks=True, dirs_exist_ok=True,
+                            ignore=lambda folder, names: [n for n in names if _is_socket(Path(folder) / n)])
+        target.chmod(0o700)  # request lines and ids: the operator's
+    except OSError:
+        return None
+    for old in sorted(p for p in logs_dir.iterdir() if p.is_dir() and p.name.startswith("session_"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _is_socket(path: Path) -> bool:
+    try:
+        return stat.S_ISSOCK(path.lstat().st_mode)
+    except OSError:
+        return True
 
 
 def local_url(host: str, port: int) -> str:
@@ -198,7 +240,7 @@ def _run_info(data_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def refuse_busy_port(host: str, port: int, what: str) -> None:
+def refuse_busy_port(host: str, port: int, what: str, choose: str = "another port") -> None:
     """StackError if something already listens on ``host:port``: Serve's own proxy binds with
     SO_REUSEPORT, so a second stack on a busy port started and shared the port with the first, and
     a health check answered by another server passed for ours."""
@@ -211,7 +253,7 @@ def refuse_busy_port(host: str, port: int, what: str) -> None:
             probe.bind((bind_host, port))
         except OSError as exc:
             raise StackError(f"port {port} on {host or '0.0.0.0'} is in use ({exc.strerror}); {what} "
-                             f"needs it: stop what holds it or choose another port") from None
+                             f"needs it: stop what holds it or choose {choose}") from None
 
 
 def _metrics_port(ray) -> int | None:

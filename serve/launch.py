@@ -18,7 +18,7 @@ from classpulse.settings import Settings
 
 @dataclass(frozen=True)
 class Ingress:
-    mode: str  # haproxy | proxy
+    mode: str  # haproxy | proxy | cluster (joined with --address: as `ray start` set it up)
     reason: str
     stats_port: int | None = None
     metrics_port: int | None = None
@@ -87,6 +87,11 @@ def prepare_environment(settings: Settings, run_dir: Path) -> Ingress:
     env = os.environ
     env.setdefault("RAY_SERVE_LOG_TO_STDERR", "0")
     env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if settings.address:
+        # Ray's processes on a cluster read these variables where `ray start` ran, not here: setting
+        # them in this driver changed nothing, yet the start said "HAProxy ingress"
+        return Ingress("cluster", "Serve's ingress as the Ray cluster was started (HAProxy only if `ray start` "
+                                  "had RAY_SERVE_ENABLE_HA_PROXY=1 and its companions: docs/ops-guide.md, Cluster)")
     http_base, grpc_base = free_blocks(2, 16)
     env["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(http_base)
     env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(http_base + 15)
@@ -110,10 +115,9 @@ def prepare_environment(settings: Settings, run_dir: Path) -> Ingress:
     metrics = settings.haproxy_metrics_port or free_port()
     # While no app is routed (~3 s at every start), HAProxy answers 503 + Retry-After instead of
     # 404 (serve/boot/sitecustomize.py; only for the Ray cluster this stack starts itself).
-    if not settings.address:
-        boot = str(Path(__file__).resolve().parent / "boot")
-        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != boot]
-        env["PYTHONPATH"] = os.pathsep.join([boot, *paths])
+    boot = str(Path(__file__).resolve().parent / "boot")
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != boot]
+    env["PYTHONPATH"] = os.pathsep.join([boot, *paths])
     env.update({
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",

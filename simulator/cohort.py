@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,33 @@ def default(students: int = 120, seed: int = 7, speed: float = 60.0, minutes: fl
     return validate(Cohort(students, seed, speed, minutes, activities=DEFAULT_ACTIVITIES, mix=dict(DEFAULT_MIX)))
 
 
-def load(path: Path, **overrides: Any) -> Cohort:
+def shipped() -> list[str]:
+    """The names of the example cohorts that ship with the package (``simulator/cohorts/*.toml``)."""
+    return sorted(f.name.removesuffix(".toml") for f in resources.files("simulator").joinpath("cohorts").iterdir()
+                  if f.name.endswith(".toml"))
+
+
+def locate(name: str | Path) -> Path:
+    """A cohort file: ``name`` itself when it exists, else the shipped cohort of that name (so
+    ``intro-programming`` works from any directory); a ``CohortError`` listing the shipped ones if neither."""
+    path = Path(name)
+    if path.exists():
+        return path
+    packaged = resources.files("simulator").joinpath("cohorts", f"{path.name.removesuffix('.toml')}.toml")
+    if path.parent == Path() and packaged.is_file():  # a bare name: never a path that happens to be missing
+        return Path(str(packaged))
+    raise CohortError("file", f"{str(name)!r} is neither a file nor a shipped cohort "
+                              f"(shipped: default, {', '.join(shipped())})")
+
+
+def load(path: Path | str, **overrides: Any) -> Cohort:
+    """A cohort from a TOML file or a shipped cohort's name (``locate``)."""
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(locate(path).read_text())
     except tomllib.TOMLDecodeError as exc:
         raise CohortError("file", f"not valid TOML: {exc}") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise CohortError("file", f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     return from_dict(data, **overrides)
 
 

@@ -42,6 +42,9 @@ def test_restart_on_the_same_data_dir_keeps_live_progress_and_tokens(tmp_path, s
     leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
                  if any(run_dir in arg for arg in (p.info["cmdline"] or []))]
     assert not leftovers, f"processes of the stopped stack still running: {leftovers}"
+    # the run dir is gone, but its Ray logs (the API replica's included) stay for the post-mortem
+    kept = list((tmp_path / "logs").glob("session_*"))
+    assert len(kept) == 1 and list(kept[0].glob("worker-*.err")), kept
 
     second = start_stack(tmp_path, ARTIFACTS / "restart.log")
     try:

@@ -49,3 +49,30 @@ def test_the_capacity_samples_never_count_an_exited_locust_as_cpu(monkeypatch):
     monkeypatch.setattr(psutil, "cpu_percent", lambda _i=None: 90.0)
     sampler._loop()
     assert len(sampler.cpu) == 5 and all(0 <= c <= psutil.cpu_count() for c in sampler.cpu)
+
+
+def test_durations_are_read_as_locust_reads_them(tmp_path: Path, capsys):
+    """Ours let 1.5m and 90.5 through (Locust refused them once the stack was up) and refused 1h30m."""
+    assert [loadtest_cmd._seconds(d) for d in ("90", "90s", "2m", "1h30m")] == [90, 90, 120, 5400]
+    for bad in ("1.5m", "90.5", "abc", ""):
+        args = argparse.Namespace(duration=bad, students=10, event_every=1.0, chaos=False, host="http://x",
+                                  token_file=None, out=tmp_path)
+        assert loadtest_cmd.cmd_loadtest(args) == 2, bad
+        assert "1h30m" in capsys.readouterr().out
+
+
+def test_a_load_test_on_a_live_stack_erases_its_students_and_forgets_their_tokens(tmp_path: Path):
+    import json
+
+    from tests.fake_api import fake_api
+    class_file = tmp_path / "class.json"
+    class_file.write_text(json.dumps({"course_id": "load-abc", "activities": ["a1"],
+                                      "professor": ["load-abc-prof", "ptok"],
+                                      "students": [["load-abc-s0", "t0"], ["load-abc-s1", "t1"]]}))
+    with fake_api() as api:
+        loadtest_cmd.remove_class(api.url, "admin", class_file, echo=lambda _m: None)
+        deleted = [path for method, path, _ in api.requests if method == "DELETE"]
+        rotated = api.posted("/api/admin/professors")
+    assert deleted == ["/api/admin/students/load-abc-s0", "/api/admin/students/load-abc-s1"]
+    assert rotated == [{"professor_id": "load-abc-prof", "name": "Load (retired)", "rotate_token": True}]
+    assert not class_file.exists()

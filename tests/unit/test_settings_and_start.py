@@ -113,3 +113,39 @@ def test_x_forwarded_for_is_read_only_behind_our_own_proxy_and_then_its_last_ent
     assert client_of(spoofed) == "127.0.0.1"  # anyone can write the header: not trusted by default
     assert client_of(spoofed, trust_forwarded=True) == "10.1.2.3"  # what our proxy appended
     assert from_env({"CLASSPULSE_TRUSTED_PROXY": "true"}).trusted_proxy == 1
+
+
+def test_joining_a_cluster_reports_its_ingress_as_the_cluster_has_it(tmp_path, monkeypatch):
+    """HAProxy variables set in this driver never reach a cluster's Serve processes (they read the
+    environment `ray start` had): the start said "HAProxy ingress" and run.json "haproxy" anyway."""
+    from serve.launch import prepare_environment
+    monkeypatch.setattr(os, "environ", {})
+    ingress = prepare_environment(Settings(address="10.0.0.1:6379", haproxy="auto"), tmp_path)
+    assert ingress.mode == "cluster" and "as the Ray cluster was started" in ingress.reason
+    assert "RAY_SERVE_ENABLE_HA_PROXY" not in os.environ and ingress.run_dir is None
+
+
+def test_a_ray_client_address_is_refused_before_anything_starts(tmp_path):
+    with pytest.raises(StackError, match="head node"):
+        Stack.start(Settings(address="ray://head:10001", data_dir=tmp_path / "data"))
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_ray_logs_of_the_last_runs_outlive_the_run_dir(tmp_path):
+    from classpulse.stack import keep_ray_logs
+    logs = tmp_path / "data" / "logs"
+    for i in range(3):
+        run = tmp_path / f"run{i}"
+        session = run / "ray" / f"session_2026-12-0{i + 1}_09-00-00_000000_1"
+        (session / "logs").mkdir(parents=True)
+        (session / "logs" / "worker-abc.err").write_text(f"run {i}")
+        (run / "ray" / "session_latest").symlink_to(session)
+        settings = Settings(data_dir=tmp_path / "data", keep_logs=2)
+        Stack(settings, "t", None, run).stop(echo=lambda _m: None)
+        assert not run.exists()  # the run dir still goes
+    kept = sorted(p.name for p in logs.iterdir())
+    assert kept == ["session_2026-12-02_09-00-00_000000_1", "session_2026-12-03_09-00-00_000000_1"]
+    assert (logs / kept[-1] / "worker-abc.err").read_text() == "run 2"
+    assert keep_ray_logs(tmp_path / "nothing", logs, 2) is None
+    with pytest.raises(SettingsError, match="CLASSPULSE_KEEP_LOGS"):
+        from_env({"CLASSPULSE_KEEP_LOGS": "-1"})

@@ -32,7 +32,9 @@ def test_the_live_report_holds_the_professor_token_from_the_start_and_is_private
 
     monkeypatch.setattr(live, "setup", setup)
     monkeypatch.setattr(live, "run_live", run_live)
-    args = argparse.Namespace(token_file=token_file, api="http://127.0.0.1:1", evaluate=False, report=report)
+    monkeypatch.setattr(simulate_cmd, "wait_until_healthy", lambda *_a, **_kw: None)
+    args = argparse.Namespace(token_file=token_file, api="http://127.0.0.1:1", evaluate=False, report=report,
+                              wait=5.0)
     assert simulate_cmd._live(cohort, args) == 0
     assert seen["during"]["professor_token"] == "prof-secret" and seen["during"]["state"] == "running"
     assert seen["mode_during"] == 0o600

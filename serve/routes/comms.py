@@ -17,7 +17,7 @@ from serve.auth import Principal, require
 from serve.bodies import ApiError, read_json
 from serve.comms_frames import ProfessorFrames, professor_inbox_pump
 from serve.context import ApiContext, socket_token
-from serve.frames import parse_frame
+from serve.frames import error_frame, parse_frame
 from serve.revocation import close_revoked, until_revoked
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,5 @@ async def _professor_frame(frames: ProfessorFrames, message: dict[str, Any]) -> 
     if error is not None:
         return error
     if frame["type"] not in ("chat", "typing", "read", "watch", "unwatch"):
-        return {"type": "error", "request_id": frame.get("request_id"),
-                "errors": [{"index": None, "field": "type",
-                            "error": "a frame type: chat, typing, read, watch or unwatch"}]}
+        return error_frame(422, "type", "a frame type: chat, typing, read, watch or unwatch", frame.get("request_id"))
     return await frames.answer(frame)

@@ -18,7 +18,7 @@ from serve.auth import Principal, require, token_from
 from serve.bodies import ApiError
 from serve.comms_frames import StudentFrames
 from serve.context import ApiContext, client_of, socket_token
-from serve.frames import parse_frame
+from serve.frames import error_frame, parse_frame
 from serve.revocation import REVOKED_SSE, close_revoked, next_or_revoked, until_disconnect, until_revoked
 from serve.routes.events import ingest
 from serve.streams import pump_progress
@@ -191,8 +191,7 @@ async def _answer_frame(ctx: ApiContext, principal: Principal, message: dict[str
                                 "error": "the event log is unavailable; send the events again"}]}
     if frame["type"] in ("typing", "read", "work_state", "chat"):
         return await frames.answer(frame)
-    return {"type": "error", "request_id": request_id,
-            "errors": [{"index": None, "field": "type", "error": f"unknown frame type '{frame['type']}'"}]}
+    return error_frame(422, "type", f"unknown frame type '{frame['type']}'", request_id)
 
 
 async def _serve_until_closed(ws: WebSocket, pump, revoked: asyncio.Event) -> None:

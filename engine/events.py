@@ -16,6 +16,7 @@ from itertools import repeat
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -48,6 +49,19 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
+# Event ids the server writes itself: an xAPI statement's event (engine/xapi.py) and a voiding
+# marker (engine/voiding.py). A client claiming one first would make the statement's own event,
+# or its voiding, conflict (409) forever.
+RESERVED_PREFIXES = ("xapi:", "void:")
+
+
+def _not_reserved(value: str) -> str:
+    if value.startswith(RESERVED_PREFIXES):
+        raise ValueError(f"event_id: may not start with {' or '.join(map(repr, RESERVED_PREFIXES))} "
+                         "(reserved for the server's own events)")
+    return value
+
+
 def _a_number(name: str):
     """``progress`` / ``duration_s`` as JSON numbers: ``true`` was read as 1.0 (the activity
     completed) and ``"0.5"`` as 0.5."""
@@ -63,7 +77,7 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EVENT_ID)]
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EVENT_ID), AfterValidator(_not_reserved)]
     student_id: Id
     course_id: Id
     activity_id: Id | None = None

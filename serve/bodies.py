@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from engine import instants
 from engine.events import EventIn
 from engine.ids import ID_PATTERN
+from serve.openapi_doc import add_route_docs
 
 
 class ApiError(Exception):
@@ -119,12 +120,14 @@ def documented(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def add_body_schemas(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The models named by ``documented``, and the bodies and query parameters routes read by hand
+    (``serve/openapi_doc.py``)."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     for name, model in _DOCUMENTED.items():
         js = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(js.pop("$defs", {}))
         schemas[name] = js
-    return openapi
+    return add_route_docs(openapi)
 
 
 def validate(model: type[BaseModel], data: Any) -> Any:

@@ -65,10 +65,7 @@ class ApiContext:
         return await self.principal(token_from(request), client_of(request, self.config.trust_forwarded))
 
     async def socket_caller(self, ws: WebSocket) -> Principal:
-        header = ws.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ws.query_params.get("token")
-        return await self.principal(token or None, client_of(ws, self.config.trust_forwarded))
+        return await self.principal(socket_token(ws), client_of(ws, self.config.trust_forwarded))
 
     async def own_course_in(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         """``own_course`` of the body's ``course_id``: 422 naming it when missing or not text."""
@@ -83,6 +80,13 @@ class ApiContext:
         if not (principal.is_admin or (principal.role == "professor" and course["professor_id"] == principal.id)):
             raise HTTPException(403, f"course '{course_id}' is not yours")
         return course
+
+
+def socket_token(ws: WebSocket) -> str | None:
+    """A WebSocket's token: the bearer header, else ``?token=`` (browsers cannot set headers)."""
+    header = ws.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return (value.strip() if scheme.lower() == "bearer" else ws.query_params.get("token")) or None
 
 
 def client_of(conn: Request | WebSocket, trust_forwarded: bool = False) -> str:

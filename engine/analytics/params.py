@@ -17,6 +17,7 @@ MAX_BUCKETS = 240          # trajectory / session buckets; wider ranges widen th
 BUCKET_MINUTES = (1, 1440)
 WINDOW_MINUTES = (1, 1440)
 SESSION_MINUTES = (5, 7 * 24 * 60)
+MAX_DIGITS = 6  # more digits than any bound has: out of range without reading the number
 KNOWN = ("since", "until", "bucket", "window_minutes", "session_minutes", "student_id")
 
 
@@ -93,6 +94,9 @@ def _minutes(raw: str | None, field: str, bounds: tuple[int, int], default: int,
     text = text.rstrip("hm")
     if not (text.isascii() and text.isdigit()):  # '²'.isdigit() is True, int('²') fails
         fail(field, f"must be a whole number of minutes (e.g. 5, 15m, 1h), got {raw[:40]!r}")
+        return default
+    if len(text.lstrip("0")) > MAX_DIGITS:  # int() of over 4,300 digits raises; any this long is out of range
+        fail(field, f"must be between {bounds[0]} and {bounds[1]} minutes, got {raw[:40]!r}")
         return default
     value = int(text) * scale
     if not bounds[0] <= value <= bounds[1]:

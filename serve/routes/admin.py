@@ -67,7 +67,7 @@ def router(ctx: ApiContext) -> APIRouter:
         require(await ctx.caller(request), "admin")
         return {"every_s": ctx.config.obs.history_every_s, "samples": await ctx.log.stats_history.remote()}
 
-    @r.post("/api/admin/faults")
+    @r.post("/api/admin/faults", openapi_extra=documented(FaultsIn))
     async def faults(request: Request) -> dict[str, Any]:
         """Fault-injection hook for tests and drills; 404 unless CLASSPULSE_FAULT_INJECTION=1."""
         require(await ctx.caller(request), "admin")

@@ -16,8 +16,9 @@ from engine.ids import ID_RULE, is_valid_id
 from serve.auth import Principal, require
 from serve.bodies import ApiError, read_json
 from serve.comms_frames import ProfessorFrames, professor_inbox_pump
-from serve.context import ApiContext
-from serve.frames import parse_frame
+from serve.context import ApiContext, socket_token
+from serve.frames import error_frame, parse_frame
+from serve.revocation import close_revoked, until_revoked
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,7 @@ def router(ctx: ApiContext) -> APIRouter:
             async with lock:
                 await ws.send_text(_dumps(message))
 
-        pump = asyncio.create_task(professor_inbox_pump(ctx.runtime, professor_id, courses, frames, send))
-        try:
+        async def receive_frames() -> None:
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
@@ -197,6 +197,14 @@ def router(ctx: ApiContext) -> APIRouter:
                 reply = await _professor_frame(frames, message)
                 if reply is not None:
                     await send(reply)
+
+        pump = asyncio.create_task(professor_inbox_pump(ctx.runtime, professor_id, courses, frames, send))
+        try:
+            with ctx.auth.hold(socket_token(ws), principal) as revoked:  # closed (4401) once revoked
+                if await until_revoked(receive_frames(), revoked):
+                    pump.cancel()
+                    async with lock:
+                        await close_revoked(ws)
         except WebSocketDisconnect:
             return
         except Exception:
@@ -214,7 +222,5 @@ async def _professor_frame(frames: ProfessorFrames, message: dict[str, Any]) -> 
     if error is not None:
         return error
     if frame["type"] not in ("chat", "typing", "read", "watch", "unwatch"):
-        return {"type": "error", "request_id": frame.get("request_id"),
-                "errors": [{"index": None, "field": "type",
-                            "error": "a frame type: chat, typing, read, watch or unwatch"}]}
+        return error_frame(422, "type", "a frame type: chat, typing, read, watch or unwatch", frame.get("request_id"))
     return await frames.answer(frame)

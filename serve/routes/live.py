@@ -17,8 +17,9 @@ from actors.topology import DomainError
 from serve.auth import Principal, require, token_from
 from serve.bodies import ApiError
 from serve.comms_frames import StudentFrames
-from serve.context import ApiContext, client_of
-from serve.frames import parse_frame
+from serve.context import ApiContext, client_of, socket_token
+from serve.frames import error_frame, parse_frame
+from serve.revocation import REVOKED_SSE, close_revoked, next_or_revoked, until_disconnect, until_revoked
 from serve.routes.events import ingest
 from serve.streams import pump_progress
 
@@ -63,9 +64,10 @@ def router(ctx: ApiContext) -> APIRouter:
         await ws.accept()
         ctx.streams.opened("ws")
         try:
-            await _serve_until_closed(ws, pump_progress(
-                ctx.runtime, courses, after, lambda m: ws.send_text(_dumps(ctx.streams.sent("ws", m))),
-                courses_now=lambda: professor_courses(principal, professor_id)))
+            with ctx.auth.hold(socket_token(ws), principal) as revoked:
+                await _serve_until_closed(ws, pump_progress(
+                    ctx.runtime, courses, after, lambda m: ws.send_text(_dumps(ctx.streams.sent("ws", m))),
+                    courses_now=lambda: professor_courses(principal, professor_id)), revoked)
         finally:
             ctx.streams.closed("ws")
 
@@ -73,7 +75,8 @@ def router(ctx: ApiContext) -> APIRouter:
            responses={200: {"content": {"text/event-stream": {}},
                             "description": "snapshot then coalesced diffs, as Server-Sent Events"}})
     async def professor_sse(professor_id: str, request: Request) -> StreamingResponse:
-        principal = await ctx.principal(token_from(request, allow_query=True), client_of(request, ctx.config.trust_forwarded))
+        token = token_from(request, allow_query=True)
+        principal = await ctx.principal(token, client_of(request, ctx.config.trust_forwarded))
         courses = await professor_courses(principal, professor_id)
         after = _int_or_none(request.headers.get("last-event-id") or request.query_params.get("after_seq"))
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=8)
@@ -90,9 +93,11 @@ def router(ctx: ApiContext) -> APIRouter:
                                                      lambda: professor_courses(principal, professor_id)))
             ctx.streams.opened("sse")
             try:
-                yield "retry: 2000\n\n"
-                while True:
-                    yield await queue.get()
+                with ctx.auth.hold(token, principal) as revoked:
+                    yield "retry: 2000\n\n"
+                    while (message := await next_or_revoked(queue, revoked)) is not None:
+                        yield message
+                    yield REVOKED_SSE  # then the stream ends; EventSource's reconnect gets 401
             finally:
                 pump.cancel()
                 ctx.streams.closed("sse")
@@ -146,7 +151,11 @@ def router(ctx: ApiContext) -> APIRouter:
         inbox = asyncio.create_task(ctx.inboxes.serve(student_id, courses, deliver))
         ctx.streams.opened("student_ws")
         try:
-            await receive_frames()
+            with ctx.auth.hold(socket_token(ws), principal) as revoked:
+                if await until_revoked(receive_frames(), revoked):
+                    inbox.cancel()
+                    async with send_lock:
+                        await close_revoked(ws)
         except WebSocketDisconnect:
             pass
         finally:
@@ -182,25 +191,25 @@ async def _answer_frame(ctx: ApiContext, principal: Principal, message: dict[str
                                 "error": "the event log is unavailable; send the events again"}]}
     if frame["type"] in ("typing", "read", "work_state", "chat"):
         return await frames.answer(frame)
-    return {"type": "error", "request_id": request_id,
-            "errors": [{"index": None, "field": "type", "error": f"unknown frame type '{frame['type']}'"}]}
+    return error_frame(422, "type", f"unknown frame type '{frame['type']}'", request_id)
 
 
-async def _serve_until_closed(ws: WebSocket, pump) -> None:
-    """Run a sending pump while reading (and ignoring) client frames until the client leaves."""
+async def _serve_until_closed(ws: WebSocket, pump, revoked: asyncio.Event) -> None:
+    """Run a sending pump while reading (and ignoring) client frames until the client leaves, or
+    until the socket's token is revoked (then it is closed with 4401)."""
     task = asyncio.create_task(pump)
+    was_revoked = False
     try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
+        was_revoked = await until_revoked(until_disconnect(ws), revoked)
     except WebSocketDisconnect:
         pass
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-        if ws.client_state == WebSocketState.CONNECTED:
+        if was_revoked:
+            await close_revoked(ws)
+        elif ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close()
 

@@ -25,7 +25,7 @@ from engine import xapi, xapi_validate
 from engine.events import iso
 from engine.xapi_validate import UUID_RE
 from serve.auth import Principal, require, token_from
-from serve.bodies import ApiError, Id, Strict, Text, read_json, validate
+from serve.bodies import ApiError, Id, Strict, Text, documented, read_json, validate
 from serve.context import ApiContext, client_of
 
 VERSION = "1.0.3"
@@ -190,7 +190,7 @@ def router(ctx: ApiContext) -> APIRouter:
                                                                                  "authority": authority}
         return ORJSONResponse(body, headers={"X-Experience-API-Consistent-Through": stored})
 
-    @r.post("/api/admin/xapi-credentials", status_code=201)
+    @r.post("/api/admin/xapi-credentials", status_code=201, openapi_extra=documented(CredentialIn))
     async def issue_credential(request: Request) -> ORJSONResponse:
         """A Basic credential for an LMS or authoring tool: the secret is shown once."""
         require(await ctx.caller(request), "admin")
@@ -198,7 +198,7 @@ def router(ctx: ApiContext) -> APIRouter:
         issued = await ctx.log.issue_xapi_credential.remote(body.course_ids or [body.course_id], body.institution)
         return ORJSONResponse(issued | {"endpoint": PREFIX}, status_code=201)
 
-    @r.post("/api/admin/xapi-actors", status_code=201)
+    @r.post("/api/admin/xapi-actors", status_code=201, openapi_extra=documented(ActorMapIn))
     async def map_actors(request: Request) -> ORJSONResponse:
         """Map xAPI actors (by mbox, mbox_sha1sum, openid or account) to roster students."""
         require(await ctx.caller(request), "admin")

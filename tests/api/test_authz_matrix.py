@@ -164,3 +164,26 @@ def test_every_socket_checks_who_is_calling(stack, world, which):
             with pytest.raises(InvalidStatus) as err:
                 connect(url, additional_headers=headers, open_timeout=10)
             assert err.value.response.status_code == 403, role
+
+
+@pytest.fixture(scope="module")
+def rival(stack):
+    return create_class(stack, students=1)
+
+
+def test_a_professor_naming_their_own_course_cannot_reach_another_professors_student(stack, world, rival):
+    """Own course in the path or body, someone else's student id: 404 (not on that roster), never
+    the student's data nor a message delivered to them."""
+    _, s0, _ = world
+    c = rival.course_id
+    rows = [("GET", f"/api/professor/courses/{c}/students/{s0}", None),
+            ("POST", f"/api/professor/interventions/{s0}", {"course_id": c, "kind": "message", "message": "hi"}),
+            ("GET", f"/api/professor/courses/{c}/chats/{s0}", None),
+            ("POST", f"/api/professor/courses/{c}/chats/{s0}", {"text": "hi"}),
+            ("GET", f"/api/professor/courses/{c}/work/{s0}", None),
+            ("POST", f"/api/professor/courses/{c}/office-hours/{s0}/take", None),
+            ("POST", f"/api/professor/courses/{c}/office-hours/{s0}/finish", None)]
+    headers = {"Authorization": f"Bearer {rival.professor_token}"}
+    answers = {f"{m} {p}": httpx.request(m, stack.api_url + p, json=b, headers=headers, timeout=30).status_code
+               for m, p, b in rows}
+    assert set(answers.values()) == {404}, answers

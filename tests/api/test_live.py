@@ -243,3 +243,36 @@ def test_guessing_tokens_hits_the_rate_limit_but_known_users_keep_working(stack)
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert httpx.get(stack.api_url + "/api/health").status_code == 200
+
+
+def test_open_sockets_and_streams_end_when_their_token_is_rotated_or_the_student_erased(stack):
+    """A socket is authenticated at its handshake; a revoked token must not keep it open."""
+    from websockets.exceptions import ConnectionClosed
+
+    from serve.auth import STREAM_RECHECK_S
+    room = create_class(stack, students=2)
+    s0, s1 = list(room.student_tokens)
+    auth = {"Authorization": f"Bearer {room.professor_token}"}
+    progress = professor_socket(stack, room)
+    chat = connect(ws_url(stack, f"/ws/professor/{room.professor_id}/chat"), additional_headers=auth)
+    students = {s: connect(ws_url(stack, f"/ws/student/{s}?token={room.student_tokens[s]}")) for s in (s0, s1)}
+    url = f"{stack.api_url}/api/professor/{room.professor_id}/progress-updates/stream"
+    with httpx.stream("GET", url, headers=auth, timeout=STREAM_RECHECK_S + 20) as sse:
+        assert recv_json(progress)["type"] == "snapshot"
+        lines = sse.iter_lines()
+        assert any(line.startswith("data: ") for line in lines)  # the snapshot: the stream is open
+        with stack.client() as admin:
+            assert admin.post("/api/admin/professors", json={
+                "professor_id": room.professor_id, "name": "Prof", "rotate_token": True}).status_code in (200, 201)
+            assert admin.post(f"/api/admin/courses/{room.course_id}/students", json={
+                "students": [{"student_id": s1, "name": "Student 1"}], "rotate_tokens": True}).status_code == 201
+            assert admin.delete(f"/api/admin/students/{s0}").status_code == 200
+        started = time.monotonic()
+        rest = list(lines)  # the stream ends (it would run forever otherwise)
+        assert any('"status":401' in line for line in rest if line.startswith("data: ")), rest
+    for ws in (progress, chat, *students.values()):
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=STREAM_RECHECK_S + 20)
+        assert closed.value.rcvd.code == 4401 and "revoked" in closed.value.rcvd.reason
+    assert time.monotonic() - started < STREAM_RECHECK_S + 5

@@ -43,6 +43,15 @@ def test_parameters_parse_and_every_bad_one_is_named():
     assert [e["field"] for e in bad.value.errors] == ["since", "until", "bucket", "window_minutes"]
 
 
+def test_minutes_with_thousands_of_digits_are_out_of_range_not_a_crash():
+    """int() refuses more than 4,300 digits (ValueError): that was a 500 on the analytics routes."""
+    with pytest.raises(ParamError) as bad:
+        parse({"bucket": "9" * 4301, "window_minutes": "1" * 5000 + "h", "session_minutes": "5" * 4400})
+    assert [e["field"] for e in bad.value.errors] == ["bucket", "window_minutes", "session_minutes"]
+    assert all("between" in e["error"] for e in bad.value.errors)
+    assert parse({"bucket": "0000000015m", "session_minutes": "10080"}).bucket_minutes == 15
+
+
 # -- heatmaps ---------------------------------------------------------------------------------------
 
 def heat_log() -> Log:

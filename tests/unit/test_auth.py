@@ -119,3 +119,59 @@ def test_an_unknown_token_is_refused_and_not_cached():
 
     status, auth = asyncio.run(run())
     assert status == 401 and not auth.known("guess") and log.single == 1
+
+
+def held_authenticator(log: Log) -> Authenticator:
+    return Authenticator(digest("admin"), log.lookup, log.lookup_many, cache_s=30.0,
+                         refresh_every_s=0.05, refresh_ahead_s=0.3, stream_recheck_s=0.2)
+
+
+def test_an_open_connection_learns_its_token_was_revoked_though_the_cache_would_keep_it():
+    """A socket authenticated at its handshake holds its token; a rotation ends it within the
+    re-check time, not never (the REST cache alone re-checked only tokens used again)."""
+    log = Log({"t1": ("student", "s1"), "t2": ("student", "s2")})
+
+    async def run():
+        auth = held_authenticator(log)
+        with auth.hold("t1", await auth.principal("t1")) as revoked1, \
+                auth.hold("t2", await auth.principal("t2")) as revoked2:
+            await asyncio.sleep(0.3)
+            assert not revoked1.is_set() and not revoked2.is_set()
+            del log.tokens[digest("t1")]  # rotated
+            await asyncio.wait_for(revoked1.wait(), 1.0)
+            await asyncio.sleep(0.3)
+            return revoked2.is_set(), auth
+
+    still_open_revoked, auth = asyncio.run(run())
+    assert not still_open_revoked
+    assert not auth.known("t1")  # nor does REST take it any longer
+    assert max(log.batched) == 2  # both held tokens re-checked in one call
+
+
+def test_forgetting_a_principal_ends_its_connections_at_once_and_released_ones_are_not_rechecked():
+    log = Log({"t1": ("student", "s1")})
+
+    async def run():
+        auth = held_authenticator(log)
+        principal = await auth.principal("t1")
+        with auth.hold("t1", principal) as revoked:
+            auth.forget(principal)  # the student erased on this replica
+            assert revoked.is_set()
+        log.batched.clear()
+        await asyncio.sleep(0.5)
+        return auth
+
+    auth = asyncio.run(run())
+    assert not auth._held and log.batched == []
+
+
+def test_the_admin_token_is_not_held():
+    log = Log({})
+
+    async def run():
+        auth = held_authenticator(log)
+        with auth.hold("admin", await auth.principal("admin")) as revoked:
+            await asyncio.sleep(0.3)
+            return revoked.is_set()
+
+    assert asyncio.run(run()) is False and log.batched == []

@@ -28,6 +28,9 @@ def test_missing_ts_is_server_time():
     ({"course_id": "x" * 65}, "course_id", "[A-Za-z0-9._-]"),
     ({"event_id": "e" * 129}, "event_id", "at most 128"),
     ({"event_id": ""}, "event_id", "at least 1"),
+    # the server's own ids: a client claiming one made the statement, or its voiding, 409 forever
+    ({"event_id": "xapi:3f2a"}, "event_id", "reserved"),
+    ({"event_id": "void:xapi:3f2a"}, "event_id", "reserved"),
     ({"ts": "yesterday"}, "ts", "datetime"),
     ({"activity_id": None}, "activity_id", "required"),
     ({"duration_s": -1}, "duration_s", "greater than or equal to 0"),
@@ -70,3 +73,11 @@ def test_fingerprint_ignores_server_filled_time_but_not_content():
     [b] = parse_batch([raw], received_at=2.0)
     [c] = parse_batch([raw | {"correct": False}], received_at=1.0)
     assert a.fingerprint == b.fingerprint != c.fingerprint and a.fingerprint != 0
+
+
+def test_the_reserved_prefixes_are_the_ones_the_server_writes():
+    from engine import voiding
+    from engine.events import RESERVED_PREFIXES
+    assert voiding.PREFIX in RESERVED_PREFIXES
+    [e] = parse_batch([GOOD | {"event_id": "my-xapi:1"}])  # only a prefix is reserved
+    assert e.event_id == "my-xapi:1"

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from engine import voiding
 from engine.xapi_ingest import Plan, Stored
 
 _ROW = "statement, course_id, student_id, event_id, voids, voided_by, credential"
@@ -75,6 +76,33 @@ def unsave(cur: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     except Exception:
         cur.execute("ROLLBACK")
         raise
+
+
+def reconcile(cur: duckdb.DuckDBPyConnection) -> int:
+    """Undo what a request stored whose events never reached the log (the process died between
+    ``save`` and the events' commit): an applied statement whose event is not in the log is deleted,
+    and a voiding statement whose marker is not is deleted with its voided-by mark, so the client's
+    retry stores and applies them again instead of finding them "already stored". -> rows removed."""
+    in_log = "EXISTS (SELECT 1 FROM student_activity_log l WHERE l.event_id = {})"
+    marker = f"'{voiding.PREFIX}' || t.event_id"
+    cur.execute("BEGIN")
+    try:
+        lost = cur.execute(
+            f"SELECT s.statement_id FROM xapi_statements s WHERE s.event_id IS NOT NULL "
+            f"AND NOT {in_log.format('s.event_id')} "
+            "UNION ALL "  # voiders of an applied target whose marker (void:<event id>) is missing
+            "SELECT v.statement_id FROM xapi_statements v JOIN xapi_statements t ON t.statement_id = v.voids "
+            f"WHERE t.event_id IS NOT NULL AND {in_log.format('t.event_id')} "
+            f"AND NOT {in_log.format(marker)}").fetchall()
+        ids = [r[0] for r in lost]
+        if ids:
+            cur.execute("UPDATE xapi_statements SET voided_by = NULL WHERE voided_by IN (SELECT unnest(?))", (ids,))
+            cur.execute("DELETE FROM xapi_statements WHERE statement_id IN (SELECT unnest(?))", (ids,))
+        cur.execute("COMMIT")
+    except Exception:
+        cur.execute("ROLLBACK")
+        raise
+    return len(ids)
 
 
 def statement(cur: duckdb.DuckDBPyConnection, statement_id: str) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from typing import Any
 from engine import voiding
 from engine.catalog import Catalog
 from engine.events import Event
-from engine.xapi import course_of, student_of, to_event, voided_target
+from engine.xapi import completes, course_of, event_ids, student_of, to_event, voided_target
 
 
 class IngestError(ValueError):
@@ -146,8 +146,8 @@ def _void(sid: str, st: dict[str, Any], target: str, known: dict[str, Stored], o
         if target in known:
             out.voided[target] = sid
         row.voided_by = sid
-        if row.event_id is not None:
-            out.events.append(voiding.marker(row.event_id, row.student_id, row.course_id, now))
+        out.events.extend(voiding.marker(eid, row.student_id, row.course_id, now)
+                          for eid in event_ids(row.statement, row.event_id))
     out.notes[sid] = f"voids '{target}'" + (": its effect is removed" if row.event_id else "")
     return Stored(st, row.course_id, row.student_id, voids=target, credential=caller.credential)
 
@@ -158,7 +158,8 @@ def _apply(i: int, st: dict[str, Any], catalog: Catalog, caller: Caller, now: fl
         raise IngestError(403, f"[{i}].context.contextActivities.parent",
                           f"course '{course_id}' is not one this credential may write to")
     event, note = to_event(st, catalog, caller.default_course, now)
-    problems = catalog.check([event], now) if event is not None else []
+    events = [e for e in (event, completes(st, event)) if e is not None] if event is not None else []
+    problems = catalog.check(events, now) if events else []
     if problems:
         event, note = None, problems[0]["error"]
     out.notes[st["id"]] = note
@@ -166,5 +167,5 @@ def _apply(i: int, st: dict[str, Any], catalog: Catalog, caller: Caller, now: fl
     if event is None:
         return Stored(st, course_id if course_id in catalog.courses else None,
                       student if catalog.enrolled(course_id, student) else None, credential=caller.credential)
-    out.events.append(event)
+    out.events.extend(events)
     return Stored(st, event.course_id, event.student_id, event.event_id, credential=caller.credential)

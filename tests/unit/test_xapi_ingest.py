@@ -132,3 +132,20 @@ def test_voiding_twice_makes_the_same_marker():
     a = voiding.marker("xapi:" + str(uuid.uuid4()), "s1", "c1", 1.0)
     b = voiding.marker(a.event_id[5:], "s1", "c1", 2.0)
     assert a.event_id == b.event_id and a.fingerprint == b.fingerprint
+
+
+def test_an_attempt_with_result_completion_also_completes_the_activity_and_voiding_undoes_both():
+    params = FoldParams(2, 180.0)
+    a = st("passed", result={"success": True, "completion": True})
+    p = plan([a], {}, {}, CATALOG, ADMIN, 5.0)
+    attempt, done = p.events
+    assert (attempt.type, attempt.correct) == ("attempt", True)
+    assert (done.type, done.activity_id, done.event_id) == ("activity_completed", "q1", f"xapi:{a['id']}:completed")
+    log = [e._replace(seq=i) for i, e in enumerate(p.events, 1)]
+    assert voiding.refold("c1", "s1", log, params).activities["q1"].progress == 1.0
+    row = p.rows[a["id"]]
+    v = plan([void(a["id"])], {a["id"]: row}, {}, CATALOG, ADMIN, 6.0)
+    assert sorted(voiding.target(m) for m in v.events) == [attempt.event_id, done.event_id]
+    log += [m._replace(seq=len(log) + i) for i, m in enumerate(v.events, 1)]
+    state = voiding.refold("c1", "s1", log, params)
+    assert "q1" not in state.activities or state.activities["q1"].progress == 0.0

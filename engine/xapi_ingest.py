@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import voiding
-from engine.catalog import Catalog
+from engine.catalog import MAX_FUTURE_S, Catalog
 from engine.events import Event
 from engine.xapi import completes, course_of, event_ids, student_of, to_event, voided_target
 
@@ -152,12 +152,26 @@ def _void(sid: str, st: dict[str, Any], target: str, known: dict[str, Stored], o
     return Stored(st, row.course_id, row.student_id, voids=target, credential=caller.credential)
 
 
+def _arrived_now_if_ahead(event: Event, note: str, catalog: Catalog, now: float) -> tuple[Event, str]:
+    """A live course refuses events stamped more than MAX_FUTURE_S ahead; a statement's is a
+    browser clock running ahead, and refusing it would lose the work for good (a resend is "already
+    stored"), so it is applied at the time it arrived, as if sent without a timestamp."""
+    ahead = event.ts - now
+    if not event.ts_given or ahead <= MAX_FUTURE_S or catalog.courses[event.course_id].clock != "live":
+        return event, note
+    event = event._replace(ts=now, ts_given=False)
+    return (event._replace(fingerprint=event.content_fingerprint()),
+            f"{note} at the time received (its timestamp was {ahead:.0f} s in the future)")
+
+
 def _apply(i: int, st: dict[str, Any], catalog: Catalog, caller: Caller, now: float, out: Plan) -> Stored:
     course_id = course_of(st, catalog, caller.default_course)
     if course_id in catalog.courses and not caller.may_use(course_id):
         raise IngestError(403, f"[{i}].context.contextActivities.parent",
                           f"course '{course_id}' is not one this credential may write to")
     event, note = to_event(st, catalog, caller.default_course, now)
+    if event is not None:
+        event, note = _arrived_now_if_ahead(event, note, catalog, now)
     events = [e for e in (event, completes(st, event)) if e is not None] if event is not None else []
     problems = catalog.check(events, now) if events else []
     if problems:

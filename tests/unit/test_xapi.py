@@ -122,3 +122,19 @@ def test_an_unmapped_actor_is_named_by_its_identifier_in_the_note():
     st = {**statement("passed"), "actor": {"mbox": "mailto:Jdoe@Example.edu"}}
     event, note = xapi.to_event(xapi.check(st), CATALOG, None, 1.0)
     assert event is None and note == "actor 'mbox:mailto:jdoe@example.edu' is not on the roster of 'c1'"
+
+
+def test_a_timestamp_far_in_the_future_on_a_live_course_is_applied_at_the_time_received():
+    """A browser clock 6 minutes ahead: the statement was stored but never applied, and every
+    resend was "already stored", so the student's work was lost. It applies, stamped on arrival."""
+    from engine.xapi_ingest import Caller, plan
+
+    now = 1767780000.0
+    ahead = xapi.check(statement("completed", timestamp="2026-01-07T10:06:00Z"))  # now + 360 s
+    p = plan([ahead], {}, {}, CATALOG, Caller("xapi:k1", frozenset({"c1"}), "c1"), now)
+    (event,) = p.events
+    assert (event.type, event.ts, event.ts_given) == ("activity_completed", now, False)
+    assert "360 s in the future" in p.notes[ahead["id"]] and p.rows[ahead["id"]].event_id == event.event_id
+    within = xapi.check(statement("completed", timestamp="2026-01-07T10:04:00Z"))  # inside 5 minutes: as given
+    p = plan([within], {}, {}, CATALOG, Caller("xapi:k1", frozenset({"c1"}), "c1"), now)
+    assert (p.notes[within["id"]], p.events[0].ts, p.events[0].ts_given) == ("applied", now + 240, True)

@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import voiding
+from engine import instants, voiding
 from engine.catalog import MAX_FUTURE_S, Catalog
 from engine.events import Event
 from engine.xapi import completes, course_of, event_ids, student_of, to_event, voided_target
@@ -74,11 +74,44 @@ class Plan:
 
 def same_statement(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Equal but for what an LRS may fill in or reformat (Data 2.3.1): authority, stored, version,
-    a timestamp one of them lacks."""
+    a timestamp one of them lacks, the same instant written another way, a verb's display, an
+    activity's definition, the order of a Group's members, the case of UUIDs and e-mail domains."""
     def core(s: dict[str, Any], other: dict[str, Any]) -> str:
         drop = {"authority", "stored", "version"} | ({"timestamp"} if "timestamp" not in other else set())
-        return json.dumps({k: v for k, v in s.items() if k not in drop}, sort_keys=True, separators=(",", ":"))
+        return _canonical({k: v for k, v in s.items() if k not in drop})
     return core(a, b) == core(b, a)
+
+
+def _canonical(statement: dict[str, Any]) -> str:
+    return json.dumps(_comparable(statement, ""), sort_keys=True, separators=(",", ":"))
+
+
+def _comparable(node: Any, key: str) -> Any:
+    """``node`` with what Data 2.3.1 says a comparison ignores taken out or put in one form."""
+    if isinstance(node, list):
+        items = [_comparable(v, key) for v in node]
+        if key == "member":  # a Group's members are no ordered list
+            items.sort(key=lambda v: json.dumps(v, sort_keys=True))
+        return items
+    if not isinstance(node, dict):
+        return node
+    uuids = {"registration"} | ({"id"} if key == "" or node.get("objectType") == "StatementRef" else set())
+    out = {}
+    for k, v in node.items():
+        if k == "definition" or (k == "display" and key == "verb"):
+            continue  # an Activity's definition and a Verb's display are not part of the statement
+        if k == "extensions":
+            out[k] = v  # the sender's own JSON: compared as sent
+        elif k == "timestamp" and isinstance(v, str):
+            out[k] = instants.parse(v)  # the same instant, whatever its form (Z, +00:00, .000)
+        elif k == "mbox" and isinstance(v, str):
+            local, _, domain = v.rpartition("@")
+            out[k] = f"{local}@{domain.lower()}" if local else v
+        elif k in uuids and isinstance(v, str):
+            out[k] = v.lower()
+        else:
+            out[k] = _comparable(v, k)
+    return out
 
 
 def plan(statements: list[dict[str, Any]], known: dict[str, Stored], voiders: dict[str, str],

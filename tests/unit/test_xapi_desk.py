@@ -268,3 +268,34 @@ def test_rows_stored_by_a_request_cut_off_by_a_crash_are_undone_at_the_next_star
     state = voiding.refold("c1", "s1", voiding.student_log(cur, "c1", "s1", 2**62), FoldParams(1, 180.0))
     assert state.completion(FoldParams(1, 180.0)) == 0.0 and state.activities["a"].attempts == 1
     store.close()
+
+
+def test_a_restart_keeps_every_statement_whose_effect_is_in_the_log(tmp_path):
+    """Applied, voided, voided twice (the second voider commits no marker), voided before arriving,
+    stored only: all stay at a restart."""
+    import asyncio
+
+    from engine import xapi
+
+    store, _, desk, cred = one_student_class(tmp_path / "db.duckdb")
+
+    def voider(target):
+        return xapi.check({"actor": {"mbox": "mailto:lms@example.com"},
+                           "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+                           "object": {"objectType": "StatementRef", "id": target["id"]}})
+
+    kept, voided, early = _statement("completed"), _statement("answered", result={"success": True}), _statement("completed")
+
+    async def run():
+        await desk.ingest([kept, voided, _statement("experienced")], "xapi", cred["key"])
+        await desk.ingest([voider(voided)], "admin", "admin")
+        await desk.ingest([voider(voided)], "admin", "admin")
+        await desk.ingest([voider(early)], "admin", "admin")
+        await desk.ingest([early], "xapi", cred["key"])
+
+    asyncio.run(run())
+    before = store.counts()["xapi_statements"]
+    store.close()
+    store, _, _ = desk_on(tmp_path / "db.duckdb")
+    assert store.counts()["xapi_statements"] == before == 7
+    store.close()

@@ -75,7 +75,8 @@ class Plan:
 def same_statement(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Equal but for what an LRS may fill in or reformat (Data 2.3.1): authority, stored, version,
     a timestamp one of them lacks, the same instant written another way, a verb's display, an
-    activity's definition, the order of a Group's members, the case of UUIDs and e-mail domains."""
+    activity's definition, the order of a Group's members, a default objectType, the case of UUIDs and
+    e-mail domains."""
     def core(s: dict[str, Any], other: dict[str, Any]) -> str:
         drop = {"authority", "stored", "version"} | ({"timestamp"} if "timestamp" not in other else set())
         return _canonical({k: v for k, v in s.items() if k not in drop})
@@ -84,6 +85,11 @@ def same_statement(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _canonical(statement: dict[str, Any]) -> str:
     return json.dumps(_comparable(statement, ""), sort_keys=True, separators=(",", ":"))
+
+
+# An objectType that is the default where it stands says nothing (Data 2.4.2.1, 2.4.4, 2.4.6.2)
+_DEFAULT_TYPE = {"actor": "Agent", "instructor": "Agent", "member": "Agent", "object": "Activity",
+                 "parent": "Activity", "grouping": "Activity", "category": "Activity", "other": "Activity"}
 
 
 def _comparable(node: Any, key: str) -> Any:
@@ -100,6 +106,8 @@ def _comparable(node: Any, key: str) -> Any:
     for k, v in node.items():
         if k == "definition" or (k == "display" and key == "verb"):
             continue  # an Activity's definition and a Verb's display are not part of the statement
+        if k == "objectType" and v == _DEFAULT_TYPE.get(key):
+            continue
         if k == "extensions":
             out[k] = v  # the sender's own JSON: compared as sent
         elif k == "timestamp" and isinstance(v, str):

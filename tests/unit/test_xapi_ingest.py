@@ -162,6 +162,8 @@ GROUP = {"objectType": "Group", "member": [{"mbox": "mailto:a@uni.example"}, {"m
     ({"object": {"id": "https://lms.example/a/q1", "definition": {"name": {"en": "Q1"}}}},
      {"object": {"id": "https://lms.example/a/q1"}}),
     ({"actor": GROUP}, {"actor": GROUP | {"member": GROUP["member"][::-1]}}),
+    ({"object": {"id": "https://lms.example/a/q1"}}, {"object": {"objectType": "Activity", "id": "https://lms.example/a/q1"}}),
+    ({"actor": {"mbox": "mailto:ada@uni.example"}}, {"actor": {"objectType": "Agent", "mbox": "mailto:ada@uni.example"}}),
     ({"actor": {"mbox": "mailto:ada@uni.example"}}, {"actor": {"mbox": "mailto:ada@Uni.EXAMPLE"}}),
     ({"context": {"registration": "fd41c918-b88b-4b20-a0a5-a4c32391aaa0"}},
      {"context": {"registration": "FD41C918-B88B-4B20-A0A5-A4C32391AAA0"}}),
@@ -179,6 +181,7 @@ def test_an_equivalent_statement_sent_again_is_the_same_statement(sent, again):
     ({"timestamp": "2026-01-07T10:00:00Z"}, {"timestamp": "2026-01-07T10:00:01Z"}),
     ({"object": {"id": "https://lms.example/a/q1"}}, {"object": {"id": "https://lms.example/A/q1"}}),
     ({"actor": {"mbox": "mailto:ada@uni.example"}}, {"actor": {"mbox": "mailto:Ada@uni.example"}}),
+    ({"actor": {"mbox": "mailto:ada@uni.example"}}, {"actor": {"objectType": "Group", "mbox": "mailto:ada@uni.example"}}),
     ({"result": {"extensions": {"https://x.example/e": {"definition": 1}}}},
      {"result": {"extensions": {"https://x.example/e": {"definition": 2}}}}),
 ])

@@ -21,7 +21,7 @@ from engine import xapi_store
 from engine.events import quantize
 from engine.store import Store
 from engine.xapi import student_of, voided_target
-from engine.xapi_ingest import Caller, IngestError, plan
+from engine.xapi_ingest import Caller, IngestError, Plan, plan
 
 
 class XapiDesk:
@@ -32,6 +32,7 @@ class XapiDesk:
         self._lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Future] = {}  # statement id -> its request's commit
         self.credentials = self._run_now(xapi_store.credentials)
+        self._run_now(xapi_store.reconcile)  # a request cut off by a crash: its retry applies again
 
     def _run_now(self, fn: Callable, *args: Any) -> Any:
         cur = self._store.cursor()
@@ -103,22 +104,10 @@ class XapiDesk:
             done = asyncio.get_running_loop().create_future()
             for sid in todo.rows:
                 self._inflight[sid] = done
-        applied = 0
-        try:
-            if todo.events:
-                try:
-                    applied = (await self._commit.append(todo.events)).accepted
-                except DomainError as exc:  # nothing of the request was committed
-                    await self._run(xapi_store.unsave, todo)
-                    done.set_exception(exc)
-                    done.exception()  # retrieved: only later waiters need it
-                    raise
-            done.set_result(True)
-        finally:
-            for sid in todo.rows:
-                self._inflight.pop(sid, None)
-            if not done.done():
-                done.cancel()
+            # a task of its own: the commit and its undo run on even if this call is cancelled
+            commit = asyncio.ensure_future(self._commit_or_undo(todo, done))
+            await asyncio.sleep(0)  # its first step queues the events, before the lock is released
+        applied = await asyncio.shield(commit)
         for wait in waits:  # a statement sent again while its first request commits: answer after it
             try:
                 await asyncio.shield(wait)
@@ -127,6 +116,28 @@ class XapiDesk:
                                                      "send them again") from None
         return {"ids": ids, "applied": applied,
                 "results": [{"id": sid, "note": todo.notes.get(sid)} for sid in ids]}
+
+    async def _commit_or_undo(self, todo: Plan, done: asyncio.Future) -> int:
+        """Commit the plan's events; if that fails in any way, remove the plan's rows again (all or
+        nothing), so a retry applies the statements instead of finding them "already stored". A crash
+        between ``save`` and here is undone at the next start (``xapi_store.reconcile``)."""
+        try:
+            applied = (await self._commit.append(todo.events)).accepted if todo.events else 0
+        except BaseException as exc:
+            await asyncio.shield(self._run(xapi_store.unsave, todo))
+            done.set_exception(exc if isinstance(exc, DomainError) else
+                               DomainError(503, "statements", "the statements could not be committed; send "
+                                                              "them again"))
+            done.exception()  # retrieved: only later waiters need it
+            raise
+        else:
+            done.set_result(True)
+        finally:
+            for sid in todo.rows:
+                self._inflight.pop(sid, None)
+            if not done.done():
+                done.cancel()
+        return applied
 
     async def read(self, statement_id: str, voided: bool, role: str, principal_id: str) -> dict[str, Any] | None:
         """A stored statement by id; a voided one only when asked for as voided (Communication 2.1.3)."""

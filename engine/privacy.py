@@ -19,7 +19,9 @@ import duckdb
 _OTHER_LINKS = (
     ("messages", "sender_id = $sid OR recipient_id = $sid"),
     ("tokens", "principal_id = $sid AND role = 'student'"),
-    ("xapi_statements", "json_extract_string(statement, '$.actor.account.name') = $sid"),
+    # by account name, or by an actor identifier mapped to them (an mbox...: ``_mapped_statements``)
+    ("xapi_statements", ("json_extract_string(statement, '$.actor.account.name') = $sid "
+                         "OR statement_id IN (SELECT unnest($mapped))")),
     ("audit_log", "target = $sid"),
     ("peer_pairs", "student_a = $sid OR student_b = $sid"),
     # a peer group naming the student goes with them (ids are [A-Za-z0-9._-], so the quoted match is exact)
@@ -50,11 +52,37 @@ def _scopes(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
             + [(t, cond) for t, cond in links.items() if t not in keyed])
 
 
+def _mapped_statements(cur: duckdb.DuckDBPyConnection, student_id: str) -> list[str]:
+    """Statements whose actor is mapped to the student but whose row does not name them (stored
+    before it could be applied: no course, voided before it arrived, mapped later)."""
+    from engine.xapi import actor_key  # engine.xapi is the one definition of an actor's key
+
+    keys = {k for (k,) in cur.execute("SELECT actor_key FROM xapi_actor_map WHERE student_id = $sid",
+                                      {"sid": student_id}).fetchall()}
+    if not keys:
+        return []
+    rows = cur.execute("SELECT statement_id, json_extract(statement, '$.actor') FROM xapi_statements "
+                       "WHERE student_id IS NULL").fetchall()
+    return [sid for sid, raw in rows if isinstance(actor := json.loads(raw), dict) and actor_key(actor) in keys]
+
+
+def _params(cur: duckdb.DuckDBPyConnection, student_id: str) -> dict[str, dict[str, Any]]:
+    """The query parameters for each table's condition."""
+    mapped = _mapped_statements(cur, student_id) if _has_table(cur, "xapi_actor_map") else []
+    return {"xapi_statements": {"sid": student_id, "mapped": mapped}}
+
+
+def _has_table(cur: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                       "AND table_name = ?", (table,)).fetchone()[0] > 0
+
+
 def export(cur: duckdb.DuckDBPyConnection, student_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every stored row about the student, table by table (secrets left out)."""
     out: dict[str, list[dict[str, Any]]] = {}
+    params = _params(cur, student_id)
     for table, cond in _scopes(cur):
-        rel = cur.execute(f"SELECT * FROM {table} WHERE {cond}", {"sid": student_id})
+        rel = cur.execute(f"SELECT * FROM {table} WHERE {cond}", params.get(table, {"sid": student_id}))
         names = [d[0] for d in rel.description]
         rows = [dict(zip(names, r)) for r in rel.fetchall()]
         for row in rows:
@@ -82,10 +110,12 @@ def erase(cur: duckdb.DuckDBPyConnection, student_id: str) -> tuple[dict[str, in
                             [(erased_id(e), fp) for e, fp in ids])
             cur.execute("INSERT OR REPLACE INTO log_high_water SELECT 1, greatest(max(seq), (SELECT max(seq) "
                         "FROM log_high_water)) FROM student_activity_log")  # their rows may be the newest
+        params = _params(cur, student_id)  # before their actor mappings go
         for table, cond in _scopes(cur):
-            n = cur.execute(f"SELECT count(*) FROM {table} WHERE {cond}", {"sid": student_id}).fetchone()[0]
+            args = params.get(table, {"sid": student_id})
+            n = cur.execute(f"SELECT count(*) FROM {table} WHERE {cond}", args).fetchone()[0]
             if n:
-                cur.execute(f"DELETE FROM {table} WHERE {cond}", {"sid": student_id})
+                cur.execute(f"DELETE FROM {table} WHERE {cond}", args)
                 removed[table] = int(n)
         cur.execute("COMMIT")
     except Exception:

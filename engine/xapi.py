@@ -22,8 +22,8 @@ from engine.catalog import Catalog
 from engine.events import Event, quantize
 from engine.xapi_validate import VOIDED_VERB, StatementError, object_type, validate
 
-__all__ = ["VERBS", "StatementError", "actor_key", "check", "course_of", "student_of", "to_event",
-           "voided_target"]
+__all__ = ["VERBS", "StatementError", "actor_key", "check", "completes", "course_of", "event_ids", "student_of",
+           "to_event", "voided_target"]
 
 VERBS = {"initialized": "activity_started", "launched": "activity_started", "resumed": "activity_started",
          "attempted": "activity_started", "answered": "attempt", "passed": "attempt", "failed": "attempt",
@@ -32,6 +32,11 @@ VERBS = {"initialized": "activity_started", "launched": "activity_started", "res
 _N = r"(\d+(?:[.,]\d+)?)"
 _DURATION = re.compile(rf"^P(?:{_N}W|(?:{_N}Y)?(?:{_N}M)?(?:{_N}D)?(?:T(?:{_N}H)?(?:{_N}M)?(?:{_N}S)?)?)$")
 _SECONDS = (7 * 86400, 365 * 86400, 30 * 86400, 86400, 3600, 60, 1)  # W, Y, M, D, H, M, S (Y, M approximate)
+# Verbs whose result.duration is the time of that one interaction. The others' (completed, passed,
+# failed, terminated...) is a session's or attempt's total so far (cmi5 9.5.4.1): adding it would
+# count the same minutes again, so their time comes from the gaps between events like any event's.
+INTERACTION_VERBS = frozenset({"answered"})
+COMPLETED_SUFFIX = ":completed"  # the second event of an attempt whose result.completion is true
 PROGRESS_EXTENSIONS = ("https://w3id.org/xapi/cmi5/result/extensions/progress",
                        "http://id.tincanapi.com/extension/progress")
 
@@ -58,7 +63,8 @@ def to_event(statement: dict[str, Any], catalog: Catalog, default_course: str | 
     if course_id not in catalog.courses:
         return None, f"no course for this statement ({course_id!r})"
     if not catalog.enrolled(course_id, student):
-        return None, f"actor {student!r} is not on the roster of '{course_id}'"
+        who = student if student is not None else actor_key(statement["actor"])  # an unmapped mbox...
+        return None, f"actor {who!r} is not on the roster of '{course_id}'"
     course = catalog.courses[course_id]
     object_id = statement["object"].get("id", "")
     activity = next((a.activity_id for a in course.activities if a.xapi_iri == object_id),
@@ -74,14 +80,36 @@ def to_event(statement: dict[str, Any], catalog: Catalog, default_course: str | 
     if kind == "progress" and result.get("completion") is not True:
         progress = _progress(result)
         if progress is None:
-            return None, "'progressed' without a 0..1 progress is stored, not applied"
+            return None, ("'progressed' without a progress (score.scaled 0..1 or a 0..100 progress "
+                          "extension) is stored, not applied")
     if kind in ("activity_started", "progress") and result.get("completion") is True:
         kind, progress = "activity_completed", None  # result.completion: the activity is done
     ts_given = "timestamp" in statement
     ts = quantize(_time(statement["timestamp"])) if ts_given else received_at
+    duration = _duration(result.get("duration")) if verb in INTERACTION_VERBS else None
     event = Event(f"xapi:{statement['id']}", student, course_id, None if kind == "heartbeat" else activity,
-                  kind, ts, progress, correct, _duration(result.get("duration")), ts_given, received_at)
+                  kind, ts, progress, correct, duration, ts_given, received_at)
     return event._replace(fingerprint=event.content_fingerprint()), "applied"
+
+
+def completes(statement: dict[str, Any], event: Event) -> Event | None:
+    """The second event of an attempt (answered, passed, failed) whose ``result.completion`` is true:
+    the activity is completed too. Its id is the attempt's plus ``:completed``, so a resend is a
+    duplicate and voiding the statement voids both (``event_ids``)."""
+    if event.type != "attempt" or (statement.get("result") or {}).get("completion") is not True:
+        return None
+    done = event._replace(event_id=event.event_id + COMPLETED_SUFFIX, type="activity_completed", correct=None,
+                          duration_s=None)
+    return done._replace(fingerprint=done.content_fingerprint())
+
+
+def event_ids(statement: dict[str, Any], event_id: str | None) -> list[str]:
+    """The ids of every event an applied statement (applied as ``event_id``) put in the log."""
+    if event_id is None:
+        return []
+    verb = statement["verb"]["id"].rstrip("/").rsplit("/", 1)[-1]
+    also = VERBS.get(verb) == "attempt" and (statement.get("result") or {}).get("completion") is True
+    return [event_id, event_id + COMPLETED_SUFFIX] if also else [event_id]
 
 
 def actor_key(actor: dict[str, Any]) -> str | None:
@@ -132,13 +160,12 @@ def _parent_segment(statement: dict[str, Any]) -> str | None:
 
 
 def _progress(result: dict[str, Any]) -> float | None:
-    scaled = (result.get("score") or {}).get("scaled")
-    values = [scaled] + [(result.get("extensions") or {}).get(k) for k in PROGRESS_EXTENSIONS]
-    for v in values:
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            v = v / 100 if v > 1 else v
-            if 0 <= v <= 1:
-                return float(v)
+    """score.scaled is 0..1; the cmi5 and Tin Can progress extensions are percentages (0..100)."""
+    values = [((result.get("score") or {}).get("scaled"), 1)]
+    values += [((result.get("extensions") or {}).get(k), 100) for k in PROGRESS_EXTENSIONS]
+    for v, scale in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v / scale <= 1:
+            return float(v / scale)
     return None
 
 

@@ -99,12 +99,30 @@ def language_map(value: Any, path: str) -> None:
             fail(at(path, tag), "language map values must be strings", "4.2")
 
 
+MAX_EXTENSION_DEPTH = 32  # arrays/objects within one extension value
+
+
 def extensions(value: Any, path: str) -> None:
-    """Keys are IRIs; values are anything, null included (4.1.s3)."""
+    """Keys are IRIs; values are anything, null included (4.1.s3), nested at most
+    MAX_EXTENSION_DEPTH deep: deeper JSON is stored fine but cannot be written out again
+    (orjson's and the reply's recursion limits), so reading it back would fail."""
     if not isinstance(value, dict):
         fail(path, "extensions must be an object", "4.1.s3")
-    for key in value:
+    for key, v in value.items():
         iri(key, at(path, key), "4.1.s3.b1")
+        if _depth_beyond(v, MAX_EXTENSION_DEPTH):
+            fail(at(path, key), f"nested more than {MAX_EXTENSION_DEPTH} arrays/objects deep (a limit of "
+                                "this LRS)", "4.1.s3")
+
+
+def _depth_beyond(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` containers (iterative: no recursion limit)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
+        if not level:
+            return False
+    return any(isinstance(v, (dict, list)) for v in level)
 
 
 def timestamp(value: Any, path: str) -> datetime:

@@ -24,10 +24,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import voiding
-from engine.catalog import Catalog
+from engine import instants, voiding
+from engine.catalog import MAX_FUTURE_S, Catalog
 from engine.events import Event
-from engine.xapi import course_of, student_of, to_event, voided_target
+from engine.xapi import completes, course_of, event_ids, student_of, to_event, voided_target
 
 
 class IngestError(ValueError):
@@ -74,11 +74,52 @@ class Plan:
 
 def same_statement(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Equal but for what an LRS may fill in or reformat (Data 2.3.1): authority, stored, version,
-    a timestamp one of them lacks."""
+    a timestamp one of them lacks, the same instant written another way, a verb's display, an
+    activity's definition, the order of a Group's members, a default objectType, the case of UUIDs and
+    e-mail domains."""
     def core(s: dict[str, Any], other: dict[str, Any]) -> str:
         drop = {"authority", "stored", "version"} | ({"timestamp"} if "timestamp" not in other else set())
-        return json.dumps({k: v for k, v in s.items() if k not in drop}, sort_keys=True, separators=(",", ":"))
+        return _canonical({k: v for k, v in s.items() if k not in drop})
     return core(a, b) == core(b, a)
+
+
+def _canonical(statement: dict[str, Any]) -> str:
+    return json.dumps(_comparable(statement, ""), sort_keys=True, separators=(",", ":"))
+
+
+# An objectType that is the default where it stands says nothing (Data 2.4.2.1, 2.4.4, 2.4.6.2)
+_DEFAULT_TYPE = {"actor": "Agent", "instructor": "Agent", "member": "Agent", "object": "Activity",
+                 "parent": "Activity", "grouping": "Activity", "category": "Activity", "other": "Activity"}
+
+
+def _comparable(node: Any, key: str) -> Any:
+    """``node`` with what Data 2.3.1 says a comparison ignores taken out or put in one form."""
+    if isinstance(node, list):
+        items = [_comparable(v, key) for v in node]
+        if key == "member":  # a Group's members are no ordered list
+            items.sort(key=lambda v: json.dumps(v, sort_keys=True))
+        return items
+    if not isinstance(node, dict):
+        return node
+    uuids = {"registration"} | ({"id"} if key == "" or node.get("objectType") == "StatementRef" else set())
+    out = {}
+    for k, v in node.items():
+        if k == "definition" or (k == "display" and key == "verb"):
+            continue  # an Activity's definition and a Verb's display are not part of the statement
+        if k == "objectType" and v == _DEFAULT_TYPE.get(key):
+            continue
+        if k == "extensions":
+            out[k] = v  # the sender's own JSON: compared as sent
+        elif k == "timestamp" and isinstance(v, str):
+            out[k] = instants.parse(v)  # the same instant, whatever its form (Z, +00:00, .000)
+        elif k == "mbox" and isinstance(v, str):
+            local, _, domain = v.rpartition("@")
+            out[k] = f"{local}@{domain.lower()}" if local else v
+        elif k in uuids and isinstance(v, str):
+            out[k] = v.lower()
+        else:
+            out[k] = _comparable(v, k)
+    return out
 
 
 def plan(statements: list[dict[str, Any]], known: dict[str, Stored], voiders: dict[str, str],
@@ -146,10 +187,22 @@ def _void(sid: str, st: dict[str, Any], target: str, known: dict[str, Stored], o
         if target in known:
             out.voided[target] = sid
         row.voided_by = sid
-        if row.event_id is not None:
-            out.events.append(voiding.marker(row.event_id, row.student_id, row.course_id, now))
+        out.events.extend(voiding.marker(eid, row.student_id, row.course_id, now)
+                          for eid in event_ids(row.statement, row.event_id))
     out.notes[sid] = f"voids '{target}'" + (": its effect is removed" if row.event_id else "")
     return Stored(st, row.course_id, row.student_id, voids=target, credential=caller.credential)
+
+
+def _arrived_now_if_ahead(event: Event, note: str, catalog: Catalog, now: float) -> tuple[Event, str]:
+    """A live course refuses events stamped more than MAX_FUTURE_S ahead; a statement's is a
+    browser clock running ahead, and refusing it would lose the work for good (a resend is "already
+    stored"), so it is applied at the time it arrived, as if sent without a timestamp."""
+    ahead = event.ts - now
+    if not event.ts_given or ahead <= MAX_FUTURE_S or catalog.courses[event.course_id].clock != "live":
+        return event, note
+    event = event._replace(ts=now, ts_given=False)
+    return (event._replace(fingerprint=event.content_fingerprint()),
+            f"{note} at the time received (its timestamp was {ahead:.0f} s in the future)")
 
 
 def _apply(i: int, st: dict[str, Any], catalog: Catalog, caller: Caller, now: float, out: Plan) -> Stored:
@@ -158,7 +211,10 @@ def _apply(i: int, st: dict[str, Any], catalog: Catalog, caller: Caller, now: fl
         raise IngestError(403, f"[{i}].context.contextActivities.parent",
                           f"course '{course_id}' is not one this credential may write to")
     event, note = to_event(st, catalog, caller.default_course, now)
-    problems = catalog.check([event], now) if event is not None else []
+    if event is not None:
+        event, note = _arrived_now_if_ahead(event, note, catalog, now)
+    events = [e for e in (event, completes(st, event)) if e is not None] if event is not None else []
+    problems = catalog.check(events, now) if events else []
     if problems:
         event, note = None, problems[0]["error"]
     out.notes[st["id"]] = note
@@ -166,5 +222,5 @@ def _apply(i: int, st: dict[str, Any], catalog: Catalog, caller: Caller, now: fl
     if event is None:
         return Stored(st, course_id if course_id in catalog.courses else None,
                       student if catalog.enrolled(course_id, student) else None, credential=caller.credential)
-    out.events.append(event)
+    out.events.extend(events)
     return Stored(st, event.course_id, event.student_id, event.event_id, credential=caller.credential)

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from engine import voiding
 from engine.xapi_ingest import Plan, Stored
 
 _ROW = "statement, course_id, student_id, event_id, voids, voided_by, credential"
@@ -75,6 +76,41 @@ def unsave(cur: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     except Exception:
         cur.execute("ROLLBACK")
         raise
+
+
+# A request's rows can only lose their events while it is in flight when the process dies, and the
+# restart reconciles before any new request: they are among the newest rows. Looking back this far
+# from the newest (and as far before that in the log, whatever the time zones) keeps a restart from
+# scanning the whole log.
+RECONCILE_WINDOW = "INTERVAL 1 DAY"
+
+
+def reconcile(cur: duckdb.DuckDBPyConnection) -> int:
+    """Undo what a request stored whose events never reached the log (the process died between
+    ``save`` and the events' commit): an applied statement whose event is not in the log is deleted,
+    and a voiding statement whose marker is not is deleted with its voided-by mark, so the client's
+    retry stores and applies them again instead of finding them "already stored". -> rows removed."""
+    since = f"(SELECT max(stored_at) - {RECONCILE_WINDOW} FROM xapi_statements)"
+    in_log = ("EXISTS (SELECT 1 FROM student_activity_log l WHERE l.event_id = {} "
+              f"AND l.received_at >= {since} - {RECONCILE_WINDOW})")
+    marker = f"'{voiding.PREFIX}' || t.event_id"
+    cur.execute("BEGIN")
+    try:
+        lost = cur.execute(
+            f"SELECT s.statement_id FROM xapi_statements s WHERE s.stored_at >= {since} "
+            f"AND s.event_id IS NOT NULL AND NOT {in_log.format('s.event_id')} "
+            "UNION ALL "  # the voider that voided an applied target, whose marker (void:<event id>) is missing
+            "SELECT v.statement_id FROM xapi_statements v JOIN xapi_statements t ON t.voided_by = v.statement_id "
+            f"WHERE v.stored_at >= {since} AND t.event_id IS NOT NULL AND NOT {in_log.format(marker)}").fetchall()
+        ids = [r[0] for r in lost]
+        if ids:
+            cur.execute("UPDATE xapi_statements SET voided_by = NULL WHERE voided_by IN (SELECT unnest(?))", (ids,))
+            cur.execute("DELETE FROM xapi_statements WHERE statement_id IN (SELECT unnest(?))", (ids,))
+        cur.execute("COMMIT")
+    except Exception:
+        cur.execute("ROLLBACK")
+        raise
+    return len(ids)
 
 
 def statement(cur: duckdb.DuckDBPyConnection, statement_id: str) -> dict[str, Any] | None:

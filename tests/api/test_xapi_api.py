@@ -98,9 +98,13 @@ def test_invalid_statement_is_400_naming_path_and_rule_and_the_batch_stores_noth
     assert r.status_code == 400 and r.json()["field"] == "[1].result.score.scaled"
     assert "2.4.5.1" in r.json()["error"]
     assert httpx.get(url(stack), params={"statementId": good["id"]}, headers=headers, timeout=10).status_code == 404
-    assert completion(stack, room, s0, 0.0, timeout=1.0) == 0.0
+    later = statement(room, s0, "completed", room.activities[1])  # delivered after anything `good` did
+    assert httpx.post(url(stack), json=later, headers=headers, timeout=10).status_code == 200
+    assert completion(stack, room, s0, 1 / 3) == pytest.approx(1 / 3, abs=1e-4)  # 2/3 had `good` applied
     assert httpx.post(url(stack), json=[], headers=headers, timeout=10).status_code == 400
     assert httpx.post(url(stack), content=b"{not json", headers=headers, timeout=10).status_code == 400
+    anonymous = httpx.post(url(stack), content=b"{not json", headers=V, timeout=10)
+    assert anonymous.status_code == 401  # credentials are checked before the body is read
 
 
 def test_a_1000_statement_batch_is_accepted(stack):
@@ -215,6 +219,10 @@ def test_put_stores_by_id_and_a_reused_id_with_other_content_is_409(stack):
     assert got.status_code == 200 and got.json()["result"] == {"success": True}
     assert got.json()["stored"] and got.json()["authority"]["account"]["name"] == "admin:admin"
     assert got.headers["X-Experience-API-Consistent-Through"] == got.json()["stored"]
+    limited = httpx.get(url(stack), params={"statementId": sid, "limit": 1}, headers=headers, timeout=10)
+    assert limited.status_code == 400 and limited.json()["field"] == "limit"
+    formatted = httpx.get(url(stack), params={"statementId": sid, "format": "exact"}, headers=headers, timeout=10)
+    assert formatted.status_code == 200
     resent = httpx.post(url(stack), json=got.json(), headers=headers, timeout=10)  # as the LRS returned it
     assert resent.status_code == 200
     other = httpx.post(url(stack), json=st | {"id": sid, "result": {"success": False}}, headers=headers, timeout=10)
@@ -250,3 +258,9 @@ def test_actors_mapped_by_an_admin_apply_to_their_students(stack):
     assert r.status_code == 200, r.text
     assert completion(stack, room, s0, 1 / 3) == pytest.approx(1 / 3, abs=1e-4)
     assert completion(stack, room, s1, 1 / 3) == pytest.approx(1 / 3, abs=1e-4)
+    own = statement(room, "ignored", "completed", room.activities[2]) | {"actor": by_mail}
+    as_student = {"Authorization": f"Bearer {room.student_tokens[s0]}"} | V
+    assert httpx.post(url(stack), json=own, headers=as_student, timeout=10).status_code == 200  # s0's, as mapped
+    theirs = statement(room, "ignored", "completed", room.activities[2]) | {"actor": by_lms_id}
+    assert httpx.post(url(stack), json=theirs, headers=as_student, timeout=10).status_code == 403
+    assert completion(stack, room, s0, 2 / 3) == pytest.approx(2 / 3, abs=1e-4)

@@ -22,6 +22,11 @@ def _store(tmp_path):
     cur.execute("INSERT INTO xapi_statements (statement_id, statement, applied) VALUES (?, ?, true), (?, ?, true)",
                 ("x1", json.dumps({"actor": {"account": {"name": "s1"}}}),
                  "x2", json.dumps({"actor": {"account": {"name": "s2"}}})))
+    # stored without a student (no course, voided before it arrived): found by the actor mapped to s1
+    store.save_actor_map([("mbox:mailto:ada@uni.example", "s1"), ("mbox:mailto:ben@uni.example", "s2")])
+    cur.execute("INSERT INTO xapi_statements (statement_id, statement, applied) VALUES (?, ?, false), (?, ?, false)",
+                ("x3", json.dumps({"actor": {"mbox": "mailto:Ada@Uni.example"}}),
+                 "x4", json.dumps({"actor": {"mbox": "mailto:ben@uni.example"}})))
     # a table added later by another feature is covered without being listed anywhere
     cur.execute("CREATE TABLE peer_notes (student_id VARCHAR, note VARCHAR)")
     cur.execute("INSERT INTO peer_notes VALUES ('s1', 'x'), ('s2', 'y')")
@@ -34,7 +39,8 @@ def test_export_lists_every_row_about_the_student_and_withholds_token_hashes(tmp
     assert [e["event_id"] for e in out["student_activity_log"]] == ["a", "c"]
     assert [r["note"] for r in out["peer_notes"]] == ["x"]
     assert [m["message_id"] for m in out["messages"]] == ["m1"]
-    assert out["xapi_statements"][0]["statement"] == {"actor": {"account": {"name": "s1"}}}
+    assert [r["statement"] for r in out["xapi_statements"]] == [{"actor": {"account": {"name": "s1"}}},
+                                                                {"actor": {"mbox": "mailto:Ada@Uni.example"}}]
     assert out["tokens"] == [{**out["tokens"][0], "token_hash": "(withheld)"}]
     assert out["students"][0]["name"] == "Ada"
 
@@ -45,9 +51,10 @@ def test_erase_removes_the_student_everywhere_and_keeps_only_hashed_event_ids(tm
     removed, events = privacy.erase(cur, "s1")
     assert events == {"a": fingerprints["a"], "c": fingerprints["c"]}
     assert removed["student_activity_log"] == 2 and removed["peer_notes"] == 1 and removed["messages"] == 1
-    assert removed["xapi_statements"] == 1 and removed["tokens"] == 1 and removed["students"] == 1
+    assert removed["xapi_statements"] == 2 and removed["tokens"] == 1 and removed["students"] == 1
     assert all(n == 0 for n in (len(v) for v in privacy.export(cur, "s1").values()))
     assert len(privacy.export(cur, "s2")["student_activity_log"]) == 1  # the other student untouched
+    assert cur.execute("SELECT list(statement_id ORDER BY statement_id) FROM xapi_statements").fetchone()[0] == ["x2", "x4"]
     kept = dict(cur.execute("SELECT event_id_hash, fingerprint FROM erased_event_ids").fetchall())
     assert kept == {privacy.erased_id("a"): fingerprints["a"], privacy.erased_id("c"): fingerprints["c"]}
     assert "a" not in kept and len(privacy.erased_id("a")) == 64

@@ -80,3 +80,61 @@ def test_actor_keys_and_configured_mapping_before_account_name():
     assert student_of({"account": {"homePage": "https://lms", "name": "u1"}}, catalog) == "s2"  # mapped wins
     assert student_of({"account": {"homePage": "https://other", "name": "s7"}}, catalog) == "s7"  # name fallback
     assert student_of({"mbox": "mailto:nobody@example.org"}, catalog) is None
+
+
+def test_a_cmi5_session_counts_no_more_time_on_task_than_it_lasted():
+    """cmi5 (9.5.4.1) puts the session's whole duration on passed, completed and terminated: taken as
+    each one's own time, a 5-minute session counted 20. Only an answer's duration is its own."""
+    from engine.course import FoldParams
+    from engine.state import StudentState
+
+    progress = "https://w3id.org/xapi/cmi5/result/extensions/progress"
+    session = [("initialized", None, "10:00:00"), ("progressed", {"extensions": {progress: 60}}, "10:02:00"),
+               ("answered", {"success": True, "duration": "PT30S"}, "10:04:00"),
+               ("passed", {"success": True, "duration": "PT5M"}, "10:05:00"),
+               ("completed", {"completion": True, "duration": "PT5M"}, "10:05:00"),
+               ("terminated", {"duration": "PT5M1S"}, "10:05:01")]
+    state, params = StudentState("c1", "s1"), FoldParams(2, 180.0)
+    for seq, (verb, result, at) in enumerate(session, 1):
+        extra = {"result": result} if result else {}
+        event, note = xapi.to_event(xapi.check(statement(verb, timestamp=f"2026-01-07T{at}Z", **extra)),
+                                    CATALOG, None, 1.0)
+        assert note == "applied", note
+        state.apply(event._replace(seq=seq), params)
+    assert state.activities["quiz1"].time_on_task_s <= 301.0  # the session's wall time
+    assert state.activities["quiz1"].progress == 1.0
+
+
+@pytest.mark.parametrize("result, progress", [
+    ({"extensions": {"https://w3id.org/xapi/cmi5/result/extensions/progress": 1}}, 0.01),
+    ({"extensions": {"https://w3id.org/xapi/cmi5/result/extensions/progress": 60}}, 0.6),
+    ({"extensions": {"http://id.tincanapi.com/extension/progress": 100}}, 1.0),
+    ({"extensions": {"http://id.tincanapi.com/extension/progress": 0.5}}, 0.005),
+    ({"score": {"scaled": 1}}, 1.0),
+    ({"score": {"scaled": 0.25}}, 0.25),
+])
+def test_progress_extensions_are_percentages_and_score_scaled_a_fraction(result, progress):
+    event, note = xapi.to_event(xapi.check(statement("progressed", result=result)), CATALOG, None, 1.0)
+    assert note == "applied" and event.progress == pytest.approx(progress)
+
+
+def test_an_unmapped_actor_is_named_by_its_identifier_in_the_note():
+    st = {**statement("passed"), "actor": {"mbox": "mailto:Jdoe@Example.edu"}}
+    event, note = xapi.to_event(xapi.check(st), CATALOG, None, 1.0)
+    assert event is None and note == "actor 'mbox:mailto:jdoe@example.edu' is not on the roster of 'c1'"
+
+
+def test_a_timestamp_far_in_the_future_on_a_live_course_is_applied_at_the_time_received():
+    """A browser clock 6 minutes ahead: the statement was stored but never applied, and every
+    resend was "already stored", so the student's work was lost. It applies, stamped on arrival."""
+    from engine.xapi_ingest import Caller, plan
+
+    now = 1767780000.0
+    ahead = xapi.check(statement("completed", timestamp="2026-01-07T10:06:00Z"))  # now + 360 s
+    p = plan([ahead], {}, {}, CATALOG, Caller("xapi:k1", frozenset({"c1"}), "c1"), now)
+    (event,) = p.events
+    assert (event.type, event.ts, event.ts_given) == ("activity_completed", now, False)
+    assert "360 s in the future" in p.notes[ahead["id"]] and p.rows[ahead["id"]].event_id == event.event_id
+    within = xapi.check(statement("completed", timestamp="2026-01-07T10:04:00Z"))  # inside 5 minutes: as given
+    p = plan([within], {}, {}, CATALOG, Caller("xapi:k1", frozenset({"c1"}), "c1"), now)
+    assert (p.notes[within["id"]], p.events[0].ts, p.events[0].ts_given) == ("applied", now + 240, True)

@@ -197,3 +197,105 @@ def test_a_student_cannot_send_statements_an_actor_mapping_gives_to_someone_else
     assert refused.value.status == 403 and store.counts()["xapi_statements"] == 0
     assert asyncio.run(desk.ingest([done], "student", "s2"))["applied"] == 1  # s2's own, as mapped
     store.close()
+
+
+def _statement(verb, **extra):
+    import uuid
+
+    from engine import xapi
+    return xapi.check({"id": str(uuid.uuid4()), "actor": {"account": {"homePage": "https://lms.example", "name": "s1"}},
+                       "verb": {"id": f"http://adlnet.gov/expapi/verbs/{verb}"},
+                       "object": {"id": "https://lms.example/activities/a"}, **extra})
+
+
+def test_a_commit_failing_in_any_way_removes_the_rows_so_the_retry_applies(tmp_path):
+    """Not only a DomainError: whatever the events' commit raises, the request's rows go again, so
+    the client's retry applies the statement instead of being told it is "already stored"."""
+    import asyncio
+
+    store, _, desk, cred = one_student_class(tmp_path / "db.duckdb")
+    done = _statement("completed")
+    real = desk._commit.append
+
+    async def broken(events):
+        raise RuntimeError("the log's thread pool went away")
+
+    async def run():
+        desk._commit.append = broken
+        with pytest.raises(RuntimeError):
+            await desk.ingest([done], "xapi", cred["key"])
+        assert store.counts()["xapi_statements"] == 0
+        desk._commit.append = real
+        return await desk.ingest([done], "xapi", cred["key"])
+
+    retry = asyncio.run(run())
+    assert retry["applied"] == 1 and retry["results"][0]["note"] == "applied"
+    assert store.counts()["student_activity_log"] == 1
+    store.close()
+
+
+def test_rows_stored_by_a_request_cut_off_by_a_crash_are_undone_at_the_next_start(tmp_path):
+    """The process dies after the rows were saved, before their events were committed (Ray retries
+    the call on the restarted actor): the restart removes rows whose effect is not in the log, so the
+    retry applies the statement and the voider's marker instead of answering "already stored"."""
+    import asyncio
+
+    from engine import voiding, xapi, xapi_store
+    from engine.course import FoldParams
+    from engine.xapi_ingest import plan
+
+    store, registry, desk, cred = one_student_class(tmp_path / "db.duckdb")
+    kept, lost = _statement("completed"), _statement("answered", result={"success": True})
+    asyncio.run(desk.ingest([kept], "xapi", cred["key"]))
+    voider = xapi.check({"actor": {"mbox": "mailto:lms@example.com"},
+                         "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+                         "object": {"objectType": "StatementRef", "id": kept["id"]}})
+    caller = desk.caller("xapi", cred["key"])
+    for batch in ([lost], [voider]):  # saved, then the process dies before commit.append
+        cur = store.cursor()
+        ids = [st["id"] for st in batch] + [kept["id"]]
+        xapi_store.save(cur, plan(batch, *xapi_store.known(cur, ids), registry.catalog, caller, 1.0))
+        cur.close()
+    assert store.counts()["xapi_statements"] == 3
+    store.close()
+
+    store, registry, desk = desk_on(tmp_path / "db.duckdb")  # the restarted actor
+    assert store.counts()["xapi_statements"] == 1  # `kept` stays (its event is in the log), not voided
+    cur = store.cursor()
+    assert cur.execute("SELECT voided_by FROM xapi_statements").fetchone()[0] is None
+    again = asyncio.run(desk.ingest([lost, voider], "xapi", cred["key"]))
+    assert again["applied"] == 2  # the answer and the voiding marker
+    state = voiding.refold("c1", "s1", voiding.student_log(cur, "c1", "s1", 2**62), FoldParams(1, 180.0))
+    assert state.completion(FoldParams(1, 180.0)) == 0.0 and state.activities["a"].attempts == 1
+    store.close()
+
+
+def test_a_restart_keeps_every_statement_whose_effect_is_in_the_log(tmp_path):
+    """Applied, voided, voided twice (the second voider commits no marker), voided before arriving,
+    stored only: all stay at a restart."""
+    import asyncio
+
+    from engine import xapi
+
+    store, _, desk, cred = one_student_class(tmp_path / "db.duckdb")
+
+    def voider(target):
+        return xapi.check({"actor": {"mbox": "mailto:lms@example.com"},
+                           "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+                           "object": {"objectType": "StatementRef", "id": target["id"]}})
+
+    kept, voided, early = _statement("completed"), _statement("answered", result={"success": True}), _statement("completed")
+
+    async def run():
+        await desk.ingest([kept, voided, _statement("experienced")], "xapi", cred["key"])
+        await desk.ingest([voider(voided)], "admin", "admin")
+        await desk.ingest([voider(voided)], "admin", "admin")
+        await desk.ingest([voider(early)], "admin", "admin")
+        await desk.ingest([early], "xapi", cred["key"])
+
+    asyncio.run(run())
+    before = store.counts()["xapi_statements"]
+    store.close()
+    store, _, _ = desk_on(tmp_path / "db.duckdb")
+    assert store.counts()["xapi_statements"] == before == 7
+    store.close()

@@ -132,3 +132,59 @@ def test_voiding_twice_makes_the_same_marker():
     a = voiding.marker("xapi:" + str(uuid.uuid4()), "s1", "c1", 1.0)
     b = voiding.marker(a.event_id[5:], "s1", "c1", 2.0)
     assert a.event_id == b.event_id and a.fingerprint == b.fingerprint
+
+
+def test_an_attempt_with_result_completion_also_completes_the_activity_and_voiding_undoes_both():
+    params = FoldParams(2, 180.0)
+    a = st("passed", result={"success": True, "completion": True})
+    p = plan([a], {}, {}, CATALOG, ADMIN, 5.0)
+    attempt, done = p.events
+    assert (attempt.type, attempt.correct) == ("attempt", True)
+    assert (done.type, done.activity_id, done.event_id) == ("activity_completed", "q1", f"xapi:{a['id']}:completed")
+    log = [e._replace(seq=i) for i, e in enumerate(p.events, 1)]
+    assert voiding.refold("c1", "s1", log, params).activities["q1"].progress == 1.0
+    row = p.rows[a["id"]]
+    v = plan([void(a["id"])], {a["id"]: row}, {}, CATALOG, ADMIN, 6.0)
+    assert sorted(voiding.target(m) for m in v.events) == [attempt.event_id, done.event_id]
+    log += [m._replace(seq=len(log) + i) for i, m in enumerate(v.events, 1)]
+    state = voiding.refold("c1", "s1", log, params)
+    assert "q1" not in state.activities or state.activities["q1"].progress == 0.0
+
+
+GROUP = {"objectType": "Group", "member": [{"mbox": "mailto:a@uni.example"}, {"mbox": "mailto:b@uni.example"}]}
+
+
+@pytest.mark.parametrize("sent, again", [
+    ({"timestamp": "2026-01-07T10:00:00Z"}, {"timestamp": "2026-01-07T10:00:00.000Z"}),
+    ({"timestamp": "2026-01-07T10:00:00Z"}, {"timestamp": "2026-01-07T11:00:00+01:00"}),
+    ({"verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en-US": "completed"}}},
+     {"verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"de": "abgeschlossen"}}}),
+    ({"object": {"id": "https://lms.example/a/q1", "definition": {"name": {"en": "Q1"}}}},
+     {"object": {"id": "https://lms.example/a/q1"}}),
+    ({"actor": GROUP}, {"actor": GROUP | {"member": GROUP["member"][::-1]}}),
+    ({"object": {"id": "https://lms.example/a/q1"}}, {"object": {"objectType": "Activity", "id": "https://lms.example/a/q1"}}),
+    ({"actor": {"mbox": "mailto:ada@uni.example"}}, {"actor": {"objectType": "Agent", "mbox": "mailto:ada@uni.example"}}),
+    ({"actor": {"mbox": "mailto:ada@uni.example"}}, {"actor": {"mbox": "mailto:ada@Uni.EXAMPLE"}}),
+    ({"context": {"registration": "fd41c918-b88b-4b20-a0a5-a4c32391aaa0"}},
+     {"context": {"registration": "FD41C918-B88B-4B20-A0A5-A4C32391AAA0"}}),
+])
+def test_an_equivalent_statement_sent_again_is_the_same_statement(sent, again):
+    """Data 2.3.1: a resend differing only in what the comparison ignores is acknowledged, not 409."""
+    a = xapi.check(st() | sent)
+    b = xapi.check(a | again)
+    assert same_statement(a, b) and same_statement(b, a)
+    p = plan([b], {a["id"]: Stored(a, event_id="xapi:" + a["id"])}, {}, CATALOG, ADMIN, 1.0)
+    assert p.notes[a["id"]] == "already stored"
+
+
+@pytest.mark.parametrize("sent, again", [
+    ({"timestamp": "2026-01-07T10:00:00Z"}, {"timestamp": "2026-01-07T10:00:01Z"}),
+    ({"object": {"id": "https://lms.example/a/q1"}}, {"object": {"id": "https://lms.example/A/q1"}}),
+    ({"actor": {"mbox": "mailto:ada@uni.example"}}, {"actor": {"mbox": "mailto:Ada@uni.example"}}),
+    ({"actor": {"mbox": "mailto:ada@uni.example"}}, {"actor": {"objectType": "Group", "mbox": "mailto:ada@uni.example"}}),
+    ({"result": {"extensions": {"https://x.example/e": {"definition": 1}}}},
+     {"result": {"extensions": {"https://x.example/e": {"definition": 2}}}}),
+])
+def test_a_statement_differing_in_what_counts_is_a_conflict(sent, again):
+    a = xapi.check(st() | sent)
+    assert not same_statement(a, xapi.check(a | again))

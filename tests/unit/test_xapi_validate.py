@@ -216,6 +216,26 @@ def test_extension_values_may_be_null_and_anything():
     validate(with_({"result.extensions": {"https://x.example/e": None, "https://x.example/f": [1, {"a": None}]}}))
 
 
+@pytest.mark.parametrize("where", ["result.extensions", "context.extensions", "object.definition.extensions"])
+def test_extension_values_nested_too_deep_to_write_back_are_refused(where):
+    """A statement stored with 300 nested arrays was answered 200, then reading it back (GET
+    ?statementId=, the student export) failed with 500: orjson writes at most 255 levels."""
+    import orjson
+
+    def nest(levels):
+        value = []
+        for _ in range(levels - 1):
+            value = [value]
+        return value
+
+    ok = validate(with_({where: {"https://x.example/e": nest(32)}}))
+    orjson.dumps({"statement": ok, "rows": [ok]})  # what the reads write: fine
+    for levels in (33, 300):
+        with pytest.raises(StatementError) as err:
+            validate(with_({where: {"https://x.example/e": {"deep": nest(levels - 1)}}}))
+        assert err.value.path == f"{where}.https://x.example/e" and "32" in err.value.problem
+
+
 
 def _paths(node, prefix=()):
     """Every location in a JSON document (keys, and list indexes)."""

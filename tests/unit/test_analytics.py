@@ -242,13 +242,14 @@ def test_a_student_whose_own_help_reaches_the_windows_is_no_comparison():
     assert t1["comparison"]["n"] == 1  # c2 only
 
 
-def test_a_held_out_student_helped_for_real_meanwhile_is_left_out():
+def test_a_held_out_student_helped_for_real_meanwhile_stays_held_out():
+    """Intention to treat: the coin's assignment counts, whatever the professor did afterwards."""
     log = one_activity_log()
     log.add("h1", "progress", "2026-01-07T10:05:00Z", progress=0.5)
     log.intervention("held", "h1", "hint", "2026-01-07T10:00:00Z", holdout=True)
     log.intervention("real", "h1", "message", "2026-01-07T10:03:00Z")  # within the 10-minute window
     records = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]["records"]
-    assert [r["intervention_id"] for r in records] == ["real"]
+    assert [(r["intervention_id"], r["holdout"]) for r in records] == [("real", False), ("held", True)]
 
 
 def test_help_sent_without_a_coin_is_not_in_the_randomized_arm():

@@ -26,10 +26,15 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, session: Session |
           activities: int) -> list[tuple]:
     if session is None:
         return []
+    by_bucket = """SELECT student_id, least(greatest(floor((e - $start) / $width), -1), $nb - 1)::BIGINT AS k,
+                          gain FROM facts WHERE gain > 0"""
+    started = "SELECT student_id FROM facts"
+    if p.since is not None:  # the range starts later: what each student had reached by then (sources.prepare)
+        by_bucket += " UNION ALL SELECT student_id, -1, gain FROM facts_before WHERE gain > 0"
+        started += " UNION SELECT student_id FROM facts_before"
     return run(cur, TRAJECTORY.format(
-        by_bucket="""SELECT student_id, least(greatest(floor((e - $start) / $width), -1), $nb - 1)::BIGINT AS k,
-                            sum(gain) AS gain FROM facts WHERE gain > 0 GROUP BY ALL""",
-        started="SELECT DISTINCT student_id FROM facts"), values(p, session, activities))
+        by_bucket=f"SELECT student_id, k, sum(gain) AS gain FROM ({by_bucket}) GROUP BY ALL",
+        started=f"SELECT DISTINCT student_id FROM ({started})"), values(p, session, activities))
 
 
 def values(p: AnalyticsParams, session: Session, activities: int) -> dict:

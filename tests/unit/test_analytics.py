@@ -230,6 +230,26 @@ def test_windows_cut_by_since_are_not_measured():
     assert cut["by_kind"][0]["count"] == 1 and cut["effectiveness"]["records"] == []
 
 
+def test_a_range_around_the_windows_changes_nothing_they_measure():
+    """The columns are derived over the whole log, then the range kept: the first event in range does not
+    gain its whole progress mark (0.85 here, a false burst before the help), nor the trajectory start at 0."""
+    log = one_activity_log()
+    for s in ("s1", "s2", "s3"):
+        log.add(s, "progress", "2026-01-07T08:50:00Z", progress=0.8)
+        log.add(s, "progress", "2026-01-07T09:25:00Z", progress=0.85)
+        log.add(s, "progress", "2026-01-07T09:35:00Z", progress=0.9)
+    log.intervention("iv1", "s1", "hint", "2026-01-07T09:30:00Z")
+    since, until = 1767776400.0, 1767780000.0  # 09:00 to 10:00
+    answers = [run(log, roster("s1", "s2", "s3", completion=0.9), window_minutes=10, student_id="s1", **r)
+               for r in ({}, {"since": since}, {"since": since, "until": until})]
+    records = [a["interventions"]["effectiveness"]["records"] for a in answers]
+    assert all(len(r) == 1 for r in records)
+    assert [r[0]["before"]["completion_gained"] for r in records] == pytest.approx([0.05] * 3)
+    assert [r[0]["change"]["progress_rate"] for r in records] == pytest.approx([0.0] * 3, abs=1e-9)
+    last = [a["comparative"]["trajectory"] for a in answers]
+    assert [t[-1]["student"] for t in last] + [t[-1]["median"] for t in last] == pytest.approx([0.9] * 6)
+
+
 def test_a_student_whose_own_help_reaches_the_windows_is_no_comparison():
     log = one_activity_log()
     for student in ("t1", "c1", "c2"):

@@ -177,6 +177,24 @@ def test_sessions_split_at_the_idle_threshold_and_spacing_groups():
     assert hours == {9: (10, 0.8), 11: (20, 0.65)} and p["best_hour"] == 9
 
 
+def test_an_activity_completes_once_and_is_started_once_however_often_it_is_reported():
+    """s1 reports progress 1.0 then activity_completed (one activity done, not two) and resumes the same
+    activity three times (xAPI launched/resumed map to activity_started) with 2 hints: 2 per activity."""
+    log = Log(activities=1)
+    for minute in (0, 3, 6):
+        log.add("s1", "activity_started", f"2026-01-07T09:{minute:02d}:00Z")
+    log.add("s1", "hint_requested", "2026-01-07T09:01:00Z")
+    log.add("s1", "hint_requested", "2026-01-07T09:02:00Z")
+    for k in range(10):
+        log.add("s1", "attempt", f"2026-01-07T09:0{k}:30Z", correct=True)
+    log.add("s1", "progress", "2026-01-07T09:10:00Z", progress=1.0)
+    log.add("s1", "activity_completed", "2026-01-07T09:10:10Z")
+    p = run(log, roster("s1"))["patterns"]
+    hour = p["by_hour"][0]
+    assert hour["pace_per_hour"] == pytest.approx(1 / (hour["active_minutes"] / 60), rel=0.01)
+    assert [(g["group"], g["hints_per_activity"]) for g in p["by_hint_use"]] == [("heavy", 2.0)]
+
+
 # -- intervention effectiveness ---------------------------------------------------------------------
 
 def one_activity_log() -> Log:

@@ -4,6 +4,9 @@
   per hour of time on task) as a histogram and quantiles.
 * Each student's percentile: the share of the class at or below them
   (``100 * #{c <= mine} / n``), for completion and for pace.
+* Fewer than ``MIN_STUDENTS`` students who have started (live status other than
+  ``not_started``): ``insufficient_data`` (a roster that has done nothing would
+  put everyone at the 100th percentile of a class median of 0).
 * Trajectory (SQL over the log): completion at the end of each session bucket
   for every student who has started, the class median and quartiles, and the
   chosen student's own line (``student_id``) against them.
@@ -73,7 +76,7 @@ def shape(students: list[dict], trajectory: list[tuple], session: Session | None
     on_task = np.array([s["time_on_task_s"] for s in students], dtype=float)
     ordered = np.sort(completion)
     done = sorted(s["completion"] for s in students)  # as given (an int 0 stays 0 in the median)
-    if len(done) < MIN_STUDENTS:
+    if sum(s["status"] != "not_started" for s in students) < MIN_STUDENTS:
         return {"insufficient_data": True, "students": [], "histogram": [], "trajectory": []}
     paced = on_task > 0
     pace = np.zeros(len(students))

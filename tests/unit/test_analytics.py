@@ -348,10 +348,13 @@ def test_windows_without_any_event_measure_nothing():
 
 def test_empty_course_gives_well_formed_insufficient_analyses():
     log = Log()
-    a = run(log, roster("s1", "s2"), student_id="s1")
+    a = run(log, roster("s1", "s2", "s3", status="not_started"), student_id="s1")
     assert set(a) >= set(analytics.SECTIONS)
     assert a["heatmap"]["insufficient_data"] and a["heatmap"]["by_minute"] == []
+    # three on the roster, none started: no median of 0 with everyone at the 100th percentile
     assert a["patterns"]["insufficient_data"] and a["comparative"]["insufficient_data"]
+    assert a["comparative"]["students"] == [] and "median" not in a["comparative"]
+    assert a["at_risk"]["insufficient_data"] and a["at_risk"]["students"] == []
     assert all(b["insufficient_data"] for b in a["bottlenecks"])
     assert a["interventions"]["effectiveness"]["insufficient_data"]
 

@@ -26,7 +26,9 @@ effect is estimated one of two ways (``method``):
   holdout shares differ. Every held-out record counts (intention to treat),
   even when the professor later helped that student for real: leaving those
   out would drop held-out students by what happened after the coin, in one arm
-  only. A send with no one held out or no one helped compares nothing. The
+  only. Sends to a single student are pooled by kind and holdout share (the
+  same coin held each out), one stratum. A send with no one held out or no one
+  helped compares nothing. The
   standard error treats records as independent; a student in several sends
   is not clustered. Help sent with no coin is never in this arm: it is
   measured the matched way beside it (``ad_hoc``).
@@ -71,7 +73,8 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
     if not by_kind:
         return {"by_kind": [], "subjects": [], "controls": []}
     rows = run(cur, f"""
-        WITH iv AS (SELECT intervention_id, student_id, kind, holdout, epoch(created_at) AS t,
+        WITH sends AS (SELECT intervention_id, student_id, kind, holdout, epoch(created_at) AS t,
+                           payload->>'$.holdout_share' AS share,
                            -- a coin chose (engine.holdout.stamp); records kept before that was noted: held
                            -- out, or stored with a held-out record of their send (same professor and kind,
                            -- within a second)
@@ -81,7 +84,7 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
                                AND abs(epoch(h.created_at) - epoch(i.created_at)) < 1)) AS randomized,
                            -- the send (stratum); records kept before send_id was noted: professor, kind, second
                            coalesce(payload->>'$.send_id', concat_ws('/', professor_id, kind,
-                                    floor(epoch(created_at))::BIGINT)) AS send_id
+                                    floor(epoch(created_at))::BIGINT)) AS send
                     FROM intervention_records i WHERE course_id = $course AND created_at >= $since
                     AND created_at < $until
                     -- both windows inside [since, until): ``facts`` holds only that range, and a cut
@@ -90,6 +93,10 @@ def query(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, ac
                     -- every held-out record stays (intention to treat): dropping one because the professor
                     -- helped that student for real afterwards would select one arm on what followed the coin
                     ORDER BY created_at DESC LIMIT $limit),
+        -- a send to one student compares nothing within itself: such sends of a kind and holdout share
+        -- are one stratum (each held out by the same coin); kept before the share was noted: one per kind
+        iv AS (SELECT * EXCLUDE (send, share), CASE WHEN count(*) OVER (PARTITION BY send) > 1 THEN send
+                      ELSE concat_ws('/', 'single', kind, coalesce(share, '?')) END AS send_id FROM sends),
         times AS (SELECT DISTINCT t FROM iv),
         ev AS (SELECT student_id, e, type, correct, spent, gain FROM facts
                WHERE e >= (SELECT min(t) FROM times) - $w AND e < (SELECT max(t) FROM times) + $w),

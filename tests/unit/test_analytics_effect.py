@@ -98,3 +98,19 @@ def test_active_minutes_of_a_window_stop_at_its_end():
     r = out["interventions"]["effectiveness"]["records"][0]
     assert r["before"]["active_minutes"] == pytest.approx(1.0)
     assert r["after"]["active_minutes"] == pytest.approx(8.5)  # 09:31:30 to the window's end at 09:40
+
+
+def test_single_student_sends_with_the_same_share_form_one_stratum():
+    """One-click help to one student at a time, each with the course's holdout share: every send holds
+    out its student or not, so alone none compares anything; pooled by share they are one stratum."""
+    log = Log(activities=1)
+    for i in range(12):
+        s, held = f"s{i}", i % 2 == 0
+        log.add(s, "progress", "2026-01-05T09:25:00", progress=0.1)
+        log.add(s, "progress", "2026-01-05T09:35:00", progress=0.2 if held else 0.3)
+        log.intervention(f"iv{i}", s, "hint", f"2026-01-05T09:30:{i:02d}", holdout=held, randomized=True,
+                         send_id=f"send{i}", holdout_share=0.5)
+    hint = kinds(log)["hint"]
+    assert hint["method"] == "randomized_holdout"
+    e = hint["effects"]["progress_rate"]
+    assert e["strata"] == 1 and e["effect"] == pytest.approx(0.6, abs=1e-9)  # 0.1 more in 10 min: 0.6/h

@@ -22,7 +22,7 @@ from engine.events import iso
 
 TIME_FIELDS = ("created_at", "delivered_at", "read_at", "ts")
 log = logging.getLogger(__name__)
-PRIVATE = ("holdout", "status_before", "bulk", "randomized", "send_id")
+PRIVATE = ("holdout", "status_before", "bulk", "randomized", "send_id", "holdout_share")
 
 
 def wire(record: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +176,7 @@ class EventLogComms:
 
         sent = [record(sid, text) for sid, text in plan["send"].items()]
         held = [record(sid, text) for sid, text in plan["hold"].items()]
-        holdout.stamp(sent + held, set(plan["hold"]), plan["randomized"])
+        holdout.stamp(sent + held, set(plan["hold"]), plan["randomized"], plan["holdout_share"])
         await asyncio.to_thread(self._comms().save_interventions, sent + held)
         if sent:
             await self._handles.hub_for(course.course_id).deliver_many.remote(

@@ -78,7 +78,7 @@ def _print_gate(gate: dict) -> None:
     for r in gate["runs"]:
         a = r["all"]
         table.add_row(r["cohort"], str(r["seed"]), str(a["n"]), str(a["positives"]), _f(a["auc"]),
-                      _f(r["at_25pct"]["auc"]), _f(r["at_50pct"]["auc"]), _f(r["at_75pct"]["auc"]),
+                      *(_f(r.get(f"at_{pct}pct", {}).get("auc")) for pct in (25, 50, 75)),
                       _f(a["brier"]), _f(a["ece"]))
     console.print(table)
     console.print_json(json.dumps({k: v for k, v in gate.items() if k != "runs"}))
@@ -90,7 +90,10 @@ def _f(x) -> str:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from classpulse import risk_store
-    spec = str(args.path) if args.path else "auto"
-    _, info = risk_store.resolve(spec, _data_dir(args))
+    from classpulse.settings import from_env
+    settings = from_env().with_overrides(data_dir=args.data_dir)
+    # what a server started with the same environment would use (hubs resolve settings.risk_model)
+    spec = str(args.path) if args.path else settings.risk_model
+    _, info = risk_store.resolve(spec, settings.data_dir)
     console.print_json(json.dumps(info.to_wire()))
     return 0

@@ -82,10 +82,16 @@ def render(a: dict[str, Any], title: str | None = None) -> str:
             parts.append("<p><em>insufficient data</em></p>")
         else:
             parts.append(f"<div class='chart' id='chart-{name}'></div>")
-            script.append(f"vegaEmbed('#chart-{name}', {json.dumps(chart.to_dict())});")
+            script.append(f"vegaEmbed('#chart-{name}', {_script_json(chart.to_dict())});")
         parts.append(_table(name, a))
     parts.append(f"<script>{''.join(script)}</script></body></html>")
     return "\n".join(parts)
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside ``<script>``: a title holding ``</script>`` or ``<!--`` would end the script (and
+    let the rest be read as HTML); ``\u003c`` is the same character to JSON and to JavaScript."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _table(name: str, a: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine import voiding
 from engine.store import Store
 
 CHAT_COLUMNS = ("message_id, course_id, sender_id, recipient_id, body, epoch(created_at), epoch(delivered_at), "
@@ -145,11 +146,12 @@ class CommsStore:
                 for r in rows]
 
     def events_of(self, course_id: str, student_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """The students' events in the course, oldest first (for intervention outcomes)."""
+        """The students' counted events in the course, oldest first (for intervention outcomes): voided
+        xAPI statements' events and the voiding markers are left out, as everywhere else."""
         rows = self._cur().execute(
             "SELECT student_id, epoch_us(ts) / 1e6, type, activity_id, correct, progress "
             "FROM student_activity_log WHERE course_id = ? AND student_id IN (SELECT unnest(?)) "
-            "ORDER BY seq", (course_id, student_ids)).fetchall()
+            f"AND {voiding.COUNTS_SQL} ORDER BY seq", (course_id, student_ids)).fetchall()
         out: dict[str, list[dict[str, Any]]] = {}
         for sid, ts, kind, activity, correct, progress in rows:
             out.setdefault(sid, []).append({"ts": ts, "type": kind, "activity_id": activity,

@@ -51,9 +51,13 @@ def randomizes(n: int, fraction: float) -> bool:
     return fraction > 0 and (n == 1 or round(fraction * n) >= 1)
 
 
-def stamp(records: list[dict[str, Any]], held: set[str], randomized: bool) -> None:
-    """Mark the records of one send: held out or not, whether a coin chose (``randomized``), and the
-    send they belong to (``send_id``; kept in the record's payload)."""
+def stamp(records: list[dict[str, Any]], held: set[str], randomized: bool, share: float | None = None) -> None:
+    """Mark the records of one send: held out or not, whether a coin chose (``randomized``), the send
+    they belong to (``send_id``) and the share drawn (``holdout_share``); kept in the record's payload.
+    The effect is estimated within each send; single-student sends are pooled by their share, which
+    is why it is kept (engine/analytics/effectiveness.py)."""
     send_id = f"send_{uuid.uuid4().hex}"
     for record in records:
         record.update(holdout=record["student_id"] in held, randomized=randomized, send_id=send_id)
+        if share is not None:
+            record["holdout_share"] = share

@@ -50,6 +50,7 @@ def query(cur: duckdb.DuckDBPyConnection, course: Course | str, idle_after_s: fl
                 "interventions": effectiveness.query(cur, course_id, p, activities)}
     finally:
         cur.execute("DROP TABLE IF EXISTS facts")  # its memory back at once, not when the cursor goes
+        cur.execute("DROP TABLE IF EXISTS facts_before")
 
 
 def combine(raw: dict[str, Any], course: Course, live: dict[str, Any], risk_threshold: float) -> dict[str, Any]:

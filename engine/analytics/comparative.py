@@ -4,6 +4,9 @@
   per hour of time on task) as a histogram and quantiles.
 * Each student's percentile: the share of the class at or below them
   (``100 * #{c <= mine} / n``), for completion and for pace.
+* Fewer than ``MIN_STUDENTS`` students who have started (live status other than
+  ``not_started``): ``insufficient_data`` (a roster that has done nothing would
+  put everyone at the 100th percentile of a class median of 0).
 * Trajectory (SQL over the log): completion at the end of each session bucket
   for every student who has started, the class median and quartiles, and the
   chosen student's own line (``student_id``) against them.
@@ -26,10 +29,15 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, session: Session |
           activities: int) -> list[tuple]:
     if session is None:
         return []
+    by_bucket = """SELECT student_id, least(greatest(floor((e - $start) / $width), -1), $nb - 1)::BIGINT AS k,
+                          gain FROM facts WHERE gain > 0"""
+    started = "SELECT student_id FROM facts"
+    if p.since is not None:  # the range starts later: what each student had reached by then (sources.prepare)
+        by_bucket += " UNION ALL SELECT student_id, -1, gain FROM facts_before WHERE gain > 0"
+        started += " UNION SELECT student_id FROM facts_before"
     return run(cur, TRAJECTORY.format(
-        by_bucket="""SELECT student_id, least(greatest(floor((e - $start) / $width), -1), $nb - 1)::BIGINT AS k,
-                            sum(gain) AS gain FROM facts WHERE gain > 0 GROUP BY ALL""",
-        started="SELECT DISTINCT student_id FROM facts"), values(p, session, activities))
+        by_bucket=f"SELECT student_id, k, sum(gain) AS gain FROM ({by_bucket}) GROUP BY ALL",
+        started=f"SELECT DISTINCT student_id FROM ({started})"), values(p, session, activities))
 
 
 def values(p: AnalyticsParams, session: Session, activities: int) -> dict:
@@ -68,7 +76,7 @@ def shape(students: list[dict], trajectory: list[tuple], session: Session | None
     on_task = np.array([s["time_on_task_s"] for s in students], dtype=float)
     ordered = np.sort(completion)
     done = sorted(s["completion"] for s in students)  # as given (an int 0 stays 0 in the median)
-    if len(done) < MIN_STUDENTS:
+    if sum(s["status"] != "not_started" for s in students) < MIN_STUDENTS:
         return {"insufficient_data": True, "students": [], "histogram": [], "trajectory": []}
     paced = on_task > 0
     pace = np.zeros(len(students))

@@ -36,7 +36,9 @@ DEFAULT_CAP = 180.0
 TABLES = ("analytics_facts", "analytics_tails", "analytics_marks", "analytics_blocks", "analytics_activities",
           "analytics_sessions")
 _MARK = "CASE WHEN type = 'activity_completed' THEN 1.0 WHEN type = 'progress' THEN progress END"
-_DONE = "(type = 'activity_completed' OR (type = 'progress' AND progress >= 1))"
+# as engine/analytics/patterns.py: the event that brought its activity to 1; a student's first on an activity
+_DONE = "((type = 'activity_completed' OR (type = 'progress' AND progress >= 1)) AND gain > 0)"
+_FIRST = "(activity_id IS NOT NULL AND prev_type IS NULL)"
 FACT_COLUMNS = ("course_id, student_id, activity_id, type, ts, e, seq, correct, progress, duration_s, "
                 "gap_before, prev_type, gain, session, spent, session_end")
 
@@ -60,7 +62,7 @@ SESSIONS_SQL = f"""
     SELECT course_id, student_id, session, {_N}) AS events,
            {_N} AND type = 'attempt') AS attempts, {_N} AND type = 'attempt' AND correct) AS correct,
            {_N} AND {_DONE}) AS done, sum(spent) AS active, {_N} AND type = 'hint_requested') AS hints,
-           {_N} AND type = 'activity_started') AS started, min(e) AS min_e, max(e) AS max_e,
+           {_N} AND {_FIRST}) AS started, min(e) AS min_e, max(e) AS max_e,
            sum(end_spent) AS last_spent
     FROM _delta GROUP BY ALL"""
 
@@ -81,8 +83,9 @@ _UPSERTS = (
 )
 
 
-RULES = 2  # the derivation rules' version: rows derived under another are derived again (catch_up)
+RULES = 3  # the derivation rules' version: rows derived under another are derived again (catch_up)
 # 2: a ``duration_s`` replaces the gap *before* its event, as the fold charges it (1: the gap after)
+# 3: ``done`` counts an activity once (the event bringing it to 1), ``started`` the activities begun
 
 
 def up_to_seq(cur: duckdb.DuckDBPyConnection) -> int:

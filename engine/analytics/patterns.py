@@ -1,7 +1,8 @@
 """Learning patterns: when and how students in this course learn best.
 
 Success rate (correct attempts / attempts) and pace (activities completed per
-hour of active time) grouped four ways:
+hour of active time; an activity counts once, at the event that brought it to
+progress 1, however many completion events follow) grouped four ways:
 
 * by hour of day (UTC) of the attempt;
 * by session length: a student's work splits into sessions at gaps longer
@@ -10,7 +11,9 @@ hour of active time) grouped four ways:
 * by spacing: students whose work spans two or more sessions ("spaced")
   against those who did it in one ("massed");
 * by hint use: attempts right after a hint on the same activity against the
-  others, and students by hints per activity started (none, some < 1, heavy >= 1).
+  others, and students by hints per activity started (none, some < 1, heavy >= 1; an activity
+  is started by the student's first learning event on it, not by each ``activity_started``:
+  xAPI's initialized, launched, resumed and attempted all map to that type).
 
 A group with fewer than ``MIN_ATTEMPTS`` attempts says ``insufficient_data``.
 """
@@ -26,7 +29,10 @@ from engine.analytics.sources import run
 MIN_ATTEMPTS = 10
 LENGTHS = ((0, 10, "under 10 min"), (10, 30, "10-30 min"), (30, 60, "30-60 min"), (60, None, "60 min or more"))
 
-_DONE = "(type = 'activity_completed' OR (type = 'progress' AND progress >= 1))"
+# the event that completes an activity: a completion mark that raised the activity's progress to 1
+_DONE = "((type = 'activity_completed' OR (type = 'progress' AND progress >= 1)) AND gain > 0)"
+# the student's first learning event on an activity
+_FIRST = "(activity_id IS NOT NULL AND prev_type IS NULL)"
 
 
 def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dict[str, list]:
@@ -50,7 +56,7 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dic
                    count(*) FILTER (WHERE type = 'attempt' AND correct) AS correct,
                    count(*) FILTER (WHERE {_DONE}) AS done, sum(spent) AS active,
                    count(*) FILTER (WHERE type = 'hint_requested') AS hints,
-                   count(*) FILTER (WHERE type = 'activity_started') AS started
+                   count(*) FILTER (WHERE {_FIRST}) AS started
             FROM t GROUP BY ALL),
         {GROUPS}""", values)
     return {"events": events, "groups": groups}

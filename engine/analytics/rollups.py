@@ -2,9 +2,9 @@
 
 Same answers as the per-event path (``sources.prepare`` + each section's ``query``): the rollups
 hold every final learning event, and each student's tail (last event) is added at read time with
-the same aggregates. Used for requests over the whole log (no ``since``/``until``); a time range
-changes the derived columns at its edges (``spent`` of the last event in range, ``gain`` of the
-first), so ranged requests derive their facts from the log in that range instead.
+the same aggregates. Used for requests over the whole log (no ``since``/``until``): the rollups are
+not kept per range, so ranged requests derive their facts per request (over the whole log, then
+cut to the range: ``sources.prepare``).
 
 Session buckets that are whole multiples of the 5-minute block read the blocks; other widths read
 the per-event derived rows (``analytics_facts``), still without sorting the log.

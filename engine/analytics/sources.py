@@ -1,10 +1,13 @@
 """What every analysis starts from: the course's learning events with their derived columns.
 
 ``prepare`` reads ``student_activity_log`` for one course, learning events only
-(heartbeats show presence, not learning), within the caller's time range, once
-per request into the cursor's temporary ``facts`` table. ``spent`` and
-``gain`` follow the fold's rules (docs/architecture.md "Folding rules") so
-analytics and live view agree.
+(heartbeats show presence, not learning), once per request into the cursor's
+temporary ``facts`` table: the columns are derived over the course's whole log,
+then the caller's time range is kept (an event's ``gain`` and ``spent`` do not
+depend on where a range starts or ends). ``spent`` and ``gain`` follow the
+fold's rules (docs/architecture.md "Folding rules") with the course's current
+idle threshold; the live view charged each gap with the threshold in force when
+it was folded, so after ``idle_after_s`` changes the two can differ.
 """
 from __future__ import annotations
 
@@ -19,15 +22,16 @@ from engine import voiding
 from engine.analytics.params import MAX_BUCKETS, AnalyticsParams
 
 # voided xAPI statements' events never count (engine/voiding.py)
-LEARNING = ("course_id = $course AND type <> 'heartbeat' AND ts >= $since AND ts < $until AND "
-            + voiding.COUNTS_SQL)
+LEARNING = "course_id = $course AND type <> 'heartbeat' AND " + voiding.COUNTS_SQL
 
 _MARK = "CASE WHEN type = 'activity_completed' THEN 1.0 WHEN type = 'progress' THEN progress END"
 
 
 def prepare(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, cap: float) -> None:
     """Build ``facts`` (a temporary table private to this cursor): the course's learning events in
-    range, each with what the analyses derive from its neighbours, computed in one pass:
+    range, each with what the analyses derive from its neighbours, computed in one pass over the
+    course's whole log (a range cut first would make the first event in it gain its whole progress
+    mark, and the last spend nothing):
 
     * ``spent``: seconds charged to the event's activity, as the fold charges them
       (``StudentState._charge_time``): its own ``duration_s`` if sent, plus the gap to the
@@ -42,6 +46,7 @@ def prepare(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, 
     """
     run(cur, f"""
         CREATE OR REPLACE TEMP TABLE facts AS
+        SELECT * FROM (
         SELECT student_id, activity_id, type, ts, epoch(ts) AS e, seq, correct, progress,
                coalesce(duration_s, 0) + CASE WHEN lead(duration_s) OVER w IS NULL
                    THEN least(greatest(coalesce(epoch(lead(ts) OVER w) - epoch(ts), 0), 0), $cap) ELSE 0 END
@@ -52,7 +57,13 @@ def prepare(cur: duckdb.DuckDBPyConnection, course_id: str, p: AnalyticsParams, 
                                                                          AND 1 PRECEDING), 0), 0) AS gain
         FROM student_activity_log WHERE {LEARNING}
         WINDOW w AS (PARTITION BY student_id ORDER BY seq), wa AS (PARTITION BY student_id, activity_id ORDER BY seq)
-        """, bind(course_id, p, cap))
+        ) WHERE ts >= $since AND ts < $until""", bind(course_id, p, cap))
+    if p.since is not None:  # completion reached before the range: where the trajectory starts from
+        run(cur, f"""
+            CREATE OR REPLACE TEMP TABLE facts_before AS
+            SELECT student_id, sum(mark) AS gain FROM (
+                SELECT student_id, activity_id, coalesce(max({_MARK}), 0) AS mark FROM student_activity_log
+                WHERE {LEARNING} AND ts < $since GROUP BY ALL) GROUP BY ALL""", bind(course_id, p, cap))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,8 @@ def test_empty_course_gives_well_formed_insufficient_analyses(stack):
     assert set(a) >= {"heatmap", "bottlenecks", "at_risk", "patterns", "comparative", "interventions"}
     assert a["heatmap"]["insufficient_data"] and a["patterns"]["insufficient_data"]
     assert all(b["insufficient_data"] for b in a["bottlenecks"])
-    assert a["at_risk"]["students"] == []
+    assert a["at_risk"]["students"] == [] and a["at_risk"]["insufficient_data"]
+    assert a["comparative"]["insufficient_data"]  # 3 on the roster, none started
 
 
 def test_heatmap_cells_and_bottleneck_ranking_on_a_constructed_log(stack):

@@ -186,6 +186,24 @@ def test_sessions_split_at_the_idle_threshold_and_spacing_groups():
     assert hours == {9: (10, 0.8), 11: (20, 0.65)} and p["best_hour"] == 9
 
 
+def test_an_activity_completes_once_and_is_started_once_however_often_it_is_reported():
+    """s1 reports progress 1.0 then activity_completed (one activity done, not two) and resumes the same
+    activity three times (xAPI launched/resumed map to activity_started) with 2 hints: 2 per activity."""
+    log = Log(activities=1)
+    for minute in (0, 3, 6):
+        log.add("s1", "activity_started", f"2026-01-07T09:{minute:02d}:00Z")
+    log.add("s1", "hint_requested", "2026-01-07T09:01:00Z")
+    log.add("s1", "hint_requested", "2026-01-07T09:02:00Z")
+    for k in range(10):
+        log.add("s1", "attempt", f"2026-01-07T09:0{k}:30Z", correct=True)
+    log.add("s1", "progress", "2026-01-07T09:10:00Z", progress=1.0)
+    log.add("s1", "activity_completed", "2026-01-07T09:10:10Z")
+    p = run(log, roster("s1"))["patterns"]
+    hour = p["by_hour"][0]
+    assert hour["pace_per_hour"] == pytest.approx(1 / (hour["active_minutes"] / 60), rel=0.01)
+    assert [(g["group"], g["hints_per_activity"]) for g in p["by_hint_use"]] == [("heavy", 2.0)]
+
+
 # -- intervention effectiveness ---------------------------------------------------------------------
 
 def one_activity_log() -> Log:
@@ -239,6 +257,26 @@ def test_windows_cut_by_since_are_not_measured():
     assert cut["by_kind"][0]["count"] == 1 and cut["effectiveness"]["records"] == []
 
 
+def test_a_range_around_the_windows_changes_nothing_they_measure():
+    """The columns are derived over the whole log, then the range kept: the first event in range does not
+    gain its whole progress mark (0.85 here, a false burst before the help), nor the trajectory start at 0."""
+    log = one_activity_log()
+    for s in ("s1", "s2", "s3"):
+        log.add(s, "progress", "2026-01-07T08:50:00Z", progress=0.8)
+        log.add(s, "progress", "2026-01-07T09:25:00Z", progress=0.85)
+        log.add(s, "progress", "2026-01-07T09:35:00Z", progress=0.9)
+    log.intervention("iv1", "s1", "hint", "2026-01-07T09:30:00Z")
+    since, until = 1767776400.0, 1767780000.0  # 09:00 to 10:00
+    answers = [run(log, roster("s1", "s2", "s3", completion=0.9), window_minutes=10, student_id="s1", **r)
+               for r in ({}, {"since": since}, {"since": since, "until": until})]
+    records = [a["interventions"]["effectiveness"]["records"] for a in answers]
+    assert all(len(r) == 1 for r in records)
+    assert [r[0]["before"]["completion_gained"] for r in records] == pytest.approx([0.05] * 3)
+    assert [r[0]["change"]["progress_rate"] for r in records] == pytest.approx([0.0] * 3, abs=1e-9)
+    last = [a["comparative"]["trajectory"] for a in answers]
+    assert [t[-1]["student"] for t in last] + [t[-1]["median"] for t in last] == pytest.approx([0.9] * 6)
+
+
 def test_a_student_whose_own_help_reaches_the_windows_is_no_comparison():
     log = one_activity_log()
     for student in ("t1", "c1", "c2"):
@@ -251,13 +289,14 @@ def test_a_student_whose_own_help_reaches_the_windows_is_no_comparison():
     assert t1["comparison"]["n"] == 1  # c2 only
 
 
-def test_a_held_out_student_helped_for_real_meanwhile_is_left_out():
+def test_a_held_out_student_helped_for_real_meanwhile_stays_held_out():
+    """Intention to treat: the coin's assignment counts, whatever the professor did afterwards."""
     log = one_activity_log()
     log.add("h1", "progress", "2026-01-07T10:05:00Z", progress=0.5)
     log.intervention("held", "h1", "hint", "2026-01-07T10:00:00Z", holdout=True)
     log.intervention("real", "h1", "message", "2026-01-07T10:03:00Z")  # within the 10-minute window
     records = run(log, roster(), window_minutes=10)["interventions"]["effectiveness"]["records"]
-    assert [r["intervention_id"] for r in records] == ["real"]
+    assert [(r["intervention_id"], r["holdout"]) for r in records] == [("real", False), ("held", True)]
 
 
 def test_help_sent_without_a_coin_is_not_in_the_randomized_arm():
@@ -318,10 +357,13 @@ def test_windows_without_any_event_measure_nothing():
 
 def test_empty_course_gives_well_formed_insufficient_analyses():
     log = Log()
-    a = run(log, roster("s1", "s2"), student_id="s1")
+    a = run(log, roster("s1", "s2", "s3", status="not_started"), student_id="s1")
     assert set(a) >= set(analytics.SECTIONS)
     assert a["heatmap"]["insufficient_data"] and a["heatmap"]["by_minute"] == []
+    # three on the roster, none started: no median of 0 with everyone at the 100th percentile
     assert a["patterns"]["insufficient_data"] and a["comparative"]["insufficient_data"]
+    assert a["comparative"]["students"] == [] and "median" not in a["comparative"]
+    assert a["at_risk"]["insufficient_data"] and a["at_risk"]["students"] == []
     assert all(b["insufficient_data"] for b in a["bottlenecks"])
     assert a["interventions"]["effectiveness"]["insufficient_data"]
 

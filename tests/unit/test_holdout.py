@@ -37,3 +37,9 @@ def test_a_send_is_randomized_only_when_the_coin_could_hold_someone_out():
     holdout.stamp(records, {"b"}, True)
     assert [r["holdout"] for r in records] == [False, True, False] and all(r["randomized"] for r in records)
     assert len({r["send_id"] for r in records}) == 1
+
+
+def test_a_send_keeps_the_share_drawn_so_single_student_sends_can_be_pooled_by_it():
+    records = [{"student_id": "a"}]
+    holdout.stamp(records, set(), True, 0.2)
+    assert records[0]["holdout_share"] == 0.2 and records[0]["holdout"] is False

@@ -55,6 +55,11 @@ def test_gate_thresholds_each_block():
     assert "early-session" in gate([run(0.9, 0.6, 0.05)]).failures[0]
     assert "calibration" in gate([run(0.9, 0.9, 0.3)]).failures[0]
     assert not gate([{"all": {"auc": None, "brier": None, "ece": None}, "early": {"auc": None}}]).passed
+    # no run had both outcomes at the early snapshot: the early AUC was not measured, so no pass
+    unmeasured = gate([run(0.9, None, 0.05), run(0.85, None, 0.05)])
+    assert not unmeasured.passed and unmeasured.auc_early_min is None
+    assert unmeasured.failures == (
+        "early-session AUC not evaluated: no held-out run had both outcomes at the early snapshot",)
 
 
 def test_train_save_load_round_trip_gives_the_same_scores(small_model, tmp_path):
@@ -192,3 +197,14 @@ def test_seed_zero_is_a_seed():
 def test_held_out_seeds_that_overlap_the_training_seeds_are_refused():
     with pytest.raises(ValueError, match=r"held-out seeds must differ from training seeds.*\[12\]"):
         rt.train(students=10, train_seeds=(11, 12), held_out_seeds=(12, 13))
+
+
+def test_early_is_the_first_snapshot_even_when_a_cohort_has_no_rows_there():
+    """Held-out rows only at 50% and 75% of the session: the early AUC is unmeasured, not the 50% one."""
+    class Scores:
+        def predict(self, features):
+            return features[:, 0]
+    data = rt.Dataset(np.array([[0.1], [0.9], [0.2], [0.8]]), np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.75, 0.75]))
+    run = rt.evaluate(Scores(), {("mixed", 7): data})[0]
+    assert run["at_50pct"]["auc"] == 1.0 and run["at_25pct"]["n"] == 0
+    assert run["early"]["auc"] is None

@@ -41,8 +41,10 @@ class SupportHub:
         self._finding_notifier: asyncio.Task | None = None
         self._unsent: list[dict[str, Any]] = []  # alerts waiting for the notifier handle
         self._last_nudge_check = 0.0
+        self._reopening = False  # the next alerts opened are a rebuild's: they held before the restart
 
     async def _recover_comms(self) -> None:
+        self._reopening = True
         await self._find_notifier()
         state = await self._handles.log.office_hours_state.remote(list(self.views))
         for course_id, s in state.items():
@@ -51,11 +53,12 @@ class SupportHub:
     def _comms_tick(self) -> None:
         """After each refresh: forward alerts that opened; nudge about over-long office-hours help."""
         items = []
+        reopened, self._reopening = self._reopening, False  # the notifier holds these for a day (engine/notify.py)
         for view in self.views.values():
             for alert in view.drain_opened():
                 items.append(alert.to_wire() | {
                     "professor_id": view.course.professor_id, "course_title": view.course.title,
-                    "student_name": view.names.get(alert.student_id, alert.student_id)})
+                    "student_name": view.names.get(alert.student_id, alert.student_id), "reopened": reopened})
         now = time.time()
         if now - self._last_nudge_check >= NUDGE_CHECK_S:
             self._last_nudge_check = now

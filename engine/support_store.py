@@ -157,6 +157,17 @@ def last_notified(store: Store, since: float) -> list[tuple[str, str, str, float
         "AND kind IS NOT NULL GROUP BY ALL", {"s": since}).fetchall()
 
 
+def fail_unfinished(store: Store, before: float, reason: str) -> int:
+    """Record deliveries still ``pending`` or ``retrying`` from before ``before`` (epoch seconds, a
+    notifier's start) as ``failed`` with ``reason``: their retries were in the memory of a notifier
+    that is gone. -> how many."""
+    rows = store.cursor().execute(
+        "UPDATE notification_log SET status = 'failed', last_error = $r, updated_at = to_timestamp($now) "
+        "WHERE status IN ('pending', 'retrying') AND epoch(updated_at) < $b RETURNING notification_id",
+        {"r": reason, "b": before, "now": time.time()}).fetchall()
+    return len(rows)
+
+
 def deliveries(store: Store, professor_id: str, limit: int = 200) -> list[dict[str, Any]]:
     rows = store.cursor().execute(
         f"SELECT {', '.join(_LOG_COLUMNS[:-2])}, epoch(created_at), epoch(updated_at) FROM notification_log "

@@ -22,6 +22,7 @@ REQUIRED = {"message": ("message",), "hint": ("message",), "resource": ("resourc
             "extension": ("extension_minutes", "activity_id"),
             "simplified_version": ("alternative_activity_id",)}
 MAX_MESSAGE = 4000
+MAX_URL = 2000  # like a webhook URL: one bulk resource to a class is stored and pushed once per student
 
 
 AFTER_WATERMARK_S = 0.001  # strictly after the watermark, by more than stored times' microsecond rounding
@@ -69,6 +70,8 @@ def build(body: dict[str, Any], course: Course, professor_id: str, student_id: s
             parsed = urlparse(str(url))
         except ValueError:  # e.g. "http://[::1": an unclosed IPv6 host
             parsed = None
+        if not isinstance(url, str) or len(url) > MAX_URL:
+            raise InterventionError(422, "resource_url", f"must be an http(s) URL of at most {MAX_URL} characters")
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise InterventionError(422, "resource_url", "must be an http(s) URL")
     minutes = body.get("extension_minutes")

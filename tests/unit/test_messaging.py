@@ -66,6 +66,16 @@ def test_a_malformed_resource_url_is_refused_by_name():
     assert (err.value.status, err.value.field) == (422, "resource_url")
 
 
+def test_a_resource_url_is_capped_like_a_webhook_url():
+    """A 1 MiB URL in one bulk resource to 1,500 students cost ~1.5 GB across log, hub and replica."""
+    ok = "https://example.org/" + "a" * (interventions.MAX_URL - 20)
+    assert interventions.build({"kind": "resource", "resource_url": ok}, COURSE, "p1", "s1")["resource_url"] == ok
+    for bad in (ok + "a", "https://example.org/" + "a" * (1 << 20), 12345):
+        with pytest.raises(interventions.InterventionError) as err:
+            interventions.build({"kind": "resource", "resource_url": bad}, COURSE, "p1", "s1")
+        assert (err.value.status, err.value.field) == (422, "resource_url")
+
+
 def test_holdout_keeps_a_random_fraction_out_and_is_reproducible():
     many = [student(f"s{i}", "struggling", "a1") for i in range(40)]
     a = messaging.plan({"to": "all", "text": "hi", "holdout": 0.25}, COURSE, many, seed=3)

@@ -90,19 +90,22 @@ class EventLogComms:
 
     # -- receipts ---------------------------------------------------------------------
 
-    async def mark_receipts(self, recipient_id: str, ids: list[str], what: str) -> dict[str, Any]:
-        """Delivered/read receipts from the recipient; the sender hears of each change live.
+    async def mark_receipts(self, role: str, recipient_id: str, ids: list[str], what: str) -> dict[str, Any]:
+        """Delivered/read receipts from the recipient (a ``role``, "student" or "professor", and an
+        id: the two may share an id); the sender hears of each change live.
 
         Receipts come in bursts (a bulk message reaches a class at once), so they are group-committed:
         whatever queued while a transaction ran goes into the next one.
         """
         if what not in ("delivered", "read"):
             raise DomainError(422, "state", "delivered or read")
+        if role not in ("student", "professor"):
+            raise DomainError(422, "role", "student or professor")
         if not hasattr(self, "_receipts_pending"):
-            self._receipts_pending: list[tuple[str, list[str], str, asyncio.Future]] = []
+            self._receipts_pending: list[tuple[str, str, list[str], str, asyncio.Future]] = []
             self._receipts_task: asyncio.Task | None = None
         done = asyncio.get_running_loop().create_future()
-        self._receipts_pending.append((recipient_id, list(ids), what, done))
+        self._receipts_pending.append((role, recipient_id, list(ids), what, done))
         if self._receipts_task is None or self._receipts_task.done():
             self._receipts_task = asyncio.get_running_loop().create_task(self._flush_receipts())
         return await done
@@ -113,7 +116,7 @@ class EventLogComms:
             at = time.time()
             try:
                 changed, chats, changed_ivs = await asyncio.to_thread(
-                    self._comms().mark_many, [(r, ids, what) for r, ids, what, _ in batch], at)
+                    self._comms().mark_many, [(role, r, ids, what) for role, r, ids, what, _ in batch], at)
             except Exception as exc:  # noqa: BLE001 (handed to every caller waiting on this batch)
                 for *_, done in batch:
                     if not done.done():

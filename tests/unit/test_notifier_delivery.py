@@ -8,6 +8,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
@@ -31,7 +32,7 @@ def item(**extra):
 
 
 class FakeSmtp:
-    made: list = []
+    made: ClassVar[list] = []
 
     def __init__(self, host, port, timeout=None, context=None):
         self.context, self.starttls_context = context, None
@@ -239,8 +240,8 @@ def test_a_rebuilt_hub_marks_the_alerts_it_reopens():
 
     class View:
         course = SimpleNamespace(professor_id="p1", title="C1")
-        names = {"s1": "Ann"}
-        pending: list = []
+        names: ClassVar[dict] = {"s1": "Ann"}
+        pending: ClassVar[list] = []
 
         def drain_opened(self):
             out, View.pending = View.pending, []

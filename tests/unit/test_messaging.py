@@ -96,8 +96,17 @@ def test_no_holdout_in_the_request_means_the_courses_and_zero_means_none():
     assert len(also_default["hold"]) == 10
     none = messaging.plan({"to": "all", "text": "hi", "holdout": 0}, COURSE, many, default_holdout=0.25)
     assert none["hold"] == {} and len(none["send"]) == 40 and not none["randomized"]
-    one = messaging.plan({"to": ["s1"], "text": "hi", "holdout": 0.25}, COURSE, many)
-    assert one["hold"] == {} and not one["randomized"]  # round(0.25 x 1) = 0: no coin could hold anyone
+    ones = [messaging.plan({"to": ["s1"], "text": "hi", "holdout": 0.25}, COURSE, many, seed=seed)
+            for seed in range(400)]
+    assert all(one["randomized"] for one in ones)  # a single recipient is held out with that probability,
+    assert 60 <= sum(bool(one["hold"]) for one in ones) <= 140  # as a single-student intervention is
+
+
+def test_a_holdout_never_exceeds_half_of_several_recipients():
+    three = [student(f"s{i}", "struggling", "a1") for i in range(3)]
+    held = [len(messaging.plan({"to": "all", "text": "hi", "holdout": 0.5}, COURSE, three, seed=seed)["hold"])
+            for seed in range(200)]
+    assert set(held) == {1}  # round(1.5) was 2 of 3: more than the 0.5 maximum
 
 
 @pytest.mark.parametrize("body, status, field", [

@@ -218,6 +218,11 @@ class EventLogComms:
             course.professor_id, course_id, student_id, consent, wire(chat.stopped_sharing(course_id, student_id)))
         return {"course_id": course_id, "student_id": student_id, "consent": consent}
 
+    async def help_history_for_hub(self, course_ids: list[str]) -> dict[str, dict[str, list[tuple]]]:
+        """The help each student of these courses got (engine/comms_store.help_history): a rebuilt hub
+        counts it towards escalation again."""
+        return await asyncio.to_thread(self._comms().help_history, course_ids)
+
     async def work_consents_for_hub(self, hub_index: int) -> list[tuple[str, str]]:
         self._comms()
         return [k for k in self._consents if self._topology.hub_of(k[0]) == hub_index]

@@ -108,6 +108,7 @@ class CourseHub(HubComms, SupportHub):
         for rows in await asyncio.gather(*shards):
             self._apply_rows(rows)
         self._refresh(force=True)
+        await self._recover_escalation()  # needs who is struggling now (the refresh above)
 
     def _upsert(self, course: Course, config: dict[str, Any], roster: dict[str, str]) -> None:
         view = self.views.get(course.course_id)

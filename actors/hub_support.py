@@ -50,10 +50,28 @@ class SupportHub:
         for course_id, s in state.items():
             self._queues[course_id] = OfficeHoursQueue(course_id, s["entries"], s["durations"], s["helped"])
 
+    async def _recover_escalation(self) -> None:
+        """After the rebuild's first assessment (who is struggling now): the help each struggling
+        student got in this episode counts towards escalation again, then the alerts that follow
+        open (still marked re-opened). Ends the rebuild's re-opening."""
+        try:
+            history = await self._handles.log.help_history_for_hub.remote(list(self.views))
+        except Exception:  # the live view matters more than the escalation count: recover without it
+            log.warning("could not reload help history; escalation counts start afresh", exc_info=True)
+            history = {}
+        for course_id, students in history.items():
+            view = self.views.get(course_id)
+            for student_id, rows in students.items() if view is not None else ():
+                view.restore_escalation(student_id, rows)
+        try:
+            self._refresh(force=True)
+        finally:
+            self._reopening = False
+
     def _comms_tick(self) -> None:
         """After each refresh: forward alerts that opened; nudge about over-long office-hours help."""
         items = []
-        reopened, self._reopening = self._reopening, False  # the notifier holds these for a day (engine/notify.py)
+        reopened = self._reopening  # a rebuild's: the notifier holds these for a day (engine/notify.py)
         for view in self.views.values():
             for alert in view.drain_opened():
                 items.append(alert.to_wire() | {

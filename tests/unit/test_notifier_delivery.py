@@ -258,11 +258,20 @@ def test_a_rebuilt_hub_marks_the_alerts_it_reopens():
         pass
 
     hub._find_notifier = no_notifier_lookup
-    hub._handles = SimpleNamespace(log=SimpleNamespace(office_hours_state=SimpleNamespace(
-        remote=lambda ids: asyncio.sleep(0, {}))))
+    hub._handles = SimpleNamespace(log=SimpleNamespace(
+        office_hours_state=SimpleNamespace(remote=lambda ids: asyncio.sleep(0, {})),
+        help_history_for_hub=SimpleNamespace(remote=lambda ids: asyncio.sleep(0, {}))))
     asyncio.run(hub._recover_comms())
     View.pending = [Alert("c1:a")]
-    hub._comms_tick()
-    View.pending = [Alert("c1:b")]
-    hub._comms_tick()
-    assert [(i["alert_id"], i["reopened"]) for i in handed[0] + handed[1]] == [("c1:a", True), ("c1:b", False)]
+    hub._comms_tick()  # the rebuild's first refresh
+
+    def refresh(force=False):  # the refresh after escalation history is back: still the rebuild's
+        View.pending = [Alert("c1:b")]
+        hub._comms_tick()
+
+    hub._refresh = refresh
+    asyncio.run(hub._recover_escalation())
+    View.pending = [Alert("c1:c")]
+    hub._comms_tick()  # after the rebuild
+    assert [(i["alert_id"], i["reopened"]) for items in handed for i in items] == [
+        ("c1:a", True), ("c1:b", True), ("c1:c", False)]

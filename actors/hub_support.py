@@ -184,6 +184,29 @@ class SupportHub:
         await self._persist(moved)
         return self._place(course_id, moved, time.time())
 
+    async def office_hours_remove(self, course_id: str, student_id: str) -> dict[str, Any]:
+        """The professor takes a waiting student off the queue; the student is told."""
+        await self._ensure_ready()
+        entry = await self._oh(lambda: self._queue(course_id).remove(student_id))
+        await self._persist(entry)
+        await self._tell_left(entry, "removed", "Your professor took you off the office-hours queue.")
+        return {"entry_id": entry.entry_id, "course_id": course_id, "student_id": student_id, "state": entry.state}
+
+    async def office_hours_close(self, course_id: str) -> dict[str, Any]:
+        """Office hours are over: every waiting student leaves the queue and is told."""
+        await self._ensure_ready()
+        left = await self._oh(lambda: self._queue(course_id).close())
+        await asyncio.gather(*(self._persist(e) for e in left))
+        for entry in left:
+            await self._tell_left(entry, "closed", "Office hours have ended; you are no longer in the queue.")
+        return {"course_id": course_id, "closed": [e.student_id for e in left],
+                "in_progress": [e.student_id for e in self._queue(course_id).in_progress()]}
+
+    async def _tell_left(self, entry: Entry, event: str, message: str) -> None:
+        await self.deliver(entry.student_id, {
+            "type": "message", "kind": "office_hours", "event": event, "course_id": entry.course_id,
+            "entry_id": entry.entry_id, "message": message})
+
     async def office_hours_view(self, course_id: str) -> dict[str, Any]:
         await self._ensure_ready()
         view = self._queue(course_id).view(time.time(), self._max_help_s(course_id), self._view(course_id).names)

@@ -157,6 +157,19 @@ class OfficeHoursQueue:
         entry = self._waiting_entry(entry_id)
         return self._close(replace(entry, state=LEFT, ended_at=time.time() if now is None else now))
 
+    def remove(self, student_id: str, now: float | None = None) -> Entry:
+        """The professor takes a waiting student off the queue (recorded as left)."""
+        entry = next((e for e in self.waiting() if e.student_id == student_id), None)
+        if entry is None:
+            raise QueueError(404, "student_id", f"student '{student_id}' is not waiting in the queue")
+        return self.leave(entry.entry_id, now)
+
+    def close(self, now: float | None = None) -> list[Entry]:
+        """Office hours are over: every waiting entry is left (sessions in progress go on until
+        finished). Without this, waiting entries stayed forever, across restarts."""
+        now = time.time() if now is None else now
+        return [self.leave(e.entry_id, now) for e in self.waiting()]
+
     def defer(self, entry_id: str) -> Entry:
         """Let the next student go first; keep the place right after them."""
         entry = self._waiting_entry(entry_id)

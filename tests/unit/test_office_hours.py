@@ -149,3 +149,17 @@ def test_an_erased_student_leaves_the_queue_and_cannot_be_taken():
     assert order(q) == [] and q.in_progress() == [] and not q.helped_recently("b", T0)
     with pytest.raises(QueueError):
         q.take("p1", "a", now=T0 + 20)
+
+
+def test_a_professor_removes_one_waiting_student_or_closes_the_queue():
+    q = queue_with("a", "b", "c", "d")
+    q.take("p1", "a", now=T0 + 10)
+    removed = q.remove("b", now=T0 + 11)
+    assert removed.state == "left" and removed.ended_at == T0 + 11 and order(q) == ["c", "d"]
+    with pytest.raises(QueueError) as err:
+        q.remove("a")  # being helped, not waiting
+    assert err.value.status == 404
+    closed = q.close(now=T0 + 20)
+    assert sorted(e.student_id for e in closed) == ["c", "d"] and {e.state for e in closed} == {"left"}
+    assert order(q) == [] and [e.student_id for e in q.in_progress()] == ["a"]  # help in progress goes on
+    assert q.close() == []

@@ -155,8 +155,8 @@ def test_the_hub_reports_a_cursor_older_than_its_kept_messages(monkeypatch):
         seqs = [hub._to_inbox("s1", {"type": "intervention", "n": i}) for i in range(5)]  # 2 pushed out
         behind = await hub.inboxes_since(seqs[0], 0.01)
         at_edge = await hub.inboxes_since(seqs[1], 0.01)
-        return seqs, behind, at_edge
+        return behind, at_edge
 
-    seqs, behind, at_edge = asyncio.run(run())
+    behind, at_edge = asyncio.run(run())
     assert behind["gap"] and [m[2]["n"] for m in behind["messages"]] == [2, 3, 4]
     assert not at_edge["gap"] and [m[2]["n"] for m in at_edge["messages"]] == [2, 3, 4]

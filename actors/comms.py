@@ -190,9 +190,29 @@ class EventLogComms:
                              for r in held]}
 
     async def inbox(self, student_id: str) -> list[dict[str, Any]]:
-        """The student's interventions with receipts; held-out records and how they were chosen stay hidden."""
+        """The student's interventions with receipts; held-out records and how they were chosen stay hidden.
+        An extension carries ``due_at``: the activity's due date for this student now (all extensions)."""
         rows = await asyncio.to_thread(self._comms().inbox, student_id)
-        return [{k: v for k, v in wire(r).items() if k not in PRIVATE} for r in rows]
+        due: dict[tuple[str, str], str | None] = {}
+        for course_id in sorted({r["course_id"] for r in rows if r["kind"] == "extension"}):
+            for d in await self._due_dates(course_id, student_id):
+                due[(course_id, d["activity_id"])] = d["due_at"]
+        return [{k: v for k, v in wire(r).items() if k not in PRIVATE}
+                | ({"due_at": due.get((r["course_id"], r.get("activity_id")))} if r["kind"] == "extension" else {})
+                for r in rows]
+
+    async def due_dates(self, course_id: str, student_id: str) -> list[dict[str, Any]]:
+        """The student's due dates in the course, extensions applied (engine/interventions.due_dates)."""
+        self._thread_of(course_id, student_id)
+        return await self._due_dates(course_id, student_id)
+
+    async def _due_dates(self, course_id: str, student_id: str) -> list[dict[str, Any]]:
+        course = self.catalog.courses.get(course_id)
+        if course is None:
+            return []
+        records = await asyncio.to_thread(self._comms().course_interventions, course_id, 100_000, student_id)
+        return [d | {k: iso(d[k]) if d[k] is not None else None for k in ("due_at", "declared_due_at")}
+                for d in interventions.due_dates(course, records)]
 
     async def course_interventions(self, course_id: str, limit: int = 200,
                                    student_id: str | None = None) -> list[dict[str, Any]]:

@@ -158,3 +158,18 @@ def test_any_json_is_either_a_plan_or_a_named_refusal(body):
                 interventions.build(body | {"kind": kind}, COURSE, "p1", "s1")
             except interventions.InterventionError as exc:
                 assert exc.status == 422 and exc.field
+
+
+def test_extensions_move_the_students_due_date_and_held_out_ones_do_not():
+    from engine.course import Activity, Course
+    course = Course("c1", "p1", "C", "live", (Activity("a1", "One", 5, due_at=1000.0), Activity("a2", "Two", 5),
+                                               Activity("a3", "Three", 5)))
+    ext = {"course_id": "c1", "kind": "extension", "activity_id": "a1", "extension_minutes": 30}
+    records = [ext, ext | {"extension_minutes": 15}, ext | {"holdout": True, "extension_minutes": 600},
+               ext | {"activity_id": "a2"}, ext | {"course_id": "c2"}, {"course_id": "c1", "kind": "hint"}]
+    assert interventions.due_dates(course, records) == [
+        {"activity_id": "a1", "title": "One", "due_at": 1000.0 + 45 * 60, "declared_due_at": 1000.0,
+         "extension_minutes": 45.0},
+        {"activity_id": "a2", "title": "Two", "due_at": None, "declared_due_at": None, "extension_minutes": 30.0}]
+    assert interventions.due_dates(course, []) == [
+        {"activity_id": "a1", "title": "One", "due_at": 1000.0, "declared_due_at": 1000.0, "extension_minutes": 0.0}]

@@ -90,19 +90,22 @@ class EventLogComms:
 
     # -- receipts ---------------------------------------------------------------------
 
-    async def mark_receipts(self, recipient_id: str, ids: list[str], what: str) -> dict[str, Any]:
-        """Delivered/read receipts from the recipient; the sender hears of each change live.
+    async def mark_receipts(self, role: str, recipient_id: str, ids: list[str], what: str) -> dict[str, Any]:
+        """Delivered/read receipts from the recipient (a ``role``, "student" or "professor", and an
+        id: the two may share an id); the sender hears of each change live.
 
         Receipts come in bursts (a bulk message reaches a class at once), so they are group-committed:
         whatever queued while a transaction ran goes into the next one.
         """
         if what not in ("delivered", "read"):
             raise DomainError(422, "state", "delivered or read")
+        if role not in ("student", "professor"):
+            raise DomainError(422, "role", "student or professor")
         if not hasattr(self, "_receipts_pending"):
-            self._receipts_pending: list[tuple[str, list[str], str, asyncio.Future]] = []
+            self._receipts_pending: list[tuple[str, str, list[str], str, asyncio.Future]] = []
             self._receipts_task: asyncio.Task | None = None
         done = asyncio.get_running_loop().create_future()
-        self._receipts_pending.append((recipient_id, list(ids), what, done))
+        self._receipts_pending.append((role, recipient_id, list(ids), what, done))
         if self._receipts_task is None or self._receipts_task.done():
             self._receipts_task = asyncio.get_running_loop().create_task(self._flush_receipts())
         return await done
@@ -113,7 +116,7 @@ class EventLogComms:
             at = time.time()
             try:
                 changed, chats, changed_ivs = await asyncio.to_thread(
-                    self._comms().mark_many, [(r, ids, what) for r, ids, what, _ in batch], at)
+                    self._comms().mark_many, [(role, r, ids, what) for role, r, ids, what, _ in batch], at)
             except Exception as exc:  # noqa: BLE001 (handed to every caller waiting on this batch)
                 for *_, done in batch:
                     if not done.done():
@@ -187,9 +190,29 @@ class EventLogComms:
                              for r in held]}
 
     async def inbox(self, student_id: str) -> list[dict[str, Any]]:
-        """The student's interventions with receipts; held-out records and how they were chosen stay hidden."""
+        """The student's interventions with receipts; held-out records and how they were chosen stay hidden.
+        An extension carries ``due_at``: the activity's due date for this student now (all extensions)."""
         rows = await asyncio.to_thread(self._comms().inbox, student_id)
-        return [{k: v for k, v in wire(r).items() if k not in PRIVATE} for r in rows]
+        due: dict[tuple[str, str], str | None] = {}
+        for course_id in sorted({r["course_id"] for r in rows if r["kind"] == "extension"}):
+            for d in await self._due_dates(course_id, student_id):
+                due[(course_id, d["activity_id"])] = d["due_at"]
+        return [{k: v for k, v in wire(r).items() if k not in PRIVATE}
+                | ({"due_at": due.get((r["course_id"], r.get("activity_id")))} if r["kind"] == "extension" else {})
+                for r in rows]
+
+    async def due_dates(self, course_id: str, student_id: str) -> list[dict[str, Any]]:
+        """The student's due dates in the course, extensions applied (engine/interventions.due_dates)."""
+        self._thread_of(course_id, student_id)
+        return await self._due_dates(course_id, student_id)
+
+    async def _due_dates(self, course_id: str, student_id: str) -> list[dict[str, Any]]:
+        course = self.catalog.courses.get(course_id)
+        if course is None:
+            return []
+        records = await asyncio.to_thread(self._comms().course_interventions, course_id, 100_000, student_id)
+        return [d | {k: iso(d[k]) if d[k] is not None else None for k in ("due_at", "declared_due_at")}
+                for d in interventions.due_dates(course, records)]
 
     async def course_interventions(self, course_id: str, limit: int = 200,
                                    student_id: str | None = None) -> list[dict[str, Any]]:
@@ -214,6 +237,11 @@ class EventLogComms:
         await self._handles.hub_for(course_id).set_work_consent.remote(
             course.professor_id, course_id, student_id, consent, wire(chat.stopped_sharing(course_id, student_id)))
         return {"course_id": course_id, "student_id": student_id, "consent": consent}
+
+    async def help_history_for_hub(self, course_ids: list[str]) -> dict[str, dict[str, list[tuple]]]:
+        """The help each student of these courses got (engine/comms_store.help_history): a rebuilt hub
+        counts it towards escalation again."""
+        return await asyncio.to_thread(self._comms().help_history, course_ids)
 
     async def work_consents_for_hub(self, hub_index: int) -> list[tuple[str, str]]:
         self._comms()

@@ -45,6 +45,9 @@ class CommsLog:
     async def last_notified(self, since: float) -> list[tuple[str, str, str, float]]:
         return await asyncio.to_thread(support_store.last_notified, self._store, since)
 
+    async def fail_unfinished_deliveries(self, before: float, reason: str) -> int:
+        return await asyncio.to_thread(support_store.fail_unfinished, self._store, before, reason)
+
     async def deliveries(self, professor_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return await asyncio.to_thread(support_store.deliveries, self._store, professor_id, limit)
 

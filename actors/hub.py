@@ -77,6 +77,7 @@ class CourseHub(HubComms, SupportHub):
         self._summaries_in = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._inbox_log: collections.deque = collections.deque(maxlen=INBOX_LOG_KEEP)  # (seq, student, message)
+        self._inbox_dropped = 0  # the seq of the newest message pushed out of _inbox_log (0: none yet)
         self._init_comms()
 
     async def _ensure_ready(self) -> None:
@@ -108,6 +109,7 @@ class CourseHub(HubComms, SupportHub):
         for rows in await asyncio.gather(*shards):
             self._apply_rows(rows)
         self._refresh(force=True)
+        await self._recover_escalation()  # needs who is struggling now (the refresh above)
 
     def _upsert(self, course: Course, config: dict[str, Any], roster: dict[str, str]) -> None:
         view = self.views.get(course.course_id)
@@ -280,6 +282,8 @@ class CourseHub(HubComms, SupportHub):
 
     def _to_inbox(self, student_id: str, message: dict[str, Any]) -> int:
         seq = self._seqs.next()
+        if len(self._inbox_log) == self._inbox_log.maxlen:
+            self._inbox_dropped = self._inbox_log[0][0]
         self._inbox_log.append((seq, student_id, message))
         return seq
 
@@ -293,8 +297,11 @@ class CourseHub(HubComms, SupportHub):
     async def inboxes_since(self, seq: int, timeout: float = 15.0) -> dict[str, Any]:
         """Every student's live messages after ``seq`` (wall-clock microseconds, as every hub seq),
         for a Serve replica to hand to its own student sockets: {"head", "messages": [(seq,
-        student_id, message)]}."""
+        student_id, message)], "gap"}. The hub keeps the last INBOX_LOG_KEEP messages of all its
+        students; ``gap`` is true when some after ``seq`` were already pushed out (a poller that fell
+        that far behind): the sockets must re-read their inbox (``GET /api/student/inbox``)."""
         await self._ensure_ready()
+        gap = seq < self._inbox_dropped
 
         def after() -> list[tuple[int, str, dict[str, Any]]]:
             out = []
@@ -303,7 +310,9 @@ class CourseHub(HubComms, SupportHub):
                     break
                 out.append(item)
             return out[::-1]
-        return await self._long_poll(after, timeout, INBOXES)
+        if gap:  # answer at once: the caller has messages to catch up on, whether or not new ones come
+            return {"head": self._seqs.last, "messages": after(), "gap": True}
+        return await self._long_poll(after, timeout, INBOXES) | {"gap": False}
 
     async def clock_now(self, course_id: str) -> float | None:
         """Now on the course's clock (an event-clock course's watermark; None before any event)."""

@@ -41,21 +41,42 @@ class SupportHub:
         self._finding_notifier: asyncio.Task | None = None
         self._unsent: list[dict[str, Any]] = []  # alerts waiting for the notifier handle
         self._last_nudge_check = 0.0
+        self._reopening = False  # the next alerts opened are a rebuild's: they held before the restart
 
     async def _recover_comms(self) -> None:
+        self._reopening = True
         await self._find_notifier()
         state = await self._handles.log.office_hours_state.remote(list(self.views))
         for course_id, s in state.items():
             self._queues[course_id] = OfficeHoursQueue(course_id, s["entries"], s["durations"], s["helped"])
 
+    async def _recover_escalation(self) -> None:
+        """After the rebuild's first assessment (who is struggling now): the help each struggling
+        student got in this episode counts towards escalation again, then the alerts that follow
+        open (still marked re-opened). Ends the rebuild's re-opening."""
+        try:
+            history = await self._handles.log.help_history_for_hub.remote(list(self.views))
+        except Exception:  # the live view matters more than the escalation count: recover without it
+            log.warning("could not reload help history; escalation counts start afresh", exc_info=True)
+            history = {}
+        for course_id, students in history.items():
+            view = self.views.get(course_id)
+            for student_id, rows in students.items() if view is not None else ():
+                view.restore_escalation(student_id, rows)
+        try:
+            self._refresh(force=True)
+        finally:
+            self._reopening = False
+
     def _comms_tick(self) -> None:
         """After each refresh: forward alerts that opened; nudge about over-long office-hours help."""
         items = []
+        reopened = self._reopening  # a rebuild's: the notifier holds these for a day (engine/notify.py)
         for view in self.views.values():
             for alert in view.drain_opened():
                 items.append(alert.to_wire() | {
                     "professor_id": view.course.professor_id, "course_title": view.course.title,
-                    "student_name": view.names.get(alert.student_id, alert.student_id)})
+                    "student_name": view.names.get(alert.student_id, alert.student_id), "reopened": reopened})
         now = time.time()
         if now - self._last_nudge_check >= NUDGE_CHECK_S:
             self._last_nudge_check = now
@@ -162,6 +183,29 @@ class SupportHub:
         moved = await self._oh(lambda: self._queue(course_id).defer(entry.entry_id))
         await self._persist(moved)
         return self._place(course_id, moved, time.time())
+
+    async def office_hours_remove(self, course_id: str, student_id: str) -> dict[str, Any]:
+        """The professor takes a waiting student off the queue; the student is told."""
+        await self._ensure_ready()
+        entry = await self._oh(lambda: self._queue(course_id).remove(student_id))
+        await self._persist(entry)
+        await self._tell_left(entry, "removed", "Your professor took you off the office-hours queue.")
+        return {"entry_id": entry.entry_id, "course_id": course_id, "student_id": student_id, "state": entry.state}
+
+    async def office_hours_close(self, course_id: str) -> dict[str, Any]:
+        """Office hours are over: every waiting student leaves the queue and is told."""
+        await self._ensure_ready()
+        left = await self._oh(lambda: self._queue(course_id).close())
+        await asyncio.gather(*(self._persist(e) for e in left))
+        for entry in left:
+            await self._tell_left(entry, "closed", "Office hours have ended; you are no longer in the queue.")
+        return {"course_id": course_id, "closed": [e.student_id for e in left],
+                "in_progress": [e.student_id for e in self._queue(course_id).in_progress()]}
+
+    async def _tell_left(self, entry: Entry, event: str, message: str) -> None:
+        await self.deliver(entry.student_id, {
+            "type": "message", "kind": "office_hours", "event": event, "course_id": entry.course_id,
+            "entry_id": entry.entry_id, "message": message})
 
     async def office_hours_view(self, course_id: str) -> dict[str, Any]:
         await self._ensure_ready()

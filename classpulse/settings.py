@@ -60,9 +60,11 @@ class Settings:
     smtp_tls: str = "none"  # none | starttls | ssl
     smtp_username: str | None = None
     smtp_password: str | None = None
+    smtp_ca_file: str | None = None  # a CA (PEM) to trust for the relay's TLS certificate, besides the system's
     notify_timeout_s: float = 10.0  # per SMTP or webhook attempt
     notify_retry_base_s: float = 2.0  # backoff: base, 2x, 4x, ... between attempts
     notify_max_attempts: int = 5
+    notify_webhook_allow: str = ""  # comma-separated addresses/networks webhooks may reach though not public
     # observability (docs/ops-guide.md, "Monitoring")
     metrics: int = 1  # 0 turns metric recording off (the bench measures the difference)
     metrics_ray: int = 1  # 0: record only for the API's /metrics, not on Ray's Prometheus endpoint

@@ -15,6 +15,7 @@ from engine.store import Store
 CHAT_COLUMNS = ("message_id, course_id, sender_id, recipient_id, body, epoch(created_at), epoch(delivered_at), "
                 "epoch(read_at)")
 INTERVENTION_KEYS = ("intervention_id", "course_id", "student_id", "professor_id", "kind", "created_at")
+SENDER_OF = {"student": "professor", "professor": "student"}  # who sends to each role
 
 
 class CommsStore:
@@ -44,16 +45,18 @@ class CommsStore:
 
     # -- receipts -------------------------------------------------------------------
 
-    def mark(self, recipient_id: str, ids: list[str], what: str, at: float) -> dict[str, list[str]]:
+    def mark(self, role: str, recipient_id: str, ids: list[str], what: str, at: float) -> dict[str, list[str]]:
         """Set delivered_at or read_at (first time only) on the recipient's chats and interventions.
 
-        Read implies delivered. -> {"chat": [ids changed], "intervention": [ids changed]}; ids that are
-        not the recipient's are left alone (and not reported).
+        The recipient is a ``role`` ("student" or "professor") and an id: a professor and a student may
+        share an id, and neither may mark what was sent to the other. Read implies delivered.
+        -> {"chat": [ids changed], "intervention": [ids changed]}; ids that are not the recipient's are
+        left alone (and not reported).
         """
-        changed, _, _ = self.mark_many([(recipient_id, ids, what)], at)
+        changed, _, _ = self.mark_many([(role, recipient_id, ids, what)], at)
         return changed[0]
 
-    def mark_many(self, requests: list[tuple[str, list[str], str]], at: float
+    def mark_many(self, requests: list[tuple[str, str, list[str], str]], at: float
                   ) -> tuple[list[dict[str, list[str]]], list[dict[str, Any]], list[dict[str, Any]]]:
         """Many receipts in one transaction, one UPDATE per table and kind (receipts arrive in bursts:
         a bulk message is delivered to a whole class at once).
@@ -61,7 +64,8 @@ class CommsStore:
         -> (per request {"chat": ids, "intervention": ids}, the changed chat messages, the changed
         interventions as {intervention_id, course_id, student_id, professor_id, delivered_at, read_at}).
         """
-        assert all(what in ("delivered", "read") for _, _, what in requests)
+        assert all(what in ("delivered", "read") and role in ("student", "professor")
+                   for role, _, _, what in requests)
         changed: list[dict[str, list[str]]] = [{"chat": [], "intervention": []} for _ in requests]
         chats: dict[str, dict[str, Any]] = {}
         interventions: dict[str, dict[str, Any]] = {}
@@ -69,17 +73,24 @@ class CommsStore:
         cur.execute("BEGIN")
         try:
             for what in ("delivered", "read"):
-                pairs = sorted({(rid, i) for rid, ids, w in requests if w == what for i in ids})
-                if not pairs:
+                triples = sorted({(role, rid, i) for role, rid, ids, w in requests if w == what for i in ids})
+                if not triples:
                     continue
                 sets = f"{what}_at = to_timestamp($at)" + (
                     ", delivered_at = coalesce(delivered_at, to_timestamp($at))" if what == "read" else "")
-                params = {"at": at, "rid": [p[0] for p in pairs], "id": [p[1] for p in pairs]}
+                # a chat's recipient is on the other side from its sender ("from")
+                params = {"at": at, "sender": [SENDER_OF[t[0]] for t in triples], "rid": [t[1] for t in triples],
+                          "id": [t[2] for t in triples]}
                 for row in cur.execute(
-                        f"UPDATE messages SET {sets} FROM (SELECT unnest($rid) AS rid, unnest($id) AS id) v "
-                        f"WHERE messages.message_id = v.id AND messages.recipient_id = v.rid AND kind = 'chat' "
+                        f"UPDATE messages SET {sets} FROM (SELECT unnest($sender) AS sender, unnest($rid) AS rid, "
+                        f"unnest($id) AS id) v WHERE messages.message_id = v.id AND messages.recipient_id = v.rid "
+                        f"AND json_extract_string(messages.body, '$.from') = v.sender AND kind = 'chat' "
                         f"AND messages.{what}_at IS NULL RETURNING {CHAT_COLUMNS}", params).fetchall():
                     chats[row[0]] = _chat(row)
+                students = [t for t in triples if t[0] == "student"]  # only students receive interventions
+                if not students:
+                    continue
+                params = {"at": at, "rid": [t[1] for t in students], "id": [t[2] for t in students]}
                 for row in cur.execute(
                         f"UPDATE intervention_records SET {sets} FROM (SELECT unnest($rid) AS rid, unnest($id) AS id) v "
                         f"WHERE intervention_records.intervention_id = v.id AND intervention_records.student_id = v.rid "
@@ -91,18 +102,18 @@ class CommsStore:
         except Exception:
             cur.execute("ROLLBACK")
             raise
-        claimed: set[tuple[str, str, str]] = set()
-        for n, (rid, ids, what) in enumerate(requests):  # each change reported once, to its first asker
+        claimed: set[tuple[str, str, str, str]] = set()
+        for n, (role, rid, ids, what) in enumerate(requests):  # each change reported once, to its first asker
             for i in ids:
-                if (rid, i, what) in claimed:
+                if (role, rid, i, what) in claimed:
                     continue
-                if i in chats and chats[i]["recipient_id"] == rid:
+                if i in chats and chats[i]["recipient_id"] == rid and chats[i]["from"] == SENDER_OF[role]:
                     changed[n]["chat"].append(i)
-                elif i in interventions and interventions[i]["student_id"] == rid:
+                elif i in interventions and role == "student" and interventions[i]["student_id"] == rid:
                     changed[n]["intervention"].append(i)
                 else:
                     continue
-                claimed.add((rid, i, what))
+                claimed.add((role, rid, i, what))
         return changed, list(chats.values()), list(interventions.values())
 
     # -- message interventions (one-click and bulk) -------------------------------------
@@ -134,6 +145,19 @@ class CommsStore:
         return [{"intervention_id": r[0], "course_id": r[1], "student_id": r[2], "professor_id": r[3],
                  "kind": r[4], **json.loads(r[5]), "created_at": r[6], "delivered_at": r[7], "read_at": r[8],
                  "holdout": r[9]} for r in rows]
+
+    def help_history(self, course_ids: list[str]) -> dict[str, dict[str, list[tuple]]]:
+        """Per course and student, the help delivered (never held-out records) as (intervention id, when
+        on the course clock, read, status when sent), oldest first: what the escalation rule counts."""
+        rows = self._cur().execute(
+            "SELECT course_id, student_id, intervention_id, epoch(created_at), read_at IS NOT NULL, "
+            "json_extract_string(payload, '$.status_before') FROM intervention_records "
+            "WHERE course_id IN (SELECT unnest(?)) AND NOT holdout ORDER BY created_at, intervention_id",
+            (course_ids,)).fetchall()
+        out: dict[str, dict[str, list[tuple]]] = {}
+        for course_id, student_id, ref, at, read, before in rows:
+            out.setdefault(course_id, {}).setdefault(student_id, []).append((ref, at, read, before))
+        return out
 
     def inbox(self, student_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """What a student sees: their interventions (never held-out ones), with receipts, newest first."""

@@ -8,7 +8,8 @@ course clock. The student is escalated when
 * they are still struggling ``escalate_after_minutes`` (T) after the first.
 
 The episode ends when the student stops struggling: the record is cleared and
-the escalation alert resolves. On event-clock courses "minutes" are course
+the escalation alert resolves. The record is rebuilt after a hub restart from
+``intervention_records`` (``episode``). On event-clock courses "minutes" are course
 minutes (the watermark), so a replay at 60x escalates as the class would.
 """
 from __future__ import annotations
@@ -37,6 +38,20 @@ def escalation_reason(struggling: bool, sent: list[Sent], now: float | None,
     return None
 
 
+def episode(history: list[tuple[str, float, bool, str | None]]) -> list[Sent]:
+    """The help of a student's current episode, from their stored interventions (ref, when on the
+    course clock, read, status when sent), oldest first: the trailing run sent while struggling
+    (help sent while not struggling means an earlier episode had ended). A restarted hub rebuilds
+    the tracker from this; before, a restart forgot every ignored intervention."""
+    run: list[Sent] = []
+    for ref_id, at, read, status_before in history:
+        if status_before == "struggling":
+            run.append(Sent(ref_id, at, read))
+        else:
+            run = []
+    return run
+
+
 @dataclass(slots=True)
 class EscalationTracker:
     """Interventions sent to each struggling student of one course, during the current episode."""
@@ -52,6 +67,13 @@ class EscalationTracker:
         """Remember help sent; only help sent while struggling counts towards an escalation."""
         if struggling:
             self.sent.setdefault(student_id, []).append(Sent(ref_id, at))
+
+    def restore(self, student_id: str, history: list[tuple[str, float, bool, str | None]]) -> bool:
+        """After a restart: the student's current episode from their stored help (``episode``)."""
+        sent = episode(history)
+        if sent:
+            self.sent[student_id] = sent
+        return bool(sent)
 
     def note_read(self, student_id: str, ref_id: str) -> bool:
         for s in self.sent.get(student_id, ()):

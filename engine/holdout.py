@@ -11,6 +11,7 @@ with no holdout is the professor's choice and is measured the non-randomized way
 """
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from typing import Any
@@ -34,21 +35,28 @@ def share(value: Any, default: float) -> float:
     return float(value)
 
 
+def how_many(n: int, fraction: float, rng: random.Random | None = None) -> int:
+    """How many of ``n`` students to hold out: ``floor(fraction * n + U)``, U uniform in [0, 1), so
+    on average exactly ``fraction * n`` (a single student with probability ``fraction``; 0.1 of 3
+    holds one out 30% of the time, where rounding held nobody out ever), and never more than
+    ``MAX_SHARE`` of several (rounding half to even held 2 of 3 out at 0.5)."""
+    if fraction <= 0 or n <= 0:
+        return 0
+    k = math.floor(round(fraction * n, 9) + (rng or _coin).random())
+    return k if n == 1 else min(k, math.floor(n * MAX_SHARE))
+
+
 def draw(student_ids: list[str], fraction: float, rng: random.Random | None = None) -> set[str]:
-    """Who is held out: exactly ``round(fraction * n)`` of several students, chosen at random;
-    a single student is held out with probability ``fraction``."""
+    """Who is held out: ``how_many`` of the students, chosen at random."""
     rng = rng or _coin
-    if fraction <= 0 or not student_ids:
-        return set()
-    if len(student_ids) == 1:
-        return set(student_ids) if rng.random() < fraction else set()
-    return set(rng.sample(sorted(student_ids), round(fraction * len(student_ids))))
+    ids = sorted(set(student_ids))
+    return set(rng.sample(ids, how_many(len(ids), fraction, rng)))
 
 
 def randomizes(n: int, fraction: float) -> bool:
-    """Whether ``draw`` lets a coin decide for a send to ``n`` students: a single student is held out
-    with probability ``fraction``; of several, ``round(fraction * n)`` are, which may be none."""
-    return fraction > 0 and (n == 1 or round(fraction * n) >= 1)
+    """Whether ``draw`` lets a coin decide for a send to ``n`` students: whenever the share is above 0
+    (the count itself is drawn, so any send may hold someone out)."""
+    return fraction > 0 and n >= 1
 
 
 def stamp(records: list[dict[str, Any]], held: set[str], randomized: bool, share: float | None = None) -> None:

@@ -5,13 +5,14 @@
 | message | ``message`` |
 | hint | ``message`` (the hint), optionally ``activity_id`` |
 | resource | ``resource_url`` (http/https), optionally ``message`` |
-| extension | ``extension_minutes`` (> 0), ``activity_id`` |
+| extension | ``extension_minutes`` (> 0), ``activity_id``: moves the student's due date (``due_dates``) |
 | simplified_version | ``alternative_activity_id`` (an activity of the course), optionally ``activity_id`` |
 """
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,6 +23,7 @@ REQUIRED = {"message": ("message",), "hint": ("message",), "resource": ("resourc
             "extension": ("extension_minutes", "activity_id"),
             "simplified_version": ("alternative_activity_id",)}
 MAX_MESSAGE = 4000
+MAX_URL = 2000  # like a webhook URL: one bulk resource to a class is stored and pushed once per student
 
 
 AFTER_WATERMARK_S = 0.001  # strictly after the watermark, by more than stored times' microsecond rounding
@@ -69,6 +71,8 @@ def build(body: dict[str, Any], course: Course, professor_id: str, student_id: s
             parsed = urlparse(str(url))
         except ValueError:  # e.g. "http://[::1": an unclosed IPv6 host
             parsed = None
+        if not isinstance(url, str) or len(url) > MAX_URL:
+            raise InterventionError(422, "resource_url", f"must be an http(s) URL of at most {MAX_URL} characters")
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise InterventionError(422, "resource_url", "must be an http(s) URL")
     minutes = body.get("extension_minutes")
@@ -81,3 +85,24 @@ def build(body: dict[str, Any], course: Course, professor_id: str, student_id: s
             "resource_url": url, "extension_minutes": minutes,
             "alternative_activity_id": body.get("alternative_activity_id"),
             "created_at": time.time() if now is None else now}
+
+
+def due_dates(course: Course, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One student's due dates in ``course``: each activity's declared ``due_at`` moved by every
+    extension the student was given on it (held-out records gave nothing). Activities with neither a
+    due date nor an extension are left out. -> [{"activity_id", "title", "due_at" (None: the activity
+    has no due date, so the extension moved nothing), "declared_due_at", "extension_minutes"}]."""
+    extra: dict[str, float] = {}
+    for r in records:
+        if r.get("kind") == "extension" and not r.get("holdout") and r.get("course_id") == course.course_id \
+                and r.get("activity_id") and r.get("extension_minutes"):
+            extra[r["activity_id"]] = extra.get(r["activity_id"], 0.0) + float(r["extension_minutes"])
+    out = []
+    for a in course.activities:
+        minutes = extra.get(a.activity_id, 0.0)
+        if a.due_at is None and not minutes:
+            continue
+        out.append({"activity_id": a.activity_id, "title": a.title,
+                    "due_at": None if a.due_at is None else a.due_at + minutes * 60,
+                    "declared_due_at": a.due_at, "extension_minutes": minutes})
+    return out

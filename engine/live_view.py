@@ -170,6 +170,12 @@ class CourseView:
                                   status == "struggling")
         self.dirty = True
 
+    def restore_escalation(self, student_id: str, history: list[tuple[str, float, bool, str | None]]) -> None:
+        """A rebuilt hub: the help this student got in their current struggling episode counts again."""
+        status = getattr(self.assessments.get(student_id), "status", None)
+        if status == "struggling" and self.escalation.restore(student_id, history):
+            self.dirty = True
+
     def note_read(self, student_id: str, ref_id: str) -> None:
         if self.escalation.note_read(student_id, ref_id):
             self.dirty = True

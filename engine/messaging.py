@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from engine import holdout
 from engine.course import Course
 
 MAX_TEXT = 4000
@@ -128,12 +129,13 @@ def _matching(where: dict[str, Any], course: Course, students: list[dict[str, An
 
 
 def holdout_split(recipients: list[str], fraction: Any, seed: int | None = None) -> tuple[list[str], list[str]]:
-    """(send to, hold out): a random ``fraction`` (0..0.5) of the recipients is held out."""
+    """(send to, hold out): a random ``fraction`` (0..0.5) of the recipients is held out, drawn as
+    interventions' are (``engine.holdout.draw``: a single recipient with that probability)."""
     if fraction in (None, 0):
         return list(recipients), []
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 0.5:
         raise MessagingError(422, "holdout", "must be a fraction between 0 and 0.5")
-    held = set(random.Random(seed).sample(recipients, round(len(recipients) * fraction)))
+    held = holdout.draw(recipients, float(fraction), random.Random(seed) if seed is not None else None)
     return [s for s in recipients if s not in held], [s for s in recipients if s in held]
 
 
@@ -172,4 +174,4 @@ def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | 
 
     return {"send": {sid: text_for(sid) for sid in send}, "hold": {sid: text_for(sid) for sid in hold},
             "activity_id": focus, "template": template_id, "holdout_share": float(share or 0),
-            "randomized": bool(hold)}
+            "randomized": holdout.randomizes(len(recipients), float(share or 0))}

@@ -8,13 +8,20 @@ alert that just opened:
 * one notification per alert (an alert id is notified once, however often the
   view refreshes or the alert reopens after a snooze);
 * at most one per (course, student, kind) per ``quiet_minutes``;
+* an alert a rebuilt hub re-opens (``reopened``: it held before the restart and
+  still does) is not notified again if that (course, student, kind) was
+  notified within the last day (``REMEMBER_S``), whatever ``quiet_minutes`` is;
 * only alerts at ``min_priority`` or more urgent (priority 1 is the highest);
 * escalations also go to ``escalation_email`` (support staff) when set.
 
 Failed deliveries are retried with exponential backoff (``backoff_s``).
+Webhooks may not point at loopback, private, link-local or reserved addresses
+(``address_refused``) unless the operator allows them (``parse_allow``).
 """
 from __future__ import annotations
 
+import ipaddress
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -26,6 +33,8 @@ CHANNELS = ("in_app", "email", "webhook")
 MAX_EMAIL = 254
 MAX_URL = 2000
 REMEMBER_ALERTS = 100_000
+REMEMBER_S = 86_400.0  # a re-opened alert is not notified again within a day of the last notification
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class PreferenceError(ValueError):
@@ -137,7 +146,9 @@ class NotificationPolicy:
 
     def decide(self, alert: dict[str, Any], prefs: Preferences, default_email: str | None,
                now: float | None = None) -> tuple[list[Delivery], str | None]:
-        """The deliveries for a newly opened alert, or none and the reason."""
+        """The deliveries for a newly opened alert, or none and the reason. An alert marked
+        ``reopened`` (a rebuilt hub's: it held before the restart) is held by the day-long memory,
+        not only the quiet period: the professor was told of it already."""
         now = time.time() if now is None else now
         alert_id = alert["alert_id"]
         if alert_id in self.notified:
@@ -149,6 +160,8 @@ class NotificationPolicy:
             return [], f"priority {alert['priority']} is below the professor's minimum {prefs.min_priority}"
         key = (alert["course_id"], alert["student_id"], alert["kind"])
         last = self.last_sent.get(key)
+        if last is not None and alert.get("reopened") and now - last < REMEMBER_S:
+            return [], "notified before the restart and still open"
         if last is not None and now - last < prefs.quiet_minutes * 60:
             return [], "quiet period"
         self.last_sent[key] = now
@@ -171,9 +184,17 @@ def backoff_s(attempt: int, base: float, cap: float = 300.0) -> float:
     return min(cap, base * 2 ** (attempt - 1))
 
 
+def one_line(text: Any) -> str:
+    """``text`` with control characters (CR, LF, tab, ...) as spaces: names and titles go into an
+    email's Subject, which may not hold a line break (EmailMessage refuses it, so every email about
+    a student named with a newline failed)."""
+    return _CONTROL.sub(" ", str(text))
+
+
 def email_text(alert: dict[str, Any], course_title: str, student_name: str) -> tuple[str, str]:
-    """(subject, body) of the email for an alert."""
-    subject = f"[classpulse] {alert['kind'].replace('_', ' ')}: {student_name} in {course_title}"
+    """(subject, body) of the email for an alert (names and titles on one line)."""
+    course_title, student_name = one_line(course_title), one_line(student_name)
+    subject = f"[classpulse] {one_line(alert['kind']).replace('_', ' ')}: {student_name} in {course_title}"
     body = (f"{student_name} ({alert['student_id']}) in {course_title} ({alert['course_id']}):\n\n"
             f"{alert['message']}\n\nPriority {alert['priority']}, alert {alert['alert_id']} at {alert['ts']}.\n"
             "Open the classpulse dashboard to act on it.\n")
@@ -184,3 +205,46 @@ def webhook_payload(alert: dict[str, Any], notification_id: str, professor_id: s
     keys = ("alert_id", "course_id", "student_id", "kind", "priority", "message", "ts")
     return {"type": "classpulse.alert", "notification_id": notification_id, "professor_id": professor_id,
             **{k: alert.get(k) for k in keys}}
+
+
+def parse_allow(text: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The operator's webhook allow-list (``CLASSPULSE_NOTIFY_WEBHOOK_ALLOW``): comma-separated
+    addresses or networks (``127.0.0.1``, ``10.0.0.0/8``) that webhooks may reach although they are
+    not public. ValueError names a bad entry."""
+    out = []
+    for entry in (text or "").split(","):
+        if entry.strip():
+            try:
+                out.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"not an address or network: {entry.strip()!r}") from None
+    return tuple(out)
+
+
+def address_refused(address: str, allow: tuple = ()) -> bool:
+    """Whether a webhook may not be sent to ``address`` (an IP): loopback, private, link-local
+    (169.254.169.254, the cloud metadata service), shared, reserved, multicast or unspecified
+    addresses are refused unless the operator allowed them; a professor's webhook must not reach
+    the cluster's own services."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])  # an IPv6 scope ("fe80::1%eth0") is not an address
+    except ValueError:
+        return True
+    mapped = getattr(ip, "ipv4_mapped", None)
+    ip = mapped or ip
+    if any(ip.version == net.version and ip in net for net in allow):
+        return False
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+
+
+def literal_host_refused(url: str, allow: tuple = ()) -> bool:
+    """Whether a URL's host is an IP literal that ``address_refused`` refuses (names are checked
+    when resolved, at send time)."""
+    host = (urlparse(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return address_refused(host, allow)

@@ -1,7 +1,9 @@
 """The virtual office-hours queue of one course (``OfficeHoursQueue``).
 
-Order is fair, then first come first served: students not yet helped today
-(tier 0) before those helped already (tier 1), then by ``position`` (join
+Order is fair, then first come first served: students not helped in the last
+``HELPED_WINDOW_S`` (12 hours: a rolling window, not the calendar day, which
+reset fairness at midnight UTC in the middle of an evening session; tier 0)
+before those helped already (tier 1), then by ``position`` (join
 order). Deferring lets the next student go first and keeps the place right
 after them (the entry takes their tier and a position between theirs and the
 following one), so nobody loses their place by being polite.
@@ -18,13 +20,13 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 WAITING, IN_PROGRESS, DONE, LEFT = "waiting", "in_progress", "done", "left"
 DEFAULT_HELP_S = 300.0
 HISTORY_KEEP = 50
 MAX_TOPIC = 500
+HELPED_WINDOW_S = 12 * 3600.0  # helped within this long counts as "helped today" (tier 1)
 
 
 class QueueError(ValueError):
@@ -42,7 +44,7 @@ class Entry:
     student_id: str
     topic: str
     joined_at: float
-    tier: int  # 0: not helped today when joining; 1: helped already
+    tier: int  # 0: not helped within HELPED_WINDOW_S when joining; 1: helped already
     position: float
     state: str = WAITING
     defers: int = 0
@@ -55,19 +57,17 @@ class Entry:
         return asdict(self)
 
 
-def day_of(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
-
-
 class OfficeHoursQueue:
-    """Waiting entries, sessions in progress, who was helped today, and recent help durations."""
+    """Waiting entries, sessions in progress, who was helped recently, and recent help durations."""
 
     def __init__(self, course_id: str, entries: Iterable[Entry] = (), durations: Iterable[float] = (),
                  helped: Iterable[tuple[str, float]] = ()) -> None:
         self.course_id = course_id
         self.entries: dict[str, Entry] = {}
         self.durations: list[float] = list(durations)[-HISTORY_KEEP:]
-        self._helped_on: dict[str, str] = {sid: day_of(ts) for sid, ts in helped}
+        self._helped_at: dict[str, float] = {}  # student -> when their latest help started
+        for sid, ts in helped:
+            self._helped_at[sid] = max(ts, self._helped_at.get(sid, ts))
         self._next_position = 1.0
         for e in entries:
             self._keep(e)
@@ -95,10 +95,12 @@ class OfficeHoursQueue:
         """Erasure: the student's entries and history go (their rows are deleted with the rest)."""
         for entry in [e for e in self.entries.values() if e.student_id == student_id]:
             self._close(entry)
-        self._helped_on.pop(student_id, None)
+        self._helped_at.pop(student_id, None)
 
-    def helped_today(self, student_id: str, now: float) -> bool:
-        return self._helped_on.get(student_id) == day_of(now)
+    def helped_recently(self, student_id: str, now: float) -> bool:
+        """Helped within the last ``HELPED_WINDOW_S`` (the API calls it ``helped_today``)."""
+        at = self._helped_at.get(student_id)
+        return at is not None and now - at < HELPED_WINDOW_S
 
     def typical_help_s(self) -> float:
         """Median of recent help durations; the default before there is history."""
@@ -147,13 +149,26 @@ class OfficeHoursQueue:
         if current is not None:
             return current, False
         entry = Entry(f"{self.course_id}:oh_{uuid.uuid4().hex}", self.course_id, student_id, topic, now,
-                      int(self.helped_today(student_id, now)), self._next_position)
+                      int(self.helped_recently(student_id, now)), self._next_position)
         self._next_position += 1
         return self._keep(entry), True
 
     def leave(self, entry_id: str, now: float | None = None) -> Entry:
         entry = self._waiting_entry(entry_id)
         return self._close(replace(entry, state=LEFT, ended_at=time.time() if now is None else now))
+
+    def remove(self, student_id: str, now: float | None = None) -> Entry:
+        """The professor takes a waiting student off the queue (recorded as left)."""
+        entry = next((e for e in self.waiting() if e.student_id == student_id), None)
+        if entry is None:
+            raise QueueError(404, "student_id", f"student '{student_id}' is not waiting in the queue")
+        return self.leave(entry.entry_id, now)
+
+    def close(self, now: float | None = None) -> list[Entry]:
+        """Office hours are over: every waiting entry is left (sessions in progress go on until
+        finished). Without this, waiting entries stayed forever, across restarts."""
+        now = time.time() if now is None else now
+        return [self.leave(e.entry_id, now) for e in self.waiting()]
 
     def defer(self, entry_id: str) -> Entry:
         """Let the next student go first; keep the place right after them."""
@@ -181,7 +196,7 @@ class OfficeHoursQueue:
             entry = next((e for e in order if e.student_id == student_id), None)
             if entry is None:
                 raise QueueError(404, "student_id", f"student '{student_id}' is not waiting in the queue")
-        self._helped_on[entry.student_id] = day_of(now)
+        self._helped_at[entry.student_id] = now
         return self._keep(replace(entry, state=IN_PROGRESS, started_at=now, helped_by=professor_id))
 
     def finish(self, student_id: str, now: float | None = None) -> Entry:

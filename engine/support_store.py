@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from engine.office_hours import DONE, IN_PROGRESS, WAITING, Entry, day_of
+from engine.office_hours import DONE, HELPED_WINDOW_S, IN_PROGRESS, WAITING, Entry
 from engine.store import Store
 
 TABLES = ("peer_groups", "peer_pairs", "notification_preferences", "notification_log")  # also in store.TABLES
@@ -28,7 +28,8 @@ def save_entry(store: Store, entry: Entry) -> None:
 
 def office_hours_state(store: Store, course_ids: list[str], now: float | None = None,
                        history: int = 50) -> dict[str, dict[str, Any]]:
-    """Per course: open entries, recent help durations (oldest first), who was helped today."""
+    """Per course: open entries, recent help durations (oldest first), who was helped within
+    ``HELPED_WINDOW_S`` (student, when)."""
     now = time.time() if now is None else now
     if not course_ids:
         return {}
@@ -47,12 +48,11 @@ def office_hours_state(store: Store, course_ids: list[str], now: float | None = 
             "QUALIFY row_number() OVER (PARTITION BY course_id ORDER BY ended_at DESC) <= ? "
             "ORDER BY ended_at", (course_ids, DONE, history)).fetchall():
         out[course_id]["durations"].append(float(secs))
-    today = day_of(now)
     for course_id, sid, started in cur.execute(
             "SELECT course_id, student_id, max(epoch(started_at)) FROM office_hours_queue "
             "WHERE course_id IN (SELECT unnest(?)) AND started_at IS NOT NULL GROUP BY ALL",
             (course_ids,)).fetchall():
-        if day_of(started) == today:
+        if now - started < HELPED_WINDOW_S:
             out[course_id]["helped"].append((sid, started))
     return out
 
@@ -155,6 +155,17 @@ def last_notified(store: Store, since: float) -> list[tuple[str, str, str, float
         "SELECT course_id, student_id, kind, max(epoch(created_at)) FROM notification_log "
         "WHERE epoch(created_at) >= $s AND course_id IS NOT NULL AND student_id IS NOT NULL "
         "AND kind IS NOT NULL GROUP BY ALL", {"s": since}).fetchall()
+
+
+def fail_unfinished(store: Store, before: float, reason: str) -> int:
+    """Record deliveries still ``pending`` or ``retrying`` from before ``before`` (epoch seconds, a
+    notifier's start) as ``failed`` with ``reason``: their retries were in the memory of a notifier
+    that is gone. -> how many."""
+    rows = store.cursor().execute(
+        "UPDATE notification_log SET status = 'failed', last_error = $r, updated_at = to_timestamp($now) "
+        "WHERE status IN ('pending', 'retrying') AND epoch(updated_at) < $b RETURNING notification_id",
+        {"r": reason, "b": before, "now": time.time()}).fetchall()
+    return len(rows)
 
 
 def deliveries(store: Store, professor_id: str, limit: int = 200) -> list[dict[str, Any]]:

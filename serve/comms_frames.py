@@ -80,7 +80,7 @@ class StudentFrames:
         if frame.get("student_id") not in (None, self.student_id):
             raise DomainError(403, "student_id", "you can only act on your own thread")
         if kind == "read":
-            done = await self.ctx.log.mark_receipts.remote(self.student_id, chat.read_ids(frame), "read")
+            done = await self.ctx.log.mark_receipts.remote("student", self.student_id, chat.read_ids(frame), "read")
             return {"type": "ack", "request_id": rid, **done}
         course_id = chat.resolve_course(frame.get("course_id"), self.courses)
         if kind == "chat":
@@ -124,7 +124,7 @@ class StudentFrames:
             ids = [message.get("message_id")]
         else:
             return
-        _in_background(self.ctx.log.mark_receipts.remote(self.student_id, [i for i in ids if i], "delivered"))
+        _in_background(self.ctx.log.mark_receipts.remote("student", self.student_id, [i for i in ids if i], "delivered"))
 
 
 class ProfessorFrames:
@@ -143,7 +143,7 @@ class ProfessorFrames:
         rid, kind = frame.get("request_id"), frame["type"]
         _spend(self.ctx, self._limit_key)
         if kind == "read":
-            done = await self.ctx.log.mark_receipts.remote(self.professor_id, chat.read_ids(frame), "read")
+            done = await self.ctx.log.mark_receipts.remote("professor", self.professor_id, chat.read_ids(frame), "read")
             return {"type": "ack", "request_id": rid, **done}
         course_id, student_id = await self._thread(frame)
         if kind == "chat":
@@ -188,7 +188,7 @@ class ProfessorFrames:
     async def delivered(self, message: dict[str, Any]) -> None:
         if message.get("type") == "chat" and message.get("recipient_id") == self.professor_id \
                 and message.get("delivered_at") is None:
-            _in_background(self.ctx.log.mark_receipts.remote(self.professor_id, [message["message_id"]], "delivered"))
+            _in_background(self.ctx.log.mark_receipts.remote("professor", self.professor_id, [message["message_id"]], "delivered"))
 
 
 async def professor_inbox_pump(runtime: Runtime, professor_id: str, course_ids: list[str],

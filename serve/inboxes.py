@@ -9,6 +9,9 @@ rare next to events, so every replica reading every message costs little.
 
 A socket gets the messages that reach the hub after it opened (earlier ones are in
 ``GET /api/student/inbox``), in order, through its own queue, so a slow socket delays only itself.
+A hub keeps only its last 10,000 live messages (all students together); when a poll falls further
+behind than that the hub says so (``gap``) and every socket of that hub gets a ``resync`` frame:
+re-read the inbox, some live messages were missed (before, they were dropped without a word).
 A poller with no sockets left ends when its poll returns; one that fails retries.
 """
 from __future__ import annotations
@@ -24,14 +27,15 @@ from serve.streams import poll_timeout
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0  # after a failed poll (a hub restarting)
+RESYNC = {"type": "resync", "reason": "live messages were missed; re-read GET /api/student/inbox"}
 Deliver = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class _Socket:
-    __slots__ = ("opened", "queue", "student_id")
+    __slots__ = ("hubs", "opened", "queue", "student_id")
 
-    def __init__(self, student_id: str) -> None:
-        self.student_id = student_id
+    def __init__(self, student_id: str, hubs: list[int]) -> None:
+        self.student_id, self.hubs = student_id, hubs
         # hub seqs are wall-clock microseconds (engine.live_view.SeqClock): a message stamped after
         # this reached the hub after the socket opened (across nodes, up to their clock skew)
         self.opened = time.time_ns() // 1000
@@ -57,7 +61,7 @@ class StudentInboxes:
         if not hubs:
             await asyncio.Event().wait()  # no courses: nothing will come (until cancelled)
             return
-        socket = _Socket(student_id)
+        socket = _Socket(student_id, hubs)
         self._sockets.setdefault(student_id, set()).add(socket)
         for hub in hubs:
             self._by_hub[hub] = self._by_hub.get(hub, 0) + 1
@@ -83,6 +87,11 @@ class StudentInboxes:
         while True:
             try:
                 result = await self._runtime.handles.hub(hub).inboxes_since.remote(cursor, poll_timeout())
+                if result.get("gap"):
+                    for sockets in self._sockets.values():
+                        for socket in sockets:
+                            if hub in socket.hubs:
+                                socket.queue.put_nowait(dict(RESYNC))
                 for seq, student_id, message in result["messages"]:
                     for socket in self._sockets.get(student_id, ()):
                         if seq > socket.opened:

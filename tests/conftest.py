@@ -38,7 +38,8 @@ def stack(tmp_path_factory, smtp_sink) -> StackProcess:
     data_dir = tmp_path_factory.mktemp("stack-data")
     os.environ.update(CLASSPULSE_SMTP_HOST="127.0.0.1", CLASSPULSE_SMTP_PORT=str(smtp_sink.port),
                       CLASSPULSE_NOTIFY_RETRY_BASE_S="0.3", CLASSPULSE_NOTIFY_MAX_ATTEMPTS="4",
-                      CLASSPULSE_NOTIFY_TIMEOUT_S="3")
+                      CLASSPULSE_NOTIFY_TIMEOUT_S="3",
+                      CLASSPULSE_NOTIFY_WEBHOOK_ALLOW="127.0.0.1")  # the receivers are on loopback
     s = start_stack(data_dir, ARTIFACTS / "stack.log")
     yield s
     took = s.stop()

@@ -103,9 +103,10 @@ def router(ctx: ApiContext) -> APIRouter:
         principal = await own_thread(request, course_id, student_id)
         messages = await ctx.log.chat_thread.remote(course_id, student_id,
                                                     _limit(request.query_params.get("limit")))
-        unread = [m["message_id"] for m in messages if m["recipient_id"] == principal.id and not m["read_at"]]
+        unread = [m["message_id"] for m in messages
+                  if m["from"] == "student" and m["recipient_id"] == principal.id and not m["read_at"]]
         if request.query_params.get("mark_read") in ("1", "true") and unread:
-            done = await ctx.log.mark_receipts.remote(principal.id, unread, "read")
+            done = await ctx.log.mark_receipts.remote("professor", principal.id, unread, "read")
             messages = [m | {"read_at": done["at"], "delivered_at": m["delivered_at"] or done["at"]}
                         if m["message_id"] in done["chat"] else m for m in messages]
         return {"course_id": course_id, "student_id": student_id, "messages": messages}
@@ -159,7 +160,7 @@ def router(ctx: ApiContext) -> APIRouter:
             ids = chat.read_ids(body)
         except messaging.MessagingError as exc:
             raise ApiError(exc.status, exc.field, exc.error) from None
-        return await ctx.log.mark_receipts.remote(principal.id, ids, "read")
+        return await ctx.log.mark_receipts.remote("student", principal.id, ids, "read")
 
     @r.put("/api/student/work-view/consent")
     async def consent(request: Request) -> dict[str, Any]:

@@ -127,6 +127,17 @@ def router(ctx: ApiContext) -> APIRouter:
         principal = await own(request, course_id)
         return await hub(course_id).office_hours_take.remote(course_id, principal.id, None)
 
+    @r.post("/api/professor/courses/{course_id}/office-hours/close")
+    async def close(course_id: str, request: Request) -> dict[str, Any]:
+        """Office hours are over: every waiting student leaves the queue (sessions in progress go on)."""
+        await own(request, course_id)
+        return await hub(course_id).office_hours_close.remote(course_id)
+
+    @r.post("/api/professor/courses/{course_id}/office-hours/{student_id}/remove")
+    async def remove(course_id: str, student_id: str, request: Request) -> dict[str, Any]:
+        await own(request, course_id)
+        return await hub(course_id).office_hours_remove.remote(course_id, student_id)
+
     @r.post("/api/professor/courses/{course_id}/office-hours/{student_id}/take")
     async def take(course_id: str, student_id: str, request: Request) -> dict[str, Any]:
         principal = await own(request, course_id)

@@ -39,16 +39,17 @@ def router(ctx: ApiContext) -> APIRouter:
         if student_id not in roster:
             raise HTTPException(404, f"student '{student_id}' is not in '{course_id}'")
         shard = ctx.runtime.handles.shard(ctx.runtime.topology.shard_of(student_id))
-        view, detail, interventions, timeline, _ = await asyncio.gather(
+        view, detail, interventions, timeline, due_dates, _ = await asyncio.gather(
             ctx.runtime.handles.hub_for(course_id).student_view.remote(course_id, student_id),
             shard.student_detail.remote(course_id, student_id),
             ctx.log.interventions_of.remote(student_id, course_id),
             ctx.log.timeline.remote(course_id, student_id),
+            ctx.log.due_dates.remote(course_id, student_id),
             ctx.log.audit.remote(principal.role, principal.id, "view_student", student_id,
                                  {"course_id": course_id}))
         return {"course_id": course_id, "student": view, "activities": (detail or {}).get("activities", {}),
                 "recent_interactions": (detail or {}).get("tail", ""), "interventions": interventions,
-                "timeline": timeline}
+                "timeline": timeline, "due_dates": due_dates}
 
     @r.get("/api/professor/courses/{course_id}/alerts/configure")
     async def get_config(course_id: str, request: Request) -> dict[str, Any]:

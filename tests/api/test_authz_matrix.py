@@ -94,6 +94,8 @@ def cases(room, s0):
         ("PUT", "/api/professor/notifications/preferences", {"quiet_minutes": 10}, {"owner": 200, "other_prof": 200}),
         ("GET", "/api/professor/notifications", None, {"owner": 200, "other_prof": 200}),
         ("POST", f"/api/professor/courses/{c}/office-hours/{s0}/take", None, {"admin": 404, "owner": 404}),
+        ("POST", f"/api/professor/courses/{c}/office-hours/{s0}/remove", None, {"admin": 404, "owner": 404}),
+        ("POST", f"/api/professor/courses/{c}/office-hours/close", None, {"admin": 200, "owner": 200}),
         ("DELETE", f"/api/student/office-hours/{c}:oh_nothing", None, {"student": 404}),
         ("POST", f"/api/student/office-hours/{c}:oh_nothing/defer", None, {"student": 404}),
         ("GET", f"/api/professor/courses/{c}/analytics/export?section=heatmap&format=csv", None,

@@ -317,3 +317,29 @@ def test_work_state_needs_consent_and_reaches_the_watching_professor_live(stack)
                room.student_tokens[s1]).status_code == 403
     with stack.client(room.student_tokens[s1]) as c:
         assert c.put("/api/student/work-view/consent", json={"consent": "yes"}).status_code == 422
+
+
+def test_an_extension_moves_the_students_due_date_in_their_inbox_and_the_drill_down(stack):
+    room = create_class(stack, students=2)
+    s0, s1 = list(room.student_tokens)
+    with stack.client() as admin:  # re-post the course with a due date on the first activity
+        r = admin.post("/api/admin/courses", json={
+            "course_id": room.course_id, "professor_id": room.professor_id, "title": "Course", "clock": "event",
+            "activities": [{"activity_id": a, "title": a.title(), "expected_minutes": 5,
+                            **({"due_at": "2026-11-20T12:00:00+00:00"} if a == room.activities[0] else {})}
+                           for a in room.activities]})
+        assert r.status_code in (200, 201), r.text
+    with stack.client(room.professor_token) as c:
+        for minutes in (30, 15):
+            r = c.post(f"/api/professor/interventions/{s0}", json={
+                "course_id": room.course_id, "kind": "extension", "activity_id": room.activities[0],
+                "extension_minutes": minutes, "holdout": 0})
+            assert r.status_code == 201, r.text
+    items = get(stack, "/api/student/inbox", room.student_tokens[s0]).json()["items"]
+    assert [i["due_at"] for i in items if i["kind"] == "extension"] == ["2026-11-20T12:45:00.000Z"] * 2
+    detail = get(stack, f"/api/professor/courses/{room.course_id}/students/{s0}", room.professor_token).json()
+    assert detail["due_dates"] == [{"activity_id": room.activities[0], "title": room.activities[0].title(),
+                                    "due_at": "2026-11-20T12:45:00.000Z",
+                                    "declared_due_at": "2026-11-20T12:00:00.000Z", "extension_minutes": 45.0}]
+    other = get(stack, f"/api/professor/courses/{room.course_id}/students/{s1}", room.professor_token).json()
+    assert other["due_dates"][0]["due_at"] == "2026-11-20T12:00:00.000Z"  # only the student given it

@@ -94,6 +94,33 @@ def test_office_hours_order_waits_defer_take_finish_and_history(stack):
     assert [w["student_id"] for w in queue_order(stack, room)["waiting"]] == [s[0], s[1]]
 
 
+def test_a_professor_removes_a_student_and_closes_office_hours(stack):
+    room = create_class(stack, students=4)
+    s = list(room.student_tokens)
+    for sid in s:
+        with stack.client(room.student_tokens[sid]) as c:
+            assert c.post("/api/student/office-hours", json={"course_id": room.course_id}).status_code == 201
+    base = f"/api/professor/courses/{room.course_id}/office-hours"
+    with student_socket(stack, room, s[1]) as ws1, student_socket(stack, room, s[2]) as ws2:
+        time.sleep(0.5)  # the sockets' inbox pollers are in place
+        with stack.client(room.professor_token) as c:
+            assert c.post(f"{base}/next").json()["student_id"] == s[0]  # being helped: close leaves it be
+            removed = c.post(f"{base}/{s[1]}/remove")
+            assert removed.status_code == 200 and removed.json()["state"] == "left", removed.text
+            assert c.post(f"{base}/{s[1]}/remove").status_code == 404
+            closed = c.post(f"{base}/close")
+        assert closed.status_code == 200 and sorted(closed.json()["closed"]) == sorted(s[2:]), closed.text
+        assert closed.json()["in_progress"] == [s[0]]
+        assert next_frame(ws1, "message")["event"] == "removed"
+        assert next_frame(ws2, "message")["event"] == "closed"
+    q = queue_order(stack, room)
+    assert q["waiting"] == [] and [h["student_id"] for h in q["in_progress"]] == [s[0]]
+    with stack.client(room.student_tokens[s[3]]) as c:
+        assert c.get("/api/student/office-hours", params={"course_id": room.course_id}).status_code == 404
+    history = get(stack, f"{base}/history", room.professor_token).json()["sessions"]
+    assert sorted(h["student_id"] for h in history if h["state"] == "left") == sorted(s[1:])
+
+
 def test_office_hours_authorisation(stack):
     room, other = create_class(stack, students=3), create_class(stack, students=1)
     s0, s1, _ = list(room.student_tokens)

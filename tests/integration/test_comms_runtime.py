@@ -86,3 +86,35 @@ def test_frames_for_several_professors_wake_each_of_their_polls(runtime_factory)
     assert time.monotonic() - started < 5  # woken, not timed out (20 s)
     assert [m["n"] for m in answers["prof-a"]["messages"]] == [1]
     assert [m["n"] for m in answers["prof-b"]["messages"]] == [2]
+
+
+def test_ignored_help_still_escalates_after_the_hub_restarts(runtime_factory):
+    """A restarted hub started a fresh escalation tracker: the ignored interventions were forgotten
+    and the escalation alert vanished. It now reloads them from intervention_records."""
+    runtime, _ = runtime_factory(shards=1, hubs=1)
+    room = classroom.build(n=10, tag="esc")
+    log = runtime.handles.log
+    ray.get(log.add_professor.remote(room.professor_id, "Prof"))
+    ray.get(log.add_course.remote(room.course_spec()))
+    ray.get(log.add_students.remote(room.course_id, room.roster()))
+    ray.get(log.configure.remote(room.course_id, {"escalate_after_ignored": 2, "escalate_after_minutes": 0},
+                                 "test"))
+    for batch in room.batches():
+        ray.get(runtime.ingest(batch))
+    runtime.sync()
+    hub = runtime.handles.hub_for(room.course_id)
+    ray.get(hub.refresh_now.remote())
+    live = ray.get(runtime.live_progress(room.course_id))
+    stuck = next(a["student_id"] for a in live["alerts"] if a["kind"] == "struggling")
+    for text in ("try again", "still there?"):
+        ray.get(log.intervene.remote(room.professor_id, stuck,
+                                     {"course_id": room.course_id, "kind": "message", "message": text, "holdout": 0}))
+
+    def escalated():
+        ray.get(hub.refresh_now.remote())
+        return [a for a in ray.get(runtime.live_progress(room.course_id))["alerts"]
+                if a["kind"] == "escalation" and a["student_id"] == stuck]
+
+    assert escalated()
+    restart(hub)
+    assert escalated()

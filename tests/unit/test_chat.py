@@ -81,11 +81,11 @@ def test_receipts_are_stored_once_and_only_for_the_recipient(tmp_path):
                               {"intervention_id": "iv2", "course_id": "c1", "student_id": "s1",
                                "professor_id": "p1", "kind": "message", "message": "hi", "created_at": time.time(),
                                "holdout": True}])
-    assert comms.mark("s2", [m["message_id"], "iv1"], "read", 100.0) == {"chat": [], "intervention": []}
-    assert comms.mark("s1", [m["message_id"], "iv1"], "delivered", 100.0) == {"chat": [m["message_id"]],
+    assert comms.mark("student", "s2", [m["message_id"], "iv1"], "read", 100.0) == {"chat": [], "intervention": []}
+    assert comms.mark("student", "s1", [m["message_id"], "iv1"], "delivered", 100.0) == {"chat": [m["message_id"]],
                                                                               "intervention": ["iv1"]}
-    assert comms.mark("s1", [m["message_id"]], "delivered", 200.0)["chat"] == []  # first time only
-    assert comms.mark("s1", [m["message_id"]], "read", 300.0)["chat"] == [m["message_id"]]
+    assert comms.mark("student", "s1", [m["message_id"]], "delivered", 200.0)["chat"] == []  # first time only
+    assert comms.mark("student", "s1", [m["message_id"]], "read", 300.0)["chat"] == [m["message_id"]]
     [row] = comms.thread("c1", "s1")
     assert (row["delivered_at"], row["read_at"], row["text"]) == (100.0, 300.0, "hello")
     assert comms.thread("c1", "s2") == []
@@ -109,12 +109,34 @@ def test_receipts_in_one_batch_are_each_reported_once_to_their_recipient(tmp_pat
     b = chat.new_message(COURSE, "s2", "professor", "two", now=2.0)
     comms.save_chat(a)
     comms.save_chat(b)
-    changed, chats, ivs = comms.mark_many([("s1", [a["message_id"]], "delivered"),
-                                           ("s2", [a["message_id"], b["message_id"]], "delivered"),
-                                           ("s1", [a["message_id"]], "read"),
-                                           ("s1", [a["message_id"]], "read")], 50.0)
+    changed, chats, ivs = comms.mark_many([("student", "s1", [a["message_id"]], "delivered"),
+                                           ("student", "s2", [a["message_id"], b["message_id"]], "delivered"),
+                                           ("student", "s1", [a["message_id"]], "read"),
+                                           ("student", "s1", [a["message_id"]], "read")], 50.0)
     assert [c["chat"] for c in changed] == [[a["message_id"]], [b["message_id"]], [a["message_id"]], []]
     assert {m["message_id"]: (m["delivered_at"], m["read_at"]) for m in chats} == {
         a["message_id"]: (50.0, 50.0), b["message_id"]: (50.0, None)}
     assert ivs == []
+    store.close()
+
+
+def test_a_professor_and_a_student_sharing_an_id_cannot_mark_each_others_items(tmp_path):
+    """Receipts match the recipient's role as well as the id: professor "pat" and student "pat"."""
+    store = Store(tmp_path / "db.duckdb")
+    comms = CommsStore(store)
+    to_student = chat.new_message(COURSE, "pat", "professor", "to the student", now=1.0)
+    to_professor = chat.new_message(COURSE, "pat", "student", "to the professor", now=2.0)
+    to_professor["recipient_id"] = "pat"  # the course's professor is also called pat
+    comms.save_chat(to_student)
+    comms.save_chat(to_professor)
+    comms.save_interventions([{"intervention_id": "iv1", "course_id": "c1", "student_id": "pat",
+                               "professor_id": "pat", "kind": "message", "message": "hi", "created_at": 1.0,
+                               "holdout": False}])
+    ids = [to_student["message_id"], to_professor["message_id"], "iv1"]
+    assert comms.mark("professor", "pat", ids, "read", 10.0) == {"chat": [to_professor["message_id"]],
+                                                                "intervention": []}
+    assert comms.mark("student", "pat", ids, "read", 20.0) == {"chat": [to_student["message_id"]],
+                                                              "intervention": ["iv1"]}
+    read = {m["message_id"]: m["read_at"] for m in comms.thread("c1", "pat")}
+    assert read == {to_professor["message_id"]: 10.0, to_student["message_id"]: 20.0}
     store.close()

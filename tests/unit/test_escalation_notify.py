@@ -139,3 +139,45 @@ def test_course_view_opens_one_escalation_alert_after_two_ignored_interventions(
     view.note_read("s1", "iv1")  # a read receipt: only one unread left, the escalation resolves
     view.refresh()
     assert "escalation" not in [a.kind for a in view.alerts.active()]
+
+
+def test_the_current_episode_is_the_trailing_help_sent_while_struggling():
+    from engine.escalation import episode
+    history = [("old", 1.0, False, "struggling"), ("calm", 2.0, False, "active"),
+               ("a", 3.0, False, "struggling"), ("b", 4.0, True, "struggling")]
+    assert [(s.ref_id, s.at, s.read) for s in episode(history)] == [("a", 3.0, False), ("b", 4.0, True)]
+    assert episode([("x", 1.0, False, "idle")]) == []
+
+
+def test_escalation_survives_a_hub_rebuild_from_the_stored_interventions(store):
+    """A restarted hub started a fresh tracker: two ignored interventions were forgotten, so the
+    escalation never came (or vanished). The rebuilt view reloads them from intervention_records."""
+    from engine.comms_store import CommsStore
+    from engine.config import AlertConfig
+    from engine.live_view import CourseView, SeqClock
+    from engine.state import StudentState
+    from tests.factories import course, ev, params
+
+    comms = CommsStore(store)
+    base = {"course_id": "c1", "student_id": "s1", "professor_id": "p1", "kind": "message", "message": "hi"}
+    comms.save_interventions([base | {"intervention_id": "iv1", "created_at": 10.0, "status_before": "struggling"},
+                              base | {"intervention_id": "iv2", "created_at": 11.0, "status_before": "struggling"},
+                              base | {"intervention_id": "iv3", "created_at": 12.0, "status_before": "struggling",
+                                      "holdout": True}])
+
+    def rebuilt_view():
+        view = CourseView(course(), AlertConfig(escalate_after_ignored=2, escalate_after_minutes=0),
+                          {"s1": "S1"}, SeqClock())
+        state = StudentState("c1", "s1")
+        for i in range(3):
+            state.apply(ev("attempt", correct=False, t=i, seq=i + 1)._replace(student_id="s1"), params())
+        view.apply(state.summary(params(), {}))
+        view.refresh()  # who is struggling now
+        for student_id, rows in comms.help_history(["c1"]).get("c1", {}).items():
+            view.restore_escalation(student_id, rows)
+        view.refresh()
+        return view
+
+    assert "escalation" in [a.kind for a in rebuilt_view().alerts.active()]
+    comms.mark("student", "s1", ["iv1"], "read", 20.0)  # read before the restart: one ignored is not two
+    assert "escalation" not in [a.kind for a in rebuilt_view().alerts.active()]

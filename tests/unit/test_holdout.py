@@ -30,9 +30,19 @@ def test_a_single_student_is_held_out_with_the_share_as_probability():
     assert 500 <= held <= 700
 
 
+def test_the_count_is_the_share_on_average_and_never_above_the_maximum():
+    rng = random.Random(3)
+    counts = [holdout.how_many(3, 0.1, rng) for _ in range(4000)]
+    assert set(counts) == {0, 1} and 0.25 <= sum(counts) / 4000 <= 0.35  # 0.3 of a student on average
+    assert {holdout.how_many(3, 0.5, rng) for _ in range(200)} == {1}  # not 2 of 3 (round half to even)
+    assert {holdout.how_many(7, 0.5, rng) for _ in range(200)} == {3}
+    assert {len(holdout.draw(["a", "b", "c"], 0.5, rng)) for _ in range(200)} == {1}
+
+
 def test_a_send_is_randomized_only_when_the_coin_could_hold_someone_out():
     assert holdout.randomizes(1, 0.1) and holdout.randomizes(10, 0.1) and holdout.randomizes(3, 0.2)
-    assert not holdout.randomizes(10, 0.0) and not holdout.randomizes(3, 0.1)  # round(0.3) = 0: nobody could be
+    assert holdout.randomizes(3, 0.1)  # the count is drawn too: 0.3 of a student is one 30% of the time
+    assert not holdout.randomizes(10, 0.0) and not holdout.randomizes(0, 0.1)
     records = [{"student_id": s} for s in ("a", "b", "c")]
     holdout.stamp(records, {"b"}, True)
     assert [r["holdout"] for r in records] == [False, True, False] and all(r["randomized"] for r in records)

@@ -19,6 +19,7 @@ class Hub:
         self.log: list[tuple[int, str, dict]] = []
         self.polls = 0
         self.fail_next = 0
+        self.gap_next = False
         self.inboxes_since = SimpleNamespace(remote=self._since)
         self._changed = asyncio.Event()
 
@@ -31,6 +32,9 @@ class Hub:
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("hub restarting")
+        if self.gap_next:
+            self.gap_next = False
+            return {"head": time.time_ns() // 1000, "messages": [], "gap": True}
         deadline = time.monotonic() + timeout
         while True:
             found = [m for m in self.log if m[0] > seq]
@@ -119,3 +123,40 @@ def test_a_poller_ends_after_its_last_socket_and_is_kept_by_a_new_one(hub):
 
     box, got = asyncio.run(go())
     assert got == ["still live"] and box.pollers == 0
+
+
+def test_a_poll_that_fell_behind_the_hubs_buffer_tells_each_socket_to_resync(hub):
+    async def go():
+        box, got = replica(hub), []
+
+        async def deliver(message):
+            got.append(message)
+        task = asyncio.create_task(box.serve("s0", ["c1"], deliver))
+        await asyncio.sleep(0.01)
+        hub.gap_next = True
+        await asyncio.sleep(0.3)  # the current poll returns, the next one reports the gap
+        task.cancel()
+        return got
+
+    got = asyncio.run(go())
+    assert [m["type"] for m in got] == ["resync"]
+
+
+def test_the_hub_reports_a_cursor_older_than_its_kept_messages(monkeypatch):
+    from actors import hub as hub_module
+    from actors.topology import Topology
+
+    monkeypatch.setattr(hub_module, "INBOX_LOG_KEEP", 3)
+    hub = hub_module.CourseHub.__ray_metadata__.modified_class(0, Topology("t", 1, 1))
+
+    async def run():
+        hub._ready = asyncio.get_running_loop().create_future()
+        hub._ready.set_result(True)
+        seqs = [hub._to_inbox("s1", {"type": "intervention", "n": i}) for i in range(5)]  # 2 pushed out
+        behind = await hub.inboxes_since(seqs[0], 0.01)
+        at_edge = await hub.inboxes_since(seqs[1], 0.01)
+        return behind, at_edge
+
+    behind, at_edge = asyncio.run(run())
+    assert behind["gap"] and [m[2]["n"] for m in behind["messages"]] == [2, 3, 4]
+    assert not at_edge["gap"] and [m[2]["n"] for m in at_edge["messages"]] == [2, 3, 4]

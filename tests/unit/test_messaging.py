@@ -66,6 +66,16 @@ def test_a_malformed_resource_url_is_refused_by_name():
     assert (err.value.status, err.value.field) == (422, "resource_url")
 
 
+def test_a_resource_url_is_capped_like_a_webhook_url():
+    """A 1 MiB URL in one bulk resource to 1,500 students cost ~1.5 GB across log, hub and replica."""
+    ok = "https://example.org/" + "a" * (interventions.MAX_URL - 20)
+    assert interventions.build({"kind": "resource", "resource_url": ok}, COURSE, "p1", "s1")["resource_url"] == ok
+    for bad in (ok + "a", "https://example.org/" + "a" * (1 << 20), 12345):
+        with pytest.raises(interventions.InterventionError) as err:
+            interventions.build({"kind": "resource", "resource_url": bad}, COURSE, "p1", "s1")
+        assert (err.value.status, err.value.field) == (422, "resource_url")
+
+
 def test_holdout_keeps_a_random_fraction_out_and_is_reproducible():
     many = [student(f"s{i}", "struggling", "a1") for i in range(40)]
     a = messaging.plan({"to": "all", "text": "hi", "holdout": 0.25}, COURSE, many, seed=3)
@@ -86,8 +96,17 @@ def test_no_holdout_in_the_request_means_the_courses_and_zero_means_none():
     assert len(also_default["hold"]) == 10
     none = messaging.plan({"to": "all", "text": "hi", "holdout": 0}, COURSE, many, default_holdout=0.25)
     assert none["hold"] == {} and len(none["send"]) == 40 and not none["randomized"]
-    one = messaging.plan({"to": ["s1"], "text": "hi", "holdout": 0.25}, COURSE, many)
-    assert one["hold"] == {} and not one["randomized"]  # round(0.25 x 1) = 0: no coin could hold anyone
+    ones = [messaging.plan({"to": ["s1"], "text": "hi", "holdout": 0.25}, COURSE, many, seed=seed)
+            for seed in range(400)]
+    assert all(one["randomized"] for one in ones)  # a single recipient is held out with that probability,
+    assert 60 <= sum(bool(one["hold"]) for one in ones) <= 140  # as a single-student intervention is
+
+
+def test_a_holdout_never_exceeds_half_of_several_recipients():
+    three = [student(f"s{i}", "struggling", "a1") for i in range(3)]
+    held = [len(messaging.plan({"to": "all", "text": "hi", "holdout": 0.5}, COURSE, three, seed=seed)["hold"])
+            for seed in range(200)]
+    assert set(held) == {1}  # round(1.5) was 2 of 3: more than the 0.5 maximum
 
 
 @pytest.mark.parametrize("body, status, field", [
@@ -139,3 +158,18 @@ def test_any_json_is_either_a_plan_or_a_named_refusal(body):
                 interventions.build(body | {"kind": kind}, COURSE, "p1", "s1")
             except interventions.InterventionError as exc:
                 assert exc.status == 422 and exc.field
+
+
+def test_extensions_move_the_students_due_date_and_held_out_ones_do_not():
+    from engine.course import Activity, Course
+    course = Course("c1", "p1", "C", "live", (Activity("a1", "One", 5, due_at=1000.0), Activity("a2", "Two", 5),
+                                               Activity("a3", "Three", 5)))
+    ext = {"course_id": "c1", "kind": "extension", "activity_id": "a1", "extension_minutes": 30}
+    records = [ext, ext | {"extension_minutes": 15}, ext | {"holdout": True, "extension_minutes": 600},
+               ext | {"activity_id": "a2"}, ext | {"course_id": "c2"}, {"course_id": "c1", "kind": "hint"}]
+    assert interventions.due_dates(course, records) == [
+        {"activity_id": "a1", "title": "One", "due_at": 1000.0 + 45 * 60, "declared_due_at": 1000.0,
+         "extension_minutes": 45.0},
+        {"activity_id": "a2", "title": "Two", "due_at": None, "declared_due_at": None, "extension_minutes": 30.0}]
+    assert interventions.due_dates(course, []) == [
+        {"activity_id": "a1", "title": "One", "due_at": 1000.0, "declared_due_at": 1000.0, "extension_minutes": 0.0}]

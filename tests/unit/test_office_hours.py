@@ -36,6 +36,26 @@ def test_help_yesterday_does_not_count_as_today():
     assert order(q) == ["a", "b"]
 
 
+def test_fairness_does_not_reset_at_midnight_utc_mid_session():
+    """Helped at 23:50 UTC and back at 00:10: still helped today, behind those not helped yet."""
+    midnight = 1_767_052_800.0  # 2025-12-30 00:00 UTC
+    q = OfficeHoursQueue("c1")
+    q.join("a", "x", now=midnight - 1200)
+    q.take("p1", now=midnight - 600)
+    q.finish("a", now=midnight - 300)
+    q.join("b", "x", now=midnight + 500)
+    q.join("a", "again", now=midnight + 600)
+    assert order(q) == ["b", "a"]
+    assert [w["helped_today"] for w in q.view(midnight + 600, 900)["waiting"]] == [False, True]
+
+
+def test_help_long_ago_the_same_day_no_longer_counts():
+    q = OfficeHoursQueue("c1", helped=[("a", T0 - 13 * 3600)])
+    q.join("a", "x", now=T0)
+    q.join("b", "x", now=T0 + 1)
+    assert order(q) == ["a", "b"]
+
+
 def test_taking_someone_makes_their_next_visit_tier_one():
     q = queue_with("a", "b")
     q.take("prof", now=T0 + 10)
@@ -126,6 +146,20 @@ def test_an_erased_student_leaves_the_queue_and_cannot_be_taken():
     q.forget("a")
     q.forget("c")
     q.forget("b")
-    assert order(q) == [] and q.in_progress() == [] and not q.helped_today("b", T0)
+    assert order(q) == [] and q.in_progress() == [] and not q.helped_recently("b", T0)
     with pytest.raises(QueueError):
         q.take("p1", "a", now=T0 + 20)
+
+
+def test_a_professor_removes_one_waiting_student_or_closes_the_queue():
+    q = queue_with("a", "b", "c", "d")
+    q.take("p1", "a", now=T0 + 10)
+    removed = q.remove("b", now=T0 + 11)
+    assert removed.state == "left" and removed.ended_at == T0 + 11 and order(q) == ["c", "d"]
+    with pytest.raises(QueueError) as err:
+        q.remove("a")  # being helped, not waiting
+    assert err.value.status == 404
+    closed = q.close(now=T0 + 20)
+    assert sorted(e.student_id for e in closed) == ["c", "d"] and {e.state for e in closed} == {"left"}
+    assert order(q) == [] and [e.student_id for e in q.in_progress()] == ["a"]  # help in progress goes on
+    assert q.close() == []

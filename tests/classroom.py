@@ -32,6 +32,14 @@ class Classroom:
     def batches(self, size: int = 1000) -> list[list[Event]]:
         return [self.events[i:i + size] for i in range(0, len(self.events), size)]
 
+    def enroll(self, runtime) -> None:
+        """The professor, the course and its roster, in a runtime's log (before any event)."""
+        import ray
+        log = runtime.handles.log
+        ray.get(log.add_professor.remote(self.professor_id, "Prof"))
+        ray.get(log.add_course.remote(self.course_spec()))
+        ray.get(log.add_students.remote(self.course_id, self.roster()))
+
 
 def build(n: int = 200, tag: str = "k", t0: float | None = None) -> Classroom:
     t0 = t0 if t0 is not None else time.time() - 2000

@@ -35,10 +35,8 @@ def restart(actor, timeout: float = 60.0) -> None:
 def test_consent_survives_restarts_and_revoking_stops_sharing(runtime_factory):
     runtime, _ = runtime_factory(shards=1, hubs=1)
     room = classroom.build(n=5, tag="wv")
+    room.enroll(runtime)
     log = runtime.handles.log
-    ray.get(log.add_professor.remote(room.professor_id, "Prof"))
-    ray.get(log.add_course.remote(room.course_spec()))
-    ray.get(log.add_students.remote(room.course_id, room.roster()))
     s0, s1 = room.students[:2]
     ray.get(log.work_consent.remote(room.course_id, s0, True))
     message = ray.get(log.chat_send.remote(room.course_id, s0, "student", "hello"))
@@ -93,10 +91,8 @@ def test_ignored_help_still_escalates_after_the_hub_restarts(runtime_factory):
     and the escalation alert vanished. It now reloads them from intervention_records."""
     runtime, _ = runtime_factory(shards=1, hubs=1)
     room = classroom.build(n=10, tag="esc")
+    room.enroll(runtime)
     log = runtime.handles.log
-    ray.get(log.add_professor.remote(room.professor_id, "Prof"))
-    ray.get(log.add_course.remote(room.course_spec()))
-    ray.get(log.add_students.remote(room.course_id, room.roster()))
     ray.get(log.configure.remote(room.course_id, {"escalate_after_ignored": 2, "escalate_after_minutes": 0},
                                  "test"))
     for batch in room.batches():

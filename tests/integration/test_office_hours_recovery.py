@@ -12,13 +12,6 @@ from tests import classroom
 pytestmark = pytest.mark.ray
 
 
-def setup(runtime, room):
-    log = runtime.handles.log
-    ray.get(log.add_professor.remote(room.professor_id, "Prof"))
-    ray.get(log.add_course.remote(room.course_spec()))
-    ray.get(log.add_students.remote(room.course_id, room.roster()))
-
-
 def shape(view):
     return ([(w["student_id"], w["topic"], w["helped_today"], w["defers"]) for w in view["waiting"]],
             [h["student_id"] for h in view["in_progress"]], view["history_size"])
@@ -27,7 +20,7 @@ def shape(view):
 def test_queue_survives_a_killed_hub_and_a_restarted_stack(runtime_factory):
     runtime, settings = runtime_factory()
     room = classroom.build(6, tag="oh")
-    setup(runtime, room)
+    room.enroll(runtime)
     cid = room.course_id
     hub = runtime.handles.hub_for(cid)
     students = [s["student_id"] for s in room.roster()]

@@ -16,13 +16,6 @@ from tests.factories import T0, ev
 pytestmark = pytest.mark.ray
 
 
-def setup_class(runtime, room):
-    log = runtime.handles.log
-    ray.get(log.add_professor.remote(room.professor_id, "Prof"))
-    ray.get(log.add_course.remote(room.course_spec()))
-    ray.get(log.add_students.remote(room.course_id, room.roster()))
-
-
 def ingest_all(runtime, batches):
     acks = [ray.get(runtime.ingest(b)) for b in batches]
     return sum(a["accepted"] for a in acks), sum(a["duplicates"] for a in acks)
@@ -40,7 +33,7 @@ def statuses(progress):
 def loaded(runtime_factory):
     runtime, settings = runtime_factory(snapshot_interval_s=1.0)
     room = classroom.build(200, tag="r")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     accepted, dups = ingest_all(runtime, room.batches())
     assert (accepted, dups) == (len(room.events), 0)
     runtime.sync()
@@ -76,7 +69,7 @@ def test_duplicates_are_acknowledged_and_never_counted_twice(loaded):
 def test_a_shard_killed_mid_stream_recovers_identical_state(runtime_factory):
     runtime, _ = runtime_factory(snapshot_interval_s=0.5)
     room = classroom.build(200, tag="k")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     batches = room.batches(100)
     victim = runtime.handles.shard(1)
     for i, batch in enumerate(batches):
@@ -115,7 +108,7 @@ def test_restarting_everything_on_the_same_data_keeps_live_progress(loaded, runt
 def test_killing_the_event_log_loses_no_acknowledged_event(runtime_factory):
     runtime, _ = runtime_factory()
     room = classroom.build(50, tag="l")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     batches = room.batches(40)
     acked = set()
     for i, batch in enumerate(batches):
@@ -158,7 +151,7 @@ def test_a_new_idle_threshold_is_charged_as_a_replay_would_and_a_restarted_shard
     that ops run after a drill called every student of the course wrong."""
     runtime, _ = runtime_factory(snapshot_interval_s=3600)
     room = classroom.build(6, tag="cap")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     students = [s["student_id"] for s in room.roster()]
     base = time.time() - 7200 - T0
 

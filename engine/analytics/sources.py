@@ -6,8 +6,7 @@ temporary ``facts`` table: the columns are derived over the course's whole log,
 then the caller's time range is kept (an event's ``gain`` and ``spent`` do not
 depend on where a range starts or ends). ``spent`` and ``gain`` follow the
 fold's rules (docs/architecture.md "Folding rules") with the course's current
-idle threshold; the live view charged each gap with the threshold in force when
-it was folded, so after ``idle_after_s`` changes the two can differ.
+idle threshold, as the live view does (the shards fold a course again when it changes).
 """
 from __future__ import annotations
 

@@ -21,7 +21,6 @@ from actors.topology import EVENT_LOG, Handles, Topology
 from classpulse.settings import Settings
 from engine.event_arrow import pack, to_arrow
 from engine.events import Event
-from engine.notify import parse_allow
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +166,7 @@ class Runtime:
 
 
 def mail_settings(s: Settings) -> MailSettings:
-    if s.smtp_tls not in ("none", "starttls", "ssl"):
-        raise ValueError(f"CLASSPULSE_SMTP_TLS must be none, starttls or ssl, not {s.smtp_tls!r}")
-    try:
-        parse_allow(s.notify_webhook_allow)
-    except ValueError as exc:
-        raise ValueError(f"CLASSPULSE_NOTIFY_WEBHOOK_ALLOW: {exc}") from None
+    """The notifier's part of the settings (checked when they were read: ``Settings``)."""
     return MailSettings(s.smtp_host, s.smtp_port, s.smtp_from, s.smtp_tls, s.smtp_username, s.smtp_password,
                         s.notify_timeout_s, s.notify_retry_base_s, s.notify_max_attempts, s.smtp_ca_file,
                         s.notify_webhook_allow)

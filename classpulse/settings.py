@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from engine.notify import parse_allow
+
 ENV_PREFIX = "CLASSPULSE_"
 FLAGS = ("metrics", "metrics_ray", "fault_injection", "trusted_proxy")  # on/off settings kept as 0/1
 CHOICES = {"haproxy": ("auto", "on", "off"), "smtp_tls": ("none", "starttls", "ssl")}
@@ -98,6 +100,12 @@ class Settings:
             raise SettingsError("keep_logs", f"{self.keep_logs} is negative")
         if self.autoscale_max_replicas < 0:
             raise SettingsError("autoscale_max_replicas", f"{self.autoscale_max_replicas} is negative")
+        try:
+            parse_allow(self.notify_webhook_allow)
+        except ValueError as exc:
+            raise SettingsError("notify_webhook_allow", str(exc)) from None
+        if self.smtp_ca_file and not os.access(self.smtp_ca_file, os.R_OK):
+            raise SettingsError("smtp_ca_file", f"{self.smtp_ca_file} is not a readable file")
 
     @property
     def db_path(self) -> Path:

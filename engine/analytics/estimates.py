@@ -79,10 +79,13 @@ def stratified(strata: list[tuple[list[float], list[float]]]) -> Estimate:
 
 
 def _pooled(groups: list[list[float]]) -> float:
-    """The variance within groups, pooled (each group about its own mean)."""
+    """The variance within groups, pooled (each group about its own mean). Groups of one value each
+    have no variance within: then the variance of all the values together (which also holds the
+    spread between groups, so it errs wide), never 0, which would claim certainty."""
     dof = sum(len(g) - 1 for g in groups)
     if dof <= 0:
-        return 0.0
+        values = [x for g in groups for x in g]
+        return statistics.variance(values) if len(values) > 1 else 0.0
     return sum((len(g) - 1) * statistics.variance(g) for g in groups if len(g) > 1) / dof
 
 

@@ -275,4 +275,4 @@ def test_open_sockets_and_streams_end_when_their_token_is_rotated_or_the_student
             while True:
                 ws.recv(timeout=STREAM_RECHECK_S + 20)
         assert closed.value.rcvd.code == 4401 and "revoked" in closed.value.rcvd.reason
-    assert time.monotonic() - started < STREAM_RECHECK_S + 5
+    assert time.monotonic() - started < 2 * STREAM_RECHECK_S  # one re-check period, with room for a slow machine

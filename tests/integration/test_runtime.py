@@ -12,6 +12,7 @@ from engine.events import quantize
 from tests import classroom
 from tests.classroom import comparable, reference_states
 from tests.factories import T0, ev
+from tests.restarts import restart
 
 pytestmark = pytest.mark.ray
 
@@ -85,7 +86,7 @@ def test_a_shard_killed_mid_stream_recovers_identical_state(runtime_factory):
 def test_a_killed_hub_rebuilds_the_same_live_view(loaded):
     runtime, _, room = loaded
     before = ray.get(runtime.live_progress(room.course_id))
-    ray.kill(runtime.handles.hub_for(room.course_id), no_restart=False)
+    restart(runtime.handles.hub_for(room.course_id))
     after = ray.get(runtime.live_progress(room.course_id))
     assert sorted(after["students"], key=lambda s: s["student_id"]) == \
         sorted(before["students"], key=lambda s: s["student_id"])
@@ -179,7 +180,6 @@ def test_a_new_idle_threshold_is_charged_as_a_replay_would_and_a_restarted_shard
     assert runtime.verify_against_log()["mismatched"] == []
     assert list(live.values()) == [pytest.approx(4 * 400)] * len(students)  # every gap under the new cap, whole
     victim = runtime.handles.shard(runtime.topology.shard_of(students[0]))
-    ray.kill(victim, no_restart=False)  # rebuilds from its snapshot + the log's tail
-    ray.get(victim.status.remote(), timeout=60)
+    restart(victim)  # rebuilds from its snapshot (written by the refold) + the log's tail
     assert time_on_task() == live
     assert runtime.verify_against_log()["mismatched"] == []

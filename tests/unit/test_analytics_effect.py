@@ -114,3 +114,12 @@ def test_single_student_sends_with_the_same_share_form_one_stratum():
     assert hint["method"] == "randomized_holdout"
     e = hint["effects"]["progress_rate"]
     assert e["strata"] == 1 and e["effect"] == pytest.approx(0.6, abs=1e-9)  # 0.1 more in 10 min: 0.6/h
+
+
+def test_sends_of_one_student_a_side_do_not_claim_certainty():
+    """Two-student sends at 0.5 hold out exactly one: every stratum is one value against one. The
+    variance within strata is then unknown, not 0 (it gave a zero-width interval excluding 0)."""
+    strata = [([t], [c]) for t, c in [(3.0, 1.0), (0.0, 2.0), (5.0, 1.0), (1.0, 4.0), (2.0, 2.0), (4.0, 0.0)]]
+    est = estimates.stratified(strata)
+    assert est.se > 0 and est.ci_low < est.effect < est.ci_high
+    assert est.ci_low < 0 < est.ci_high  # a mean difference of 5/6 over scattered pairs is not significant

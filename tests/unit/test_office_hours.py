@@ -49,11 +49,16 @@ def test_fairness_does_not_reset_at_midnight_utc_mid_session():
     assert [w["helped_today"] for w in q.view(midnight + 600, 900)["waiting"]] == [False, True]
 
 
-def test_help_long_ago_the_same_day_no_longer_counts():
-    q = OfficeHoursQueue("c1", helped=[("a", T0 - 13 * 3600)])
-    q.join("a", "x", now=T0)
-    q.join("b", "x", now=T0 + 1)
-    assert order(q) == ["a", "b"]
+@pytest.mark.parametrize("hours_ago, expected", [(13.0, ["a", "b"]), (11 + 59 / 60, ["b", "a"])])
+def test_help_counts_for_twelve_hours_even_within_one_utc_day(hours_ago, expected):
+    """Helped at 10:00 UTC and back at 23:30 the same UTC day: past the 12-hour window, so first
+    come first served again (the calendar-day rule kept them behind)."""
+    day = 1_767_052_800.0 - 86_400  # 2025-12-29 00:00 UTC
+    back = day + 23.5 * 3600
+    q = OfficeHoursQueue("c1", helped=[("a", back - hours_ago * 3600)])
+    q.join("a", "x", now=back)
+    q.join("b", "x", now=back + 1)
+    assert order(q) == expected
 
 
 def test_taking_someone_makes_their_next_visit_tier_one():

@@ -24,6 +24,8 @@ from serve.launch import free_port
     ({"CLASSPULSE_METRICS": "maybe"}, "CLASSPULSE_METRICS"),
     ({"CLASSPULSE_FLUSH_INTERVAL_MS": "nan"}, "CLASSPULSE_FLUSH_INTERVAL_MS"),
     ({"CLASSPULSE_DATA_DIR": ""}, "CLASSPULSE_DATA_DIR"),
+    ({"CLASSPULSE_NOTIFY_WEBHOOK_ALLOW": "10.0.0.0/8,intranet"}, "CLASSPULSE_NOTIFY_WEBHOOK_ALLOW"),
+    ({"CLASSPULSE_SMTP_CA_FILE": "/nonexistent/ca.pem"}, "CLASSPULSE_SMTP_CA_FILE"),
 ])
 def test_a_bad_variable_is_refused_by_name(env, named):
     with pytest.raises(SettingsError, match=named):

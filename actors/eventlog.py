@@ -44,6 +44,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         logs.configure(obs.log_level)
         self._topology = topology
         self._handles = Handles(topology)
+        self._refolds_due: set[str] = set()  # courses whose new idle threshold some shard may lack
         self._store = Store(Path(db_path))
         self._registry = Registry(self._store, self._store.load_catalog())
         self.metrics = Recorder(obs.enabled, "event_log", ray_sink=obs.ray_sink)
@@ -165,10 +166,12 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         before = self.catalog.config(course_id).idle_after_s if course_id in self.catalog.courses else None
         config = self._registry.configure(course_id, updates, by)
         await self._tell_hub(course_id)
-        if before is not None and config.idle_after_s != before:  # time on task is capped by it
+        if before is not None and (config.idle_after_s != before or course_id in self._refolds_due):
+            self._refolds_due.add(course_id)  # time on task is capped by it; a retry after a failure refolds
             params = self._fold_params({course_id})
             await asyncio.gather(*(self._handles.shard(i).refold_course.remote(course_id, params)
                                    for i in range(self._topology.shards)))
+            self._refolds_due.discard(course_id)
         return config.to_dict()
 
     def course_info(self, course_id: str) -> dict[str, Any]:

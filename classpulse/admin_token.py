@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from classpulse.private_file import write_private
+
 
 def resolve(configured: str | None, data_dir: Path) -> tuple[str, Path | None, bool]:
     """(token, file it lives in or None, whether it was generated now)."""
@@ -20,10 +22,7 @@ def resolve(configured: str | None, data_dir: Path) -> tuple[str, Path | None, b
         # empty (a crash right after it was created): an empty admin token would lock admin out
     token = "cpa_" + secrets.token_urlsafe(32)
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.chmod(path, 0o600)
+    write_private(path, token + "\n")
     return token, path, True
 
 

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from classpulse.private_file import write_private
 from classpulse.settings import Settings, SettingsError, from_env
 
 
@@ -77,7 +78,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
     import dataclasses
-    import os
     import threading
 
     from classpulse import dashboard_process
@@ -102,10 +102,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             prepared = setup(cohort, stack.api_url, stack.admin_token)
             run = prepared[0]
             token_file = settings.data_dir / "demo-professor.token"
-            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # a file left by an earlier demo keeps its mode otherwise
-            with os.fdopen(fd, "w") as f:
-                f.write(run.professor_token + "\n")
+            write_private(token_file, run.professor_token + "\n")
             simulation = threading.Thread(target=loop.run_until_complete, daemon=True, name="demo-cohort",
                                           args=(run_live(cohort, stack.api_url, stack.admin_token,
                                                          prepared=prepared, stop=stop),))

@@ -26,6 +26,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from classpulse.private_file import write_private
+
 console = Console(width=120)
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "loadtests" / "locustfile.py"
 LOCUST_NICENESS = 15  # Ray's default worker niceness (RAY_worker_niceness)
@@ -108,10 +110,7 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     result_file.unlink(missing_ok=True)
     class_file = out / "class.json"
     load_class = create_class(host, admin, students)
-    fd = os.open(class_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # tokens: owner only from the start
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(load_class))
+    write_private(class_file, json.dumps(load_class))  # tokens
     processes = processes or max(1, -(-students // 250))
     env = dict(os.environ, CP_CLASS=str(class_file), CP_EVENT_EVERY_S=str(event_every), CP_RESULT_DIR=str(parts))
     seconds = _seconds(duration)

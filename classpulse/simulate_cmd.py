@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from classpulse.health import wait_until_healthy
+from classpulse.private_file import write_private
 
 console = Console()
 
@@ -136,14 +136,6 @@ def wait_for_api(api: str, token_file: Path, timeout: float) -> str:
     if not token:
         raise RuntimeError(f"the token file {token_file} is empty")
     return token
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (it holds a token), whatever mode it had before."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

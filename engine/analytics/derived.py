@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 
 from engine import voiding
+from engine.analytics.patterns import DONE_SQL, FIRST_SQL
 
 BLOCK_S = 300          # rollup block: 5 minutes (session buckets that are multiples of it read the rollup)
 CHUNK = 1_000_000      # log rows per transaction when catching up a long way
@@ -36,9 +37,6 @@ DEFAULT_CAP = 180.0
 TABLES = ("analytics_facts", "analytics_tails", "analytics_marks", "analytics_blocks", "analytics_activities",
           "analytics_sessions")
 _MARK = "CASE WHEN type = 'activity_completed' THEN 1.0 WHEN type = 'progress' THEN progress END"
-# as engine/analytics/patterns.py: the event that brought its activity to 1; a student's first on an activity
-_DONE = "((type = 'activity_completed' OR (type = 'progress' AND progress >= 1)) AND gain > 0)"
-_FIRST = "(activity_id IS NOT NULL AND prev_type IS NULL)"
 FACT_COLUMNS = ("course_id, student_id, activity_id, type, ts, e, seq, correct, progress, duration_s, "
                 "gap_before, prev_type, gain, session, spent, session_end")
 
@@ -51,18 +49,18 @@ BLOCKS_SQL = f"""
     SELECT course_id, student_id, (epoch_us(ts) // {BLOCK_S * 1_000_000}) * {BLOCK_S} AS block,
            coalesce(prev_type = 'hint_requested', false) AS after_hint, {_N}) AS events,
            {_N} AND type = 'attempt') AS attempts, {_N} AND type = 'attempt' AND correct) AS correct,
-           {_N} AND {_DONE}) AS done, sum(spent) AS spent, sum(gain) AS gain, min(e) AS min_e, max(e) AS max_e
+           {_N} AND {DONE_SQL}) AS done, sum(spent) AS spent, sum(gain) AS gain, min(e) AS min_e, max(e) AS max_e
     FROM _delta GROUP BY ALL"""
 ACTIVITIES_SQL = f"""
     SELECT course_id, student_id, coalesce(activity_id, '') AS activity_id, {_N}) AS events,
            {_N} AND type = 'attempt') AS attempts, {_N} AND type = 'attempt' AND NOT correct) AS errors,
-           {_N} AND type = 'hint_requested') AS hints, {_N} AND {_DONE}) AS done, sum(spent) AS spent
+           {_N} AND type = 'hint_requested') AS hints, {_N} AND {DONE_SQL}) AS done, sum(spent) AS spent
     FROM _delta GROUP BY ALL"""
 SESSIONS_SQL = f"""
     SELECT course_id, student_id, session, {_N}) AS events,
            {_N} AND type = 'attempt') AS attempts, {_N} AND type = 'attempt' AND correct) AS correct,
-           {_N} AND {_DONE}) AS done, sum(spent) AS active, {_N} AND type = 'hint_requested') AS hints,
-           {_N} AND {_FIRST}) AS started, min(e) AS min_e, max(e) AS max_e,
+           {_N} AND {DONE_SQL}) AS done, sum(spent) AS active, {_N} AND type = 'hint_requested') AS hints,
+           {_N} AND {FIRST_SQL}) AS started, min(e) AS min_e, max(e) AS max_e,
            sum(end_spent) AS last_spent
     FROM _delta GROUP BY ALL"""
 

@@ -30,9 +30,9 @@ MIN_ATTEMPTS = 10
 LENGTHS = ((0, 10, "under 10 min"), (10, 30, "10-30 min"), (30, 60, "30-60 min"), (60, None, "60 min or more"))
 
 # the event that completes an activity: a completion mark that raised the activity's progress to 1
-_DONE = "((type = 'activity_completed' OR (type = 'progress' AND progress >= 1)) AND gain > 0)"
+DONE_SQL = "((type = 'activity_completed' OR (type = 'progress' AND progress >= 1)) AND gain > 0)"
 # the student's first learning event on an activity
-_FIRST = "(activity_id IS NOT NULL AND prev_type IS NULL)"
+FIRST_SQL = "(activity_id IS NOT NULL AND prev_type IS NULL)"
 
 
 def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dict[str, list]:
@@ -44,7 +44,7 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dic
         WITH t AS (SELECT * FROM facts {who})
         SELECT GROUPING(hour(ts)) = 0 AS by_hour, hour(ts) AS hour, coalesce(prev_type = 'hint_requested', false) AS after_hint,
                count(*) FILTER (WHERE type = 'attempt'), count(*) FILTER (WHERE type = 'attempt' AND correct),
-               count(*) FILTER (WHERE {_DONE}), sum(spent)
+               count(*) FILTER (WHERE {DONE_SQL}), sum(spent)
         FROM t GROUP BY GROUPING SETS ((hour(ts)), (coalesce(prev_type = 'hint_requested', false)))""", values)
     groups = run(cur, f"""
         WITH t AS (SELECT *, sum(CASE WHEN gap_before IS NULL OR gap_before > $cap THEN 1 ELSE 0 END)
@@ -54,9 +54,9 @@ def query(cur: duckdb.DuckDBPyConnection, p: AnalyticsParams, cap: float) -> dic
                    (epoch(max(ts)) - epoch(min(ts)) + arg_max(spent, seq)) / 60 AS minutes,
                    count(*) FILTER (WHERE type = 'attempt') AS attempts,
                    count(*) FILTER (WHERE type = 'attempt' AND correct) AS correct,
-                   count(*) FILTER (WHERE {_DONE}) AS done, sum(spent) AS active,
+                   count(*) FILTER (WHERE {DONE_SQL}) AS done, sum(spent) AS active,
                    count(*) FILTER (WHERE type = 'hint_requested') AS hints,
-                   count(*) FILTER (WHERE {_FIRST}) AS started
+                   count(*) FILTER (WHERE {FIRST_SQL}) AS started
             FROM t GROUP BY ALL),
         {GROUPS}""", values)
     return {"events": events, "groups": groups}

@@ -238,10 +238,10 @@ class EventLogComms:
             course.professor_id, course_id, student_id, consent, wire(chat.stopped_sharing(course_id, student_id)))
         return {"course_id": course_id, "student_id": student_id, "consent": consent}
 
-    async def help_history_for_hub(self, course_ids: list[str]) -> dict[str, dict[str, list[tuple]]]:
-        """The help each student of these courses got (engine/comms_store.help_history): a rebuilt hub
-        counts it towards escalation again."""
-        return await asyncio.to_thread(self._comms().help_history, course_ids)
+    async def help_history_for_hub(self, students: dict[str, list[str]]) -> dict[str, dict[str, list[tuple]]]:
+        """The help these students (by course) got (engine/comms_store.help_history): a rebuilt hub
+        counts it towards escalation again for those struggling."""
+        return await asyncio.to_thread(self._comms().help_history, students)
 
     async def work_consents_for_hub(self, hub_index: int) -> list[tuple[str, str]]:
         self._comms()

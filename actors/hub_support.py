@@ -55,7 +55,8 @@ class SupportHub:
         student got in this episode counts towards escalation again, then the alerts that follow
         open (still marked re-opened). Ends the rebuild's re-opening."""
         try:
-            history = await self._handles.log.help_history_for_hub.remote(list(self.views))
+            struggling = {cid: view.struggling() for cid, view in self.views.items()}
+            history = await self._handles.log.help_history_for_hub.remote(struggling)
         except Exception:  # the live view matters more than the escalation count: recover without it
             log.warning("could not reload help history; escalation counts start afresh", exc_info=True)
             history = {}

@@ -146,14 +146,18 @@ class CommsStore:
                  "kind": r[4], **json.loads(r[5]), "created_at": r[6], "delivered_at": r[7], "read_at": r[8],
                  "holdout": r[9]} for r in rows]
 
-    def help_history(self, course_ids: list[str]) -> dict[str, dict[str, list[tuple]]]:
-        """Per course and student, the help delivered (never held-out records) as (intervention id, when
-        on the course clock, read, status when sent), oldest first: what the escalation rule counts."""
+    def help_history(self, students: dict[str, list[str]]) -> dict[str, dict[str, list[tuple]]]:
+        """For these students (by course), the help delivered (never held-out records) as
+        (intervention id, when on the course clock, read, status when sent), oldest first: what the
+        escalation rule counts."""
+        keys = [f"{course_id}/{student_id}" for course_id, ids in students.items() for student_id in ids]
+        if not keys:
+            return {}
         rows = self._cur().execute(
             "SELECT course_id, student_id, intervention_id, epoch(created_at), read_at IS NOT NULL, "
             "json_extract_string(payload, '$.status_before') FROM intervention_records "
-            "WHERE course_id IN (SELECT unnest(?)) AND NOT holdout ORDER BY created_at, intervention_id",
-            (course_ids,)).fetchall()
+            "WHERE course_id || '/' || student_id IN (SELECT unnest(?)) AND NOT holdout "
+            "ORDER BY created_at, intervention_id", (keys,)).fetchall()
         out: dict[str, dict[str, list[tuple]]] = {}
         for course_id, student_id, ref, at, read, before in rows:
             out.setdefault(course_id, {}).setdefault(student_id, []).append((ref, at, read, before))

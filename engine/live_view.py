@@ -170,6 +170,10 @@ class CourseView:
                                   status == "struggling")
         self.dirty = True
 
+    def struggling(self) -> list[str]:
+        """Students assessed struggling now."""
+        return [sid for sid, a in self.assessments.items() if getattr(a, "status", None) == "struggling"]
+
     def restore_escalation(self, student_id: str, history: list[tuple[str, float, bool, str | None]]) -> None:
         """A rebuilt hub: the help this student got in their current struggling episode counts again."""
         status = getattr(self.assessments.get(student_id), "status", None)

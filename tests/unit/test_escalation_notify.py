@@ -173,7 +173,8 @@ def test_escalation_survives_a_hub_rebuild_from_the_stored_interventions(store):
             state.apply(ev("attempt", correct=False, t=i, seq=i + 1)._replace(student_id="s1"), params())
         view.apply(state.summary(params(), {}))
         view.refresh()  # who is struggling now
-        for student_id, rows in comms.help_history(["c1"]).get("c1", {}).items():
+        assert view.struggling() == ["s1"]
+        for student_id, rows in comms.help_history({"c1": view.struggling()}).get("c1", {}).items():
             view.restore_escalation(student_id, rows)
         view.refresh()
         return view

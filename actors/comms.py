@@ -179,7 +179,7 @@ class EventLogComms:
 
         sent = [record(sid, text) for sid, text in plan["send"].items()]
         held = [record(sid, text) for sid, text in plan["hold"].items()]
-        holdout.stamp(sent + held, set(plan["hold"]), plan["randomized"], plan["holdout_share"])
+        holdout.stamp(sent + held, set(plan["hold"]), plan["holdout_share"])
         await asyncio.to_thread(self._comms().save_interventions, sent + held)
         if sent:
             await self._handles.hub_for(course.course_id).deliver_many.remote(

@@ -258,7 +258,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
             raise DomainError(422, exc.field, exc.error) from None
         except interventions.InterventionError as exc:
             raise DomainError(exc.status, exc.field, exc.error) from None
-        holdout.stamp(records, holdout.draw(student_ids, share), holdout.randomizes(len(student_ids), share), share)
+        holdout.stamp(records, holdout.draw(student_ids, share), share)
         hub = self._handles.hub_for(course.course_id)
         views = await asyncio.gather(*(hub.student_view.remote(course.course_id, s) for s in student_ids))
         for record, view in zip(records, views):

@@ -53,19 +53,13 @@ def draw(student_ids: list[str], fraction: float, rng: random.Random | None = No
     return set(rng.sample(ids, how_many(len(ids), fraction, rng)))
 
 
-def randomizes(n: int, fraction: float) -> bool:
-    """Whether ``draw`` lets a coin decide for a send to ``n`` students: whenever the share is above 0
-    (the count itself is drawn, so any send may hold someone out)."""
-    return fraction > 0 and n >= 1
-
-
-def stamp(records: list[dict[str, Any]], held: set[str], randomized: bool, share: float | None = None) -> None:
-    """Mark the records of one send: held out or not, whether a coin chose (``randomized``), the send
-    they belong to (``send_id``) and the share drawn (``holdout_share``); kept in the record's payload.
-    The effect is estimated within each send; single-student sends are pooled by their share, which
-    is why it is kept (engine/analytics/effectiveness.py)."""
+def stamp(records: list[dict[str, Any]], held: set[str], share: float) -> None:
+    """Mark the records of one send: held out or not, whether a coin chose (``randomized``: any share
+    above 0, as ``draw`` draws the count too, so any send may hold someone out), the send they
+    belong to (``send_id``) and the share drawn with (``holdout_share``); kept in the record's
+    payload. The effect is estimated within each send; single-student sends are pooled by their
+    share, which is why it is kept (engine/analytics/effectiveness.py)."""
     send_id = f"send_{uuid.uuid4().hex}"
     for record in records:
-        record.update(holdout=record["student_id"] in held, randomized=randomized, send_id=send_id)
-        if share is not None:
-            record["holdout_share"] = share
+        record.update(holdout=record["student_id"] in held, randomized=share > 0, send_id=send_id,
+                      holdout_share=share)

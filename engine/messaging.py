@@ -128,22 +128,18 @@ def _matching(where: dict[str, Any], course: Course, students: list[dict[str, An
             and (activity is None or s["current_activity_id"] == activity)]
 
 
-def holdout_split(recipients: list[str], fraction: Any, seed: int | None = None) -> tuple[list[str], list[str]]:
-    """(send to, hold out): a random ``fraction`` (0..0.5) of the recipients is held out, drawn as
-    interventions' are (``engine.holdout.draw``: a single recipient with that probability)."""
-    if fraction in (None, 0):
-        return list(recipients), []
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 0.5:
-        raise MessagingError(422, "holdout", "must be a fraction between 0 and 0.5")
-    held = holdout.draw(recipients, float(fraction), random.Random(seed) if seed is not None else None)
+def holdout_split(recipients: list[str], share: float, seed: int | None = None) -> tuple[list[str], list[str]]:
+    """(send to, hold out): a random ``share`` of the recipients is held out, drawn as interventions'
+    are (``engine.holdout.draw``: a single recipient with that probability)."""
+    held = holdout.draw(recipients, share, random.Random(seed) if seed is not None else None)
     return [s for s in recipients if s not in held], [s for s in recipients if s in held]
 
 
 def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | None = None,
          default_holdout: float = 0.0) -> dict[str, Any]:
     """Validate a bulk-message request -> {"send": {sid: text}, "hold": {sid: text}, "activity_id", "template",
-    "holdout_share", "randomized"}. ``default_holdout``: the course's ``intervention_holdout``, used when
-    the request gives no ``holdout``; ``randomized``: the split could hold someone out (a coin chose)."""
+    "holdout_share"}. ``default_holdout``: the course's ``intervention_holdout``, used when the request
+    gives no ``holdout``."""
     if not isinstance(body, dict):
         raise MessagingError(422, "body", "must be a JSON object")
     template_id, text = body.get("template"), body.get("text")
@@ -160,8 +156,10 @@ def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | 
         raise MessagingError(422, "activity_id", f"unknown activity '{activity}' in '{course.course_id}'")
     to = body.get("to")
     recipients = select(to, course, students)
-    share = body.get("holdout")
-    share = default_holdout if share is None else share
+    try:
+        share = holdout.share(body.get("holdout"), default_holdout)
+    except holdout.HoldoutError as exc:
+        raise MessagingError(422, exc.field, exc.error) from None
     send, hold = holdout_split(recipients, share, seed)
     focus = activity or (to.get("activity_id") if isinstance(to, dict) else None)
     by_id = {s["student_id"]: s for s in students}
@@ -173,5 +171,4 @@ def plan(body: Any, course: Course, students: list[dict[str, Any]], seed: int | 
                                  course.title_of(where) if where else "this course", course.title))
 
     return {"send": {sid: text_for(sid) for sid in send}, "hold": {sid: text_for(sid) for sid in hold},
-            "activity_id": focus, "template": template_id, "holdout_share": float(share or 0),
-            "randomized": holdout.randomizes(len(recipients), float(share or 0))}
+            "activity_id": focus, "template": template_id, "holdout_share": share}

@@ -39,17 +39,16 @@ def test_the_count_is_the_share_on_average_and_never_above_the_maximum():
     assert {len(holdout.draw(["a", "b", "c"], 0.5, rng)) for _ in range(200)} == {1}
 
 
-def test_a_send_is_randomized_only_when_the_coin_could_hold_someone_out():
-    assert holdout.randomizes(1, 0.1) and holdout.randomizes(10, 0.1) and holdout.randomizes(3, 0.2)
-    assert holdout.randomizes(3, 0.1)  # the count is drawn too: 0.3 of a student is one 30% of the time
-    assert not holdout.randomizes(10, 0.0) and not holdout.randomizes(0, 0.1)
+def test_a_send_is_randomized_whenever_the_coin_could_hold_someone_out():
     records = [{"student_id": s} for s in ("a", "b", "c")]
-    holdout.stamp(records, {"b"}, True)
+    holdout.stamp(records, {"b"}, 0.1)  # the count is drawn too: 0.3 of a student is one 30% of the time
     assert [r["holdout"] for r in records] == [False, True, False] and all(r["randomized"] for r in records)
     assert len({r["send_id"] for r in records}) == 1
+    holdout.stamp(records, set(), 0.0)
+    assert not any(r["randomized"] or r["holdout"] for r in records)
 
 
 def test_a_send_keeps_the_share_drawn_so_single_student_sends_can_be_pooled_by_it():
     records = [{"student_id": "a"}]
-    holdout.stamp(records, set(), True, 0.2)
+    holdout.stamp(records, set(), 0.2)
     assert records[0]["holdout_share"] == 0.2 and records[0]["holdout"] is False

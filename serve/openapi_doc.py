@@ -12,13 +12,17 @@ are named at the route instead (``bodies.documented``).
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
+
+from engine import holdout, interventions, messaging, notify
+from engine.config import AlertConfig
 
 _TEXT = {"type": "string"}
 _ID = {"type": "string", "maxLength": 64}
 _IDS = {"type": "array", "items": _ID}
 _NUMBER = {"type": "number"}
-_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 0.5}
+_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": holdout.MAX_SHARE}
 
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -30,7 +34,7 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 
 INTERVENTION = {
     "course_id": _ID,
-    "kind": {"type": "string", "enum": ["message", "hint", "resource", "extension", "simplified_version"]},
+    "kind": {"type": "string", "enum": list(interventions.KINDS)},
     "message": _TEXT, "activity_id": _ID, "resource_url": _TEXT,
     "extension_minutes": _NUMBER, "alternative_activity_id": _ID,
 }
@@ -42,13 +46,10 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("post", "/api/professor/courses/{course_id}/interventions"):
         ("InterventionManyIn", _object(INTERVENTION | {
             "student_ids": _IDS,
-            "status": {"type": "string", "enum": ["active", "struggling", "idle", "not_started", "completed"]},
+            "status": {"type": "string", "enum": list(messaging.STATUSES)},
             "holdout": _SHARE}, ("kind",))),
     ("put", "/api/professor/courses/{course_id}/alerts/configure"):
-        ("AlertConfigIn", _object({name: _NUMBER for name in (
-            "idle_after_s", "struggling_window", "struggling_min_attempts", "struggling_error_rate",
-            "hint_burst", "behind_by", "risk_threshold", "escalate_after_ignored", "escalate_after_minutes",
-            "office_hours_max_help_minutes", "intervention_holdout")})),
+        ("AlertConfigIn", _object({f.name: _NUMBER for f in fields(AlertConfig)})),
     ("post", "/api/professor/alerts/{alert_id}/snooze"):
         ("SnoozeIn", _object({"minutes": _NUMBER, "until": {"type": "string", "format": "date-time"}})),
     ("post", "/api/professor/messages"):
@@ -73,7 +74,7 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
             "members": _IDS, "helpers": _IDS})}}, ("groups",))),
     ("put", "/api/professor/notifications/preferences"):
         ("NotificationPreferencesIn", _object({
-            "channels": {"type": "array", "items": {"type": "string", "enum": ["in_app", "email", "webhook"]}},
+            "channels": {"type": "array", "items": {"type": "string", "enum": list(notify.CHANNELS)}},
             "email": _TEXT, "webhook_url": _TEXT, "min_priority": {"type": "integer"},
             "quiet_minutes": _NUMBER, "escalation_email": _TEXT})),
 }

@@ -11,7 +11,6 @@ import pytest
 import ray
 
 from tests import classroom
-from tests.integration.test_runtime import setup_class
 
 pytestmark = pytest.mark.ray
 
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.ray
 def test_a_hub_answers_at_once_while_1200_long_polls_wait(runtime_factory):
     runtime, _ = runtime_factory(shards=1, hubs=1)
     room = classroom.build(n=5, tag="cc")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     hub = runtime.handles.hub(0)
     polls = [hub.professor_inbox_since.remote(f"p{i}", 0, 60.0) for i in range(1200)]
     time.sleep(2.0)  # every poll is waiting in the hub

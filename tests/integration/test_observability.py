@@ -9,7 +9,6 @@ import ray
 
 from engine.events import quantize
 from tests import classroom
-from tests.integration.test_runtime import setup_class
 
 pytestmark = pytest.mark.ray
 
@@ -33,7 +32,7 @@ def histogram_count(snapshot: dict, name: str, **labels: str) -> float:
 def test_ingest_moves_counters_and_histograms_and_a_killed_shard_counts_a_restart(runtime_factory):
     runtime, _ = runtime_factory(snapshot_interval_s=0.5)
     room = classroom.build(60, tag="m")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     log = runtime.handles.log
     before = ray.get(log.telemetry.remote())
     batches = room.batches(50)
@@ -76,7 +75,7 @@ def test_degraded_turns_on_under_an_injected_commit_delay_and_off_after(runtime_
     runtime, _ = runtime_factory(fault_injection=1, stats_window_s=4.0, history_every_s=1.0,
                                  degraded_commit_p99_ms=600)
     room = classroom.build(20, tag="d")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     log = runtime.handles.log
     batches = room.batches(10)
     ray.get(runtime.ingest(fresh(batches[0])))  # the first commit warms DuckDB up; let it leave the window
@@ -116,7 +115,7 @@ def test_the_request_id_reaches_the_eventlog_and_the_shards_log_lines(runtime_fa
     from pathlib import Path
     runtime, _ = runtime_factory(log_level="DEBUG")
     room = classroom.build(10, tag="q")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     rid = f"trace-{uuid.uuid4().hex[:8]}"
     ray.get(runtime.ingest(fresh(room.batches(500)[0]), rid))
     runtime.sync()
@@ -136,7 +135,7 @@ def test_the_request_id_reaches_the_eventlog_and_the_shards_log_lines(runtime_fa
 def test_with_metrics_off_nothing_is_recorded_but_views_still_say_how_fresh_they_are(runtime_factory):
     runtime, _ = runtime_factory(metrics=0)
     room = classroom.build(10, tag="o")
-    setup_class(runtime, room)
+    room.enroll(runtime)
     ray.get(runtime.ingest(fresh(room.batches(500)[0])))
     runtime.sync()
     snap = ray.get(runtime.handles.log.telemetry.remote())

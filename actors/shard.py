@@ -26,10 +26,11 @@ from engine.state import StudentState, StudentSummary, from_snapshot, summary_ro
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (course_id, student_id)
-# Least time between two summary sends to one hub. A busy hub publishes at most every push_interval_s
-# (0.1 s), so sending more often only recomputes summaries nobody sees; under load this coalesces
-# each student's events into one summary per window instead of one per shard call.
-HUB_SEND_EVERY_S = 0.05
+# Least time between two summary sends to one hub: the hub's push_interval_s (0.1 s), as a busy hub
+# publishes at most that often and sending more often only recomputes summaries nobody sees. Under
+# load this coalesces each student's events into one summary per window instead of one per shard
+# call; the first send after a quiet spell goes at once. (0.05 s until 2026-12-07: docs/architecture.md.)
+HUB_SEND_EVERY_S = 0.1
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)

@@ -68,13 +68,7 @@ def _mapped_statements(cur: duckdb.DuckDBPyConnection, student_id: str) -> list[
 
 def _params(cur: duckdb.DuckDBPyConnection, student_id: str) -> dict[str, dict[str, Any]]:
     """The query parameters for each table's condition."""
-    mapped = _mapped_statements(cur, student_id) if _has_table(cur, "xapi_actor_map") else []
-    return {"xapi_statements": {"sid": student_id, "mapped": mapped}}
-
-
-def _has_table(cur: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
-                       "AND table_name = ?", (table,)).fetchone()[0] > 0
+    return {"xapi_statements": {"sid": student_id, "mapped": _mapped_statements(cur, student_id)}}
 
 
 def export(cur: duckdb.DuckDBPyConnection, student_id: str) -> dict[str, list[dict[str, Any]]]:

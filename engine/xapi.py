@@ -96,7 +96,7 @@ def completes(statement: dict[str, Any], event: Event) -> Event | None:
     """The second event of an attempt (answered, passed, failed) whose ``result.completion`` is true:
     the activity is completed too. Its id is the attempt's plus ``:completed``, so a resend is a
     duplicate and voiding the statement voids both (``event_ids``)."""
-    if event.type != "attempt" or (statement.get("result") or {}).get("completion") is not True:
+    if not _completes_too(statement, event.type):
         return None
     done = event._replace(event_id=event.event_id + COMPLETED_SUFFIX, type="activity_completed", correct=None,
                           duration_s=None)
@@ -108,8 +108,12 @@ def event_ids(statement: dict[str, Any], event_id: str | None) -> list[str]:
     if event_id is None:
         return []
     verb = statement["verb"]["id"].rstrip("/").rsplit("/", 1)[-1]
-    also = VERBS.get(verb) == "attempt" and (statement.get("result") or {}).get("completion") is True
-    return [event_id, event_id + COMPLETED_SUFFIX] if also else [event_id]
+    return [event_id, event_id + COMPLETED_SUFFIX] if _completes_too(statement, VERBS.get(verb)) else [event_id]
+
+
+def _completes_too(statement: dict[str, Any], kind: str | None) -> bool:
+    """An attempt whose ``result.completion`` is true also completes its activity."""
+    return kind == "attempt" and (statement.get("result") or {}).get("completion") is True
 
 
 def actor_key(actor: dict[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ path and port is per stack, so two stacks on one machine do not collide.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 from dataclasses import dataclass
@@ -33,10 +34,23 @@ def haproxy_binary() -> str | None:
         return shutil.which("haproxy")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+_handed_out: set[int] = set()  # ports this process chose that their server may not have bound yet
+
+
+def free_port() -> int:
+    """A port free for a server, chosen below the kernel's ephemeral range like ``free_blocks``.
+
+    Asking the kernel for port 0 gave an ephemeral port: between choosing it and the server binding
+    it, an outgoing connection could take it (Ray's start opens hundreds), and once did: HAProxy
+    could not bind a CI run's public port and every test on the shared stack errored."""
+    low, high = _search_range(1)
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(low, high)
+        if port not in _handed_out and _is_free(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port in {low}-{high}")
 
 
 def free_blocks(count: int, size: int) -> list[int]:
@@ -51,8 +65,9 @@ def free_blocks(count: int, size: int) -> list[int]:
     offset = (os.getpid() * 37) % len(starts)  # stacks started side by side look in different places
     found: list[int] = []
     for first in starts[offset:] + starts[:offset]:
-        if all(_is_free(p) for p in range(first, first + size)):
+        if all(p not in _handed_out and _is_free(p) for p in range(first, first + size)):
             found.append(first)
+            _handed_out.update(range(first, first + size))
             if len(found) == count:
                 return found
     raise RuntimeError(f"no {count} runs of {size} free ports in {low}-{high}")

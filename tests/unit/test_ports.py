@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from serve.launch import _is_free, free_blocks
+from serve.launch import _is_free, free_blocks, free_port
 
 
 def ephemeral() -> tuple[int, int]:
@@ -25,6 +25,17 @@ def test_two_disjoint_blocks_of_bindable_ports_outside_the_ephemeral_range():
             with socket.socket() as s:  # as uvicorn and gRPC bind their listeners
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("0.0.0.0", port))
+
+
+def test_single_ports_come_from_outside_the_ephemeral_range_and_are_never_handed_out_twice():
+    """A port the kernel chose for port 0 is ephemeral: an outgoing connection took one before
+    HAProxy bound it, and every test on the shared stack errored (CI, session 10)."""
+    low, high = ephemeral()
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(p < low or p > high for p in ports)
+    blocks = free_blocks(2, 16)
+    assert not {p for first in blocks for p in range(first, first + 16)} & set(ports)
 
 
 def test_a_listening_port_is_taken():

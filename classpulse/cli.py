@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("demo", help="serve + a seeded demo class with live traffic")
     _stack_flags(p)
-    p.add_argument("--students", type=int, default=120)
+    p.add_argument("--students", type=int, default=120, help="students in the demo class (default 120)")
     # 10x: a 240-minute class lasts ~25 minutes, and a struggling student stays so for about a
     # minute, time for a professor to notice and help (at 60x the class was over in ~3 minutes)
     p.add_argument("--speed", type=float, default=10.0, help="time acceleration of the demo class (default 10x)")

@@ -107,6 +107,7 @@ def prepare_environment(settings: Settings, run_dir: Path) -> Ingress:
         # them in this driver changed nothing, yet the start said "HAProxy ingress"
         return Ingress("cluster", "Serve's ingress as the Ray cluster was started (HAProxy only if `ray start` "
                                   "had RAY_SERVE_ENABLE_HA_PROXY=1 and its companions: docs/ops-guide.md, Cluster)")
+    _handed_out.add(settings.port)  # chosen by whoever started us: not free for a replica, bound or not
     http_base, grpc_base = free_blocks(2, 16)
     env["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(http_base)
     env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(http_base + 15)
@@ -122,7 +123,9 @@ def prepare_environment(settings: Settings, run_dir: Path) -> Ingress:
         return Ingress("proxy", "HAProxy disabled by configuration")
     if binary is None:
         if settings.haproxy == "on":
-            raise RuntimeError("--haproxy on, but no haproxy binary was found")
+            from classpulse.stack import StackError  # the CLI's one-line error, not a traceback
+            raise StackError("--haproxy on, but no haproxy binary was found (install Debian's haproxy, "
+                             "or use --haproxy auto to fall back to Serve's proxy)")
         return Ingress("proxy", "no haproxy binary found; using Serve's default proxy (about 10x slower)")
     ha_dir = run_dir / "haproxy"
     ha_dir.mkdir(parents=True, exist_ok=True)

@@ -151,3 +151,13 @@ def test_the_ray_logs_of_the_last_runs_outlive_the_run_dir(tmp_path):
     assert keep_ray_logs(tmp_path / "nothing", logs, 2) is None
     with pytest.raises(SettingsError, match="CLASSPULSE_KEEP_LOGS"):
         from_env({"CLASSPULSE_KEEP_LOGS": "-1"})
+
+
+def test_haproxy_on_without_a_binary_is_a_one_line_error_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """It raised a bare RuntimeError, which the CLI let through as a traceback (ops guide: "fails")."""
+    monkeypatch.setattr("serve.launch.haproxy_binary", lambda: None)
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # the start sets RAY_SERVE_* variables
+    with pytest.raises(SystemExit) as done:
+        cli.main(["serve", "--haproxy", "on", "--data-dir", str(tmp_path / "data"), "--port", str(free_port())])
+    assert done.value.code == 2
+    assert "classpulse: error: --haproxy on, but no haproxy binary was found" in capsys.readouterr().err

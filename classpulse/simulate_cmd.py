@@ -106,7 +106,7 @@ def _live(cohort, args) -> int:
                                    progress=lambda f: bar.update(task, completed=f)))
     summary = {"course_id": cohort.course_id, "professor_id": run.professor_id,
                "events_acknowledged": run.acknowledged, "duplicates": run.duplicates,
-               "frames_resent": run.resent_frames, "interventions_received": run.interventions_received}
+               "frames_resent": run.resent_frames, "events_unconfirmed": len(run.unconfirmed), "interventions_received": run.interventions_received}
     if args.evaluate:
         summary["evaluation"] = evaluate.evaluate(run.truth, run.detected)
         table = Table(title="detections vs ground truth (per student-minute)")

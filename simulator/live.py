@@ -24,6 +24,7 @@ from simulator.cohort import Cohort
 from simulator.student import SimStudent, iso
 
 log = logging.getLogger(__name__)
+DRAIN_S = 60.0  # after the run, how long a student keeps trying to resend events never acknowledged
 
 
 @dataclass
@@ -39,6 +40,9 @@ class LiveRun:
     interventions_received: int = 0
     truth: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # acknowledged events, with sim minute
+    # sent (or about to be) but never acknowledged, even after DRAIN_S of trying once the run ended:
+    # the server may or may not have committed them
+    unconfirmed: list[dict[str, Any]] = field(default_factory=list)
     sim_now: Callable[[], float] = lambda: 0.0
     detected: list[dict[str, Any]] = field(default_factory=list)
     students: list[SimStudent] = field(default_factory=list)
@@ -100,9 +104,21 @@ async def run_live(cohort: Cohort, api: str, admin_token: str, evaluate: bool = 
 
 
 async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: asyncio.Event) -> None:
+    """One student's socket until the run stops; then, while a frame it sent is unacknowledged (the
+    server went away mid-frame), it keeps reconnecting to resend it for up to ``DRAIN_S``: that frame
+    may have committed, and a run that ended without asking again could not say what it sent."""
     url = run.api.replace("http://", "ws://").replace("https://", "wss://") + f"/ws/student/{s.student_id}"
     pending: list[dict[str, Any]] = []
-    while not stop.is_set():
+    drain_until: float | None = None
+
+    def going() -> bool:
+        nonlocal drain_until
+        if not stop.is_set():
+            return True
+        drain_until = drain_until or time.monotonic() + DRAIN_S
+        return bool(pending) and time.monotonic() < drain_until
+
+    while going():
         try:
             async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"},
                                           open_timeout=20) as ws:
@@ -131,6 +147,9 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
             log.warning("student %s lost its socket (%s); reconnecting", s.student_id, exc)
             run.reconnects += 1
             await asyncio.sleep(0.5)
+    if pending:
+        log.warning("student %s: %d events never acknowledged", s.student_id, len(pending))
+        run.unconfirmed.extend(pending)
 
 
 async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Queue) -> None:

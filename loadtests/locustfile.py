@@ -4,8 +4,9 @@ Configured by environment (``classpulse loadtest`` sets it): ``CP_CLASS`` (a JSO
 course, the professor's and the students' tokens: the harness creates the class before Locust
 starts, so any number of Locust processes share it), ``CP_EVENT_EVERY_S`` (one event per student
 every N s), ``CP_RESULT_DIR`` (each Locust process writes ``result-<pid>.json`` there at the end:
-events acknowledged, retries, latency samples with their arrival times; the harness adds them up
-and takes the steady-state percentiles after the warm-up).
+events acknowledged and when, each student's first send, when the run began to stop, retries,
+latency samples with their arrival times; the harness adds them up and measures the steady state
+from these stamps: from 5 s after the last student's first send until the run began to stop).
 
 Students start at a random phase of their pacing, as a real class does (not all on one beat).
 WebSockets use websocket-client, which gevent (Locust's concurrency) makes cooperative.
@@ -46,7 +47,10 @@ RETRIES = int(os.environ.get("CP_RETRIES", "10"))
 RETRYABLE = {0, 502, 503, 504}  # 0: no answer (connection refused or reset)
 
 state = {"rejected": 0, "retries": 0, "reconnects": 0, "samples": [],  # [arrived, ms]
-         "acked_ids": [], "sent": []}  # sent: when each event was first posted (epoch s)
+         "acked_ids": [], "acked_at": [],  # acked_at[i]: when acked_ids[i] was acknowledged (epoch s)
+         "sent": [],  # when each event was first posted (epoch s)
+         "first_sent": {},  # student -> when its first event was posted (epoch s)
+         "stopping_at": None}  # when this process began to stop its users (the run's end)
 _lock = threading.Lock()
 
 
@@ -68,6 +72,13 @@ def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
+@events.test_stopping.add_listener
+def note_stopping(**_kw) -> None:
+    """Before users are stopped (the master at the run time, a worker when told): after this,
+    users only finish the event in hand, then every student disconnects at once."""
+    state["stopping_at"] = time.time()
+
+
 @events.test_stop.add_listener
 def write_result(**_kw) -> None:
     if RESULT_DIR:  # written whole, then renamed: the harness never reads half a file
@@ -75,7 +86,9 @@ def write_result(**_kw) -> None:
         with open(part.with_suffix(".tmp"), "w") as f:
             json.dump({"course_id": COURSE, "acknowledged": len(state["acked_ids"]), "rejected": state["rejected"],
                        "retries": state["retries"], "reconnects": state["reconnects"],
-                       "samples": state["samples"], "acked_ids": state["acked_ids"], "sent": state["sent"]}, f)
+                       "samples": state["samples"], "acked_ids": state["acked_ids"], "acked_at": state["acked_at"],
+                       "sent": state["sent"], "first_sent": state["first_sent"],
+                       "stopping_at": state["stopping_at"]}, f)
         part.with_suffix(".tmp").rename(part)
 
 
@@ -161,6 +174,7 @@ class StudentUser(FastHttpUser):
                  "correct": self.done % 3 != 0, "ts": iso(sent := time.time())}
         with _lock:
             state["sent"].append(sent)
+            state["first_sent"].setdefault(self.student_id, sent)
         for attempt in range(RETRIES + 1):
             # A real client retries the same batch (same event ids) on 5xx / no answer: idempotent.
             with self.client.post("/api/events", json={"events": [event]}, name="/api/events",
@@ -170,6 +184,7 @@ class StudentUser(FastHttpUser):
                         # acknowledged whether "accepted" or "duplicate": ids are fresh, so a duplicate
                         # means an earlier attempt was committed and its answer lost (a restart)
                         state["acked_ids"].append(event["event_id"])
+                        state["acked_at"].append(time.time())
                     r.success()
                     return
                 if r.status_code in RETRYABLE and attempt < RETRIES:

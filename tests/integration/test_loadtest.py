@@ -25,6 +25,9 @@ def test_100_student_loadtest_meets_the_gates(stack, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     result = json.loads((out / "result.json").read_text())
     assert result["acknowledged"] > 500 and result["rejected"] == 0
+    # the stamps the steady window and events/s are taken from: each ack, each student's first send
+    assert len(result["acked_at"]) == result["acknowledged"] and len(result["first_sent"]) == 100
+    assert max(result["first_sent"].values()) < result["stopping_at"] < max(result["acked_at"]) + 3
     latencies = [ms for _, ms in result["samples"]]
     assert len(latencies) > 300  # the professor saw most events arrive
     assert len({round(ms) for ms in latencies}) > 50  # measured, not one repeated value

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 from pathlib import Path
+
+import pytest
 
 from classpulse import loadtest_cmd
 from loadtests import multinode
@@ -19,7 +23,8 @@ def test_events_refused_during_the_ramp_fail_the_run(monkeypatch, tmp_path: Path
     ramp reached no gate."""
     figures = {"students": 10, "acknowledged": 97, "rejected": 3, "stored": 97, "lost": 0, "steady_samples": 50,
                "p50_ms": 20.0, "p95_ms": 40.0, "p99_ms": 60.0, "run_p50_ms": 20.0, "run_p95_ms": 40.0,
-               "run_p99_ms": 60.0, "requests_per_s": 5.0, "events_per_s": 5.0, "failures": 0, "course_id": "c"}
+               "run_p99_ms": 60.0, "requests_per_s": 5.0, "events_per_s": 5.0, "steady_s": 20.0, "failures": 0,
+               "course_id": "c"}
     monkeypatch.setattr(loadtest_cmd, "run_locust", lambda *_a, **_k: dict(figures))
     args = argparse.Namespace(students=10, duration="10s", event_every=1.0, out=tmp_path, processes=0, p95_ms=1000.0)
     assert loadtest_cmd._run(args, "http://x", "admin") == 1
@@ -48,7 +53,57 @@ def test_the_capacity_samples_never_count_an_exited_locust_as_cpu(monkeypatch):
     monkeypatch.setattr(sampler, "_stack_rss", lambda: 0)
     monkeypatch.setattr(psutil, "cpu_percent", lambda _i=None: 90.0)
     sampler._loop()
-    assert len(sampler.cpu) == 5 and all(0 <= c <= psutil.cpu_count() for c in sampler.cpu)
+    assert len(sampler.cpu) == 5 and all(0 <= c <= psutil.cpu_count() for *_, c in sampler.cpu)
+
+
+def test_capacity_cpu_is_averaged_over_the_steady_window_only():
+    """The sampler ran from before the class was created until after the harness's waits: idle
+    seconds and the ramp were averaged in beside a steady-state latency."""
+    import psutil
+
+    from loadtests import bench_capacity
+    sampler = bench_capacity.Sampler(psutil.Process())
+    # class creation and Locust start-up (idle), the ramp (busy), steady state, then the harness waiting
+    busy = [0.1] * 5 + [1.9] * 10 + [1.2] * 20 + [0.1] * 25
+    sampler.cpu = [(100.0 + i, 101.0 + i, b) for i, b in enumerate(busy)]
+    assert sampler.steady_cores(115.0, 135.0) == pytest.approx(1.2)
+    assert sampler.steady_cores(115.5, 135.0) == pytest.approx(1.2)  # a sample half outside is left out
+    assert math.isnan(sampler.steady_cores(140.0, 140.5))  # no sample wholly inside
+
+
+def _part(tmp: Path, pid: int, **fields) -> None:
+    part = {"course_id": "c", "acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": [],
+            "acked_ids": [], "acked_at": [], "sent": [], "first_sent": {}, "stopping_at": 1000.0} | fields
+    part["acknowledged"] = len(part["acked_ids"])
+    (tmp / f"result-{pid}.json").write_text(json.dumps(part))
+
+
+def test_steady_state_starts_after_the_last_students_first_send_and_ends_when_the_run_stops(tmp_path: Path):
+    """It was estimated from when Locust was launched (launch + ramp + pace + 5 s): Locust's own
+    start-up ate into the settling time. Now from the users' stamps, across Locust processes."""
+    _part(tmp_path, 1, stopping_at=1060.2)  # the master: no users, told to stop first
+    _part(tmp_path, 2, first_sent={"s0": 1003.0, "s1": 1011.5}, stopping_at=1060.4)
+    _part(tmp_path, 3, first_sent={"s2": 1014.0, "s3": 1002.0}, stopping_at=1060.3)
+    merged = loadtest_cmd._merge_parts(tmp_path)
+    assert loadtest_cmd.steady_window(merged) == (1014.0 + loadtest_cmd.SETTLE_S, 1060.2)
+
+
+def test_events_per_s_are_acknowledged_event_ids_over_the_steady_window(tmp_path: Path):
+    """It was Locust's requests/s on /api/events: retried 5xx (marked successes) and refused posts
+    counted, and from the last user spawned rather than over the steady window."""
+    # 10 students, one event each per 10 s; acknowledged before, inside and after the window [1020, 1060]
+    acked_at = [1010.0 + i * 0.1 for i in range(90)] + [1020.0 + i * 0.1 for i in range(400)] + [1060.5, 1061.0]
+    _part(tmp_path, 1, first_sent={f"s{i}": 1005.0 + i for i in range(10)}, stopping_at=1060.0,
+          acked_ids=[f"e{i}" for i in range(len(acked_at))], acked_at=acked_at,
+          samples=[[1012.0, 5000.0], [1030.0, 100.0], [1040.0, 300.0], [1065.0, 9000.0]])
+    stats = {"/api/events": {"Requests/s": "17.5"},  # retries and refusals included
+             "Aggregated": {"Requests/s": "18.0", "Failure Count": "0"}, "event->professor": {"95%": "5000"}}
+    figures = loadtest_cmd._figures(10, loadtest_cmd._merge_parts(tmp_path), stats, stored=492)
+    assert (figures["steady_from"], figures["steady_to"], figures["steady_s"]) == (1019.0, 1060.0, 41.0)
+    assert figures["events_per_s"] == pytest.approx(400 / 41.0)
+    assert figures["p95_ms"] == 300.0 and figures["steady_samples"] == 2
+    assert figures["requests_per_s"] == 18.0 and figures["lost"] == 0
+    assert math.isnan(loadtest_cmd.rate_within([1.0], 5.0, 5.0))
 
 
 def test_durations_are_read_as_locust_reads_them(tmp_path: Path, capsys):

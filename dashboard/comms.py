@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import STALE, ApiClient, ApiRefused, ApiUnavailable, last_known
 from dashboard.presentation import STATUS, STATUS_ORDER, class_names
 
 EVERYONE = "Everyone in the class"
@@ -119,12 +119,16 @@ def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None
 def bulk_panel(client: ApiClient, course: dict, students: list[dict], projection: bool) -> None:
     """Message the whole class, everyone in a status (e.g. struggling on one activity), or a pick."""
     course_id = course["course_id"]
-    try:
-        templates = {t["template_id"]: t for t in client.message_templates()}
-        course_holdout = float(client.config(course_id).get("intervention_holdout") or 0.0)
+    try:  # the last answers while the API restarts: a click on Send still runs and says "Not sent"
+        templates, fresh = last_known(st.session_state, "templates", client.message_templates)
+        config, fresh_config = last_known(st.session_state, f"config-{course_id}", lambda: client.config(course_id))
     except (ApiUnavailable, ApiRefused) as exc:
         st.warning(f"Messaging unavailable: {exc}")
         return
+    if not (fresh and fresh_config):
+        st.caption(STALE)
+    templates = {t["template_id"]: t for t in templates}
+    course_holdout = float(config.get("intervention_holdout") or 0.0)
     activities = {a["activity_id"]: a["title"] for a in course["activities"]}
     k = f"bulk-{course_id}"  # every key carries the course: what was typed for one is not sent to another
     target = st.radio("To", [FILTERED, EVERYONE, CHOSEN], horizontal=True, key=f"{k}-target")

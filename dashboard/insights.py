@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import insight_charts as charts
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import STALE, ApiClient, ApiRefused, ApiUnavailable, last_known
 from dashboard.presentation import class_names, name_of
 
 EXPORT_SECTIONS = ["bottlenecks", "heatmap", "session", "patterns", "comparative", "trajectory", "interventions",
@@ -154,7 +154,10 @@ def _exports(client: ApiClient, cid: str, params: dict, projection: bool) -> Non
 
 def settings_page(client: ApiClient, course: dict) -> None:
     st.subheader("Alert thresholds")
-    config = client.config(course["course_id"])
+    config, fresh = last_known(st.session_state, f"config-{course['course_id']}",
+                               lambda: client.config(course["course_id"]))
+    if not fresh:
+        st.caption(STALE)
     with st.form(f"thresholds-{course['course_id']}"):  # per course: no edits carried to another
         changes = {
             "idle_after_s": st.number_input("Idle after (seconds)", 10.0, 86_400.0, float(config["idle_after_s"]),

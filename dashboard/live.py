@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import comms
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable, last_known
 from dashboard.presentation import PRIORITY, STATUS, STATUS_ORDER, class_names, freshness_badge, minutes
 
 COLOR = {"struggling": "red", "idle": "orange", "active": "green", "not_started": "gray", "completed": "blue"}
@@ -27,8 +27,9 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
     order = c2.selectbox("Sort by", list(SORTS), key="sort", persist_state="session")
     columns = c3.selectbox("Cards per row", [2, 3, 4, 6], index=2, key="per_row", persist_state="session")
     with st.expander("📣 Message a group of students"):
-        try:
-            students = client.live_progress(course["course_id"])["students"]
+        try:  # the last class seen while the API restarts: a click on Send still runs and says "Not sent"
+            students = last_known(st.session_state, f"class-{course['course_id']}",
+                                  lambda: client.live_progress(course["course_id"])["students"])[0]
         except (ApiUnavailable, ApiRefused) as exc:
             st.warning(f"Cannot load the class: {exc}")
         else:

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import STALE, ApiClient, ApiRefused, ApiUnavailable, last_known
 from dashboard.presentation import class_names, minutes, name_of
 
 QUEUE_REFRESH_S = 3  # the queue redraws itself this often: new arrivals, waiting times
@@ -173,7 +173,9 @@ def notifications_page(client: ApiClient, course: dict, projection: bool) -> Non
     if kind:
         getattr(st, kind)(text)
     st.subheader("Notifications")
-    prefs = client.notification_preferences()
+    prefs, fresh = last_known(st.session_state, "notification-preferences", client.notification_preferences)
+    if not fresh:
+        st.caption(STALE)
     with st.form("notifications"):
         channels = st.multiselect("Channels", list(CHANNELS), default=prefs["channels"], format_func=CHANNELS.get)
         email = st.text_input("Email", prefs["email"] or "", placeholder=prefs.get("default_email") or "")
@@ -195,7 +197,10 @@ def notifications_page(client: ApiClient, course: dict, projection: bool) -> Non
             st.rerun()
 
     st.subheader("Escalation and office hours (this course)")
-    config = client.config(course["course_id"])
+    config, fresh = last_known(st.session_state, f"config-{course['course_id']}",
+                               lambda: client.config(course["course_id"]))
+    if not fresh:
+        st.caption(STALE)
     with st.form(f"escalation-{course['course_id']}"):  # per course: no edits carried to another
         changes = {
             "escalate_after_ignored": st.number_input("Escalate after unread interventions (0: off)", 0, 50,
@@ -210,7 +215,11 @@ def notifications_page(client: ApiClient, course: dict, projection: bool) -> Non
             st.rerun()
 
     st.subheader("Delivery log")
-    log = client.notifications()
+    try:  # said here: the page's retry would rerun and drop what a Save above just reported
+        log = client.notifications()
+    except (ApiRefused, ApiUnavailable) as exc:
+        st.warning(f"The delivery log is not available right now ({_problem(exc, projection)}).")
+        return
     if not log:
         st.caption("No notifications yet.")
     else:

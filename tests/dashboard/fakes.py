@@ -1,7 +1,8 @@
 """A fake of the dashboard's API client, for AppTests that need no Ray stack.
 
 ``FakeApi`` answers like the public API from plain dicts a test can change between runs; ``fail``
-makes one method raise (``ApiRefused`` / ``ApiUnavailable``), and ``calls`` records what was sent.
+makes one method raise (``ApiRefused`` / ``ApiUnavailable``), ``down`` makes its next calls answer 503
+(an actor restarting), and ``calls`` records what was sent.
 """
 from __future__ import annotations
 
@@ -64,12 +65,16 @@ class FakeApi:
     log: list[dict] = field(default_factory=list)
     thread: list[dict] = field(default_factory=list)
     fail: dict[str, Exception] = field(default_factory=dict)  # method name -> what it raises
+    down: dict[str, int] = field(default_factory=dict)  # method name -> its next calls that answer 503
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
     def _answer(self, method: str, value: Any = None, sent: Any = None) -> Any:
         self.calls.append((method, sent))
         if method in self.fail:
             raise self.fail[method]
+        if self.down.get(method):  # an actor restarting: unavailable for a moment, then back
+            self.down[method] -= 1
+            raise unavailable()
         return copy.deepcopy(value)
 
     def sent(self, method: str) -> list[Any]:

@@ -102,20 +102,27 @@ def alerts_panel(client: ApiClient, data: dict, names: dict[str, str], projectio
             st.markdown(f"{PRIORITY[a['priority']]}{seen}  \n**{names.get(a['student_id'], '?')}**: {message}")
             ack, snooze = st.columns(2)
             if a["state"] == "open" and ack.button("Ack", key=f"ack-{a['alert_id']}", width="stretch"):
-                _alert_action(lambda aid=a["alert_id"]: client.acknowledge(aid), "Acknowledged")
+                _alert_action(lambda aid=a["alert_id"]: client.acknowledge(aid), "acknowledged", "Acknowledged")
             if snooze.button("Snooze", key=f"snooze-{a['alert_id']}", help="for 10 minutes",
                              width="stretch"):
-                _alert_action(lambda aid=a["alert_id"]: client.snooze(aid, 10), "Snoozed for 10 minutes")
+                _alert_action(lambda aid=a["alert_id"]: client.snooze(aid, 10), "snoozed",
+                              "Snoozed for 10 minutes")
     if len(alerts) > MAX_ALERTS:
         st.caption(f"… and {len(alerts) - MAX_ALERTS} more (highest priority first)")
 
 
-def _alert_action(call, done: str) -> None:
+def _alert_action(call, state: str, done: str) -> None:
     """Ack or snooze from inside the live fragment (which reruns on its own, outside the page's guard):
-    an alert resolved meanwhile (404) or an API restarting (503) is a toast, not a traceback."""
+    an unknown alert (404) or an API restarting (503) is a toast, not a traceback. An alert that
+    cleared meanwhile comes back unchanged (200, state ``resolved``): nothing was done, so say so."""
     try:
-        call()
-        st.toast(done)
+        alert = call()
+        if alert.get("state") == state:
+            st.toast(done)
+        elif alert.get("state") == "resolved":
+            st.toast("Not done: the alert already cleared")
+        else:
+            st.toast(f"Not done: the alert is {alert.get('state')}")
     except ApiRefused as exc:
         st.toast(f"Not done: {exc.message}")
     except ApiUnavailable:

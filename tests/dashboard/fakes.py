@@ -44,6 +44,11 @@ def analytics(stuck: list[str] | None = None, at_risk: list[dict] | None = None)
                           "effectiveness": {"kinds": [], "insufficient_data": True, "min_per_arm": 5}}}
 
 
+def alert(alert_id: str, sid: str, kind: str = "struggling", state: str = "open") -> dict:
+    return {"alert_id": alert_id, "course_id": "c-a", "student_id": sid, "kind": kind, "priority": 1,
+            "message": "3 of the last 3 attempts wrong", "ts": NOW, "state": state}
+
+
 def course(cid: str, title: str, activities: list[dict] | None = None) -> dict:
     return {"course_id": cid, "title": title, "students": 0, "activities": activities or ACTIVITIES}
 
@@ -52,6 +57,8 @@ def course(cid: str, title: str, activities: list[dict] | None = None) -> dict:
 class FakeApi:
     courses_: list[dict] = field(default_factory=lambda: [course("c-a", "Algebra"), course("c-b", "Biology")])
     students: dict[str, list[dict]] = field(default_factory=dict)  # course id -> live-progress students
+    alerts: dict[str, list[dict]] = field(default_factory=dict)  # course id -> live-progress alerts
+    resolved: set[str] = field(default_factory=set)  # alert ids that cleared since the live view was read
     configs: dict[str, dict] = field(default_factory=dict)  # course id -> alert configuration
     templates: list[dict] = field(default_factory=lambda: [
         {"template_id": "encourage_1", "title": "Encourage", "text": "Keep going, {first_name}!"}])
@@ -86,12 +93,24 @@ class FakeApi:
                                         for c in self.courses_])
 
     def live_progress(self, course_id: str) -> dict:
-        return self._answer("live_progress", {"students": self.students.get(course_id, []), "alerts": [],
+        return self._answer("live_progress", {"students": self.students.get(course_id, []),
+                                              "alerts": self.alerts.get(course_id, []),
                                               "as_of": NOW, "lag_s": 0.1})
 
     def student(self, course_id: str, student_id: str) -> dict:
         s = next(x for x in self.students[course_id] if x["student_id"] == student_id)
         return self._answer("student", {"student": s, "activities": {}, "timeline": [], "interventions": []})
+
+    def _alert_to(self, alert_id: str, state: str) -> dict:
+        """The alert after an ack or snooze: the API answers a resolved alert unchanged (200)."""
+        alert = next(a for alerts in self.alerts.values() for a in alerts if a["alert_id"] == alert_id)
+        return alert | {"state": "resolved" if alert_id in self.resolved else state}
+
+    def acknowledge(self, alert_id: str) -> dict:
+        return self._answer("acknowledge", self._alert_to(alert_id, "acknowledged"), sent=alert_id)
+
+    def snooze(self, alert_id: str, minutes: int) -> dict:
+        return self._answer("snooze", self._alert_to(alert_id, "snoozed"), sent=(alert_id, minutes))
 
     def config(self, course_id: str) -> dict:
         return self._answer("config", self.configs.get(course_id, CONFIG))

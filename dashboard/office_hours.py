@@ -46,13 +46,15 @@ def _problem(exc: Exception, projection: bool) -> str:
     return HIDDEN if projection else getattr(exc, "message", str(exc))
 
 
-def _act(call, done: str, projection: bool) -> None:
-    """Run an API action, say what happened, refresh the page."""
+def _act(call, done: str, projection: bool) -> bool:
+    """Run an API action and say what happened (after the caller's rerun); True when it was done."""
     try:
         call()
-        st.session_state["oh_flash"] = ("success", done)
     except (ApiRefused, ApiUnavailable) as exc:
         st.session_state["oh_flash"] = ("error", f"Not done: {_problem(exc, projection)}")
+        return False
+    st.session_state["oh_flash"] = ("success", done)
+    return True
 
 
 def page(client: ApiClient, course: dict, projection: bool) -> None:
@@ -148,9 +150,9 @@ def groups_panel(client: ApiClient, course: dict, projection: bool) -> None:
         if ungrouped:
             st.error(f"Not pushed: give every student a group number ({', '.join(ungrouped)} has none).")
             return
-        _act(lambda: client.push_groups(course["course_id"], activity, groups),
-             f"Pushed {len(groups)} groups; each student was notified.", projection)
-        st.session_state.pop("pg_suggestion", None)
+        if _act(lambda: client.push_groups(course["course_id"], activity, groups),
+                f"Pushed {len(groups)} groups; each student was notified.", projection):
+            st.session_state.pop("pg_suggestion", None)  # not on failure: the table and its edits stay
         st.rerun()
 
 

@@ -136,3 +136,22 @@ def test_escalation_edits_stay_with_their_course(monkeypatch):
     at.selectbox(key="course").set_value("c-b").run()
     assert not at.exception
     assert next(n for n in at.number_input if n.label.startswith("Escalate after unread")).value == 3
+
+
+def test_a_refused_push_keeps_the_suggestion_and_the_edits(monkeypatch):
+    api = fake(suggestion=suggestion("stu-1", "stu-3"))
+    at = run_app(monkeypatch, api, page="Office hours")
+    button(at, "Suggest groups").click().run()
+    [editor] = at.data_editor
+    at.session_state[editor.key] = {"edited_rows": {1: {"group": 2}}, "added_rows": [], "deleted_rows": []}
+    api.fail["push_groups"] = refused("student 'stu-3' left the course")
+    button(at, "Push groups to students").click().run()
+    assert not at.exception
+    assert any("Not done: student 'stu-3' left the course" in e.value for e in at.error)
+    assert [e.key for e in at.data_editor] == [editor.key]  # still there to push again
+    del api.fail["push_groups"]
+    button(at, "Push groups to students").click().run()
+    assert not at.exception
+    edited = [{"members": ["stu-1"], "helpers": []}, {"members": ["stu-3"], "helpers": ["stu-3"]}]
+    assert api.sent("push_groups") == [edited, edited]  # the professor's edit, both times
+    assert not at.data_editor and any("Pushed 2 groups" in s.value for s in at.success)

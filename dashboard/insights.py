@@ -36,10 +36,10 @@ def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
     else:
         bottlenecks["stuck"] = bottlenecks["stuck_students"].map(len)
         st.altair_chart(charts.bottlenecks(bottlenecks[~bottlenecks["insufficient_data"]]), width="stretch")
-        for b in a["bottlenecks"]:
-            if b["stuck_students"]:
-                who = ", ".join(name_of(s, names, projection) for s in b["stuck_students"][:8])
-                st.markdown(f"- **{b['title']}**: {len(b['stuck_students'])} stuck now ({who})")
+    for b in a["bottlenecks"]:  # who is stuck now is live, not a statistic: shown however thin the log is
+        if b["stuck_students"]:
+            who = ", ".join(name_of(s, names, projection) for s in b["stuck_students"][:8])
+            st.markdown(f"- **{b['title']}**: {len(b['stuck_students'])} stuck now ({who})")
 
     left, right = st.columns(2)
     with left:

@@ -70,3 +70,11 @@ def test_threshold_edits_stay_with_their_course(monkeypatch):
     at.selectbox(key="course").set_value("c-b").run()
     assert not at.exception
     assert at.number_input[0].value == 180.0  # Biology's own value, not Algebra's refused edit
+
+
+def test_stuck_students_are_named_even_when_no_bottleneck_has_enough_data(monkeypatch):
+    fake = api()
+    fake.analytics_["bottlenecks"][0]["insufficient_data"] = True  # early in a session: too few attempts
+    at = run_app(monkeypatch, fake, page="Analytics")
+    assert not at.exception and "Not enough data yet." in text_of(at)
+    assert stuck_line(at) == "- **Fractions**: 3 stuck now (Ada Lovelace, Bob Byte, Cy Young)"

@@ -57,6 +57,7 @@ def course(cid: str, title: str, activities: list[dict] | None = None) -> dict:
 class FakeApi:
     courses_: list[dict] = field(default_factory=lambda: [course("c-a", "Algebra"), course("c-b", "Biology")])
     students: dict[str, list[dict]] = field(default_factory=dict)  # course id -> live-progress students
+    due_dates: dict[str, list[dict]] = field(default_factory=dict)  # student id -> their due dates
     alerts: dict[str, list[dict]] = field(default_factory=dict)  # course id -> live-progress alerts
     resolved: set[str] = field(default_factory=set)  # alert ids that cleared since the live view was read
     configs: dict[str, dict] = field(default_factory=dict)  # course id -> alert configuration
@@ -99,7 +100,8 @@ class FakeApi:
 
     def student(self, course_id: str, student_id: str) -> dict:
         s = next(x for x in self.students[course_id] if x["student_id"] == student_id)
-        return self._answer("student", {"student": s, "activities": {}, "timeline": [], "interventions": []})
+        return self._answer("student", {"student": s, "activities": {}, "timeline": [], "interventions": [],
+                                        "due_dates": self.due_dates.get(student_id, [])})
 
     def _alert_to(self, alert_id: str, state: str) -> dict:
         """The alert after an ack or snooze: the API answers a resolved alert unchanged (200)."""

@@ -121,17 +121,30 @@ def _effectiveness(interventions: dict) -> None:
     for kind in eff["kinds"]:
         label = "randomized holdout" if kind["method"] == "randomized_holdout" else "comparable students (not randomized)"
         st.markdown(f"**{kind['kind']}** — {kind['treated']} sent, {kind['held_out']} held out; {label}")
-        for metric, e in kind["effects"].items():
-            if e.get("insufficient_data"):
-                continue
-            sure = "clear effect" if e["ci_excludes_zero"] else "could be no effect"
-            st.markdown(f"  - {charts.METRIC_LABELS[metric]}: {e['effect']:+.3g} "
-                        f"(95% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g}; {sure})")
-            rows.append({"kind": kind["kind"], "metric": metric, "method": kind["method"]} | e)
+        rows += _effect_lines(kind["kind"], kind)
+        if ad_hoc := kind.get("ad_hoc"):  # sent without a holdout beside randomized sends: measured apart
+            st.markdown(f"**{kind['kind']}**, sent without a holdout — {ad_hoc['treated']} sent; "
+                        "comparable students (not randomized)")
+            rows += _effect_lines(f"{kind['kind']} (not randomized)", ad_hoc)
     if rows:
         st.altair_chart(charts.effects(rows), width="stretch")
     elif eff["insufficient_data"]:
         st.caption(f"Not enough interventions yet (at least {eff['min_per_arm']} per kind and arm).")
+
+
+def _effect_lines(label: str, estimate: dict) -> list[dict]:
+    """One estimate's note and measures as lines; the measures with data as chart rows."""
+    if estimate.get("note"):
+        st.caption(estimate["note"])
+    rows = []
+    for metric, e in estimate["effects"].items():
+        if e.get("insufficient_data"):
+            continue
+        sure = "clear effect" if e["ci_excludes_zero"] else "could be no effect"
+        st.markdown(f"  - {charts.METRIC_LABELS[metric]}: {e['effect']:+.3g} "
+                    f"(95% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g}; {sure})")
+        rows.append({"kind": label, "metric": metric, "method": estimate["method"]} | e)
+    return rows
 
 
 def _exports(client: ApiClient, cid: str, params: dict, projection: bool) -> None:

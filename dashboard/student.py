@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import comms
+from dashboard import insight_charts as charts
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
 from dashboard.presentation import STATUS, class_names, minutes, utc_time
 
@@ -62,16 +63,7 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
 
     if detail["timeline"]:
         st.caption("Timeline (latest 100 events)")
-        events = pd.DataFrame(detail["timeline"])
-        events["ts"] = pd.to_datetime(events["ts"])
-        events["activity"] = events["activity_id"].map(lambda a: titles.get(a, a or "(presence)"))
-        st.altair_chart(alt.Chart(events).mark_circle(size=90).encode(
-            x=alt.X("ts:T", title=None), y=alt.Y("activity:N", title=None),
-            color=alt.Color("type:N", scale=alt.Scale(
-                domain=["attempt", "hint_requested", "progress", "activity_started", "activity_completed", "heartbeat"],
-                range=["#1f77b4", "#ff9f1c", "#2ca02c", "#9467bd", "#17becf", "#c7c7c7"])),
-            shape=alt.Shape("correct:N", title="correct"),
-            tooltip=["ts:T", "type", "activity", "correct", "progress"]), width="stretch")
+        st.altair_chart(timeline(detail["timeline"], titles), width="stretch")
 
     st.markdown("#### Help now")
     interventions(client, course, s, detail.get("due_dates") or [])
@@ -86,6 +78,21 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
     with work_col:
         st.markdown("#### 👀 Live work view")
         comms.work_view_panel(client, course_id, sid)
+
+
+def timeline(items: list[dict], titles: dict[str, str]) -> alt.Chart:
+    """The latest actions as dots by type on a UTC time axis (attempts show whether they were right)."""
+    events = pd.DataFrame(items)
+    events["ts"] = pd.to_datetime(events["ts"], utc=True)
+    events["time_utc"] = charts.utc_tooltip(events["ts"])
+    events["activity"] = events["activity_id"].map(lambda a: titles.get(a, a or "(presence)"))
+    return alt.Chart(events).mark_circle(size=90).encode(
+        x=charts.utc_x("ts"), y=alt.Y("activity:N", title=None),
+        color=alt.Color("type:N", scale=alt.Scale(
+            domain=["attempt", "hint_requested", "progress", "activity_started", "activity_completed", "heartbeat"],
+            range=["#1f77b4", "#ff9f1c", "#2ca02c", "#9467bd", "#17becf", "#c7c7c7"])),
+        shape=alt.Shape("correct:N", title="correct"),
+        tooltip=[charts.UTC_TOOLTIP, "type", "activity", "correct", "progress"])
 
 
 def extension_choices(activities: list[dict], current: str | None, due_dates: list[dict]) -> tuple[list[str], int]:

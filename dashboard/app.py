@@ -97,7 +97,7 @@ try:
     elif page == "Office hours":
         office_hours.page(client, course, projection)
     elif page == "Notifications":
-        office_hours.notifications_page(client, course, projection)
+        office_hours.notifications_page(client, course, projection, courses)
     else:
         insights.settings_page(client, course)
 except ApiRefused as exc:

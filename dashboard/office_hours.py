@@ -170,7 +170,8 @@ def groups_to_push(edited: pd.DataFrame) -> tuple[list[dict], list[str]]:
     return groups, list(edited[edited["group"].isna()]["name"])
 
 
-def notifications_page(client: ApiClient, course: dict, projection: bool) -> None:
+def notifications_page(client: ApiClient, course: dict, projection: bool, courses: list[dict]) -> None:
+    """Preferences (the professor's), escalation (this course's), and the delivery log (all their courses)."""
     kind, text = st.session_state.pop("oh_flash", (None, None))
     if kind:
         getattr(st, kind)(text)
@@ -189,7 +190,9 @@ def notifications_page(client: ApiClient, course: dict, projection: bool) -> Non
             webhook = st.text_input("Webhook URL (http or https)", prefs["webhook_url"] or "")
         priority = st.select_slider("Notify alerts at priority", [1, 2, 3], prefs["min_priority"],
                                     format_func={1: "high only", 2: "high and medium", 3: "all"}.get)
-        quiet = st.number_input("Quiet period (minutes per student and kind)", 0, 1440, int(prefs["quiet_minutes"]))
+        # a float, as the API keeps it: saving another field must not write back a truncated 7.5
+        quiet = st.number_input("Quiet period (minutes per student and kind)", 0.0, 1440.0,
+                                float(prefs["quiet_minutes"]), step=1.0)
         staff = st.text_input("Support staff address for escalations", prefs["escalation_email"] or "")
         if st.form_submit_button("Save notification settings"):
             _act(lambda: client.set_notification_preferences({
@@ -224,11 +227,15 @@ def notifications_page(client: ApiClient, course: dict, projection: bool) -> Non
         return
     if not log:
         st.caption("No notifications yet.")
-    else:
-        names = _roster(client, course["course_id"], projection)
-        shown = pd.DataFrame(log)[["kind", "student_id", "channel", "target", "status", "attempts", "last_error"]]
-        shown["student_id"] = shown["student_id"].map(lambda sid: name_of(sid, names, projection) if isinstance(sid, str) else "")
-        shown = shown.rename(columns={"student_id": "student"})
+    else:  # the log covers every course of the professor: each student named from their own course's roster
+        titles = {c["course_id"]: c["title"] for c in courses}
+        names = {cid: _roster(client, cid, projection) for cid in dict.fromkeys(n.get("course_id") for n in log)
+                 if isinstance(cid, str)}
+        shown = pd.DataFrame(log)
+        shown["student"] = [name_of(n["student_id"], names.get(n.get("course_id"), {}), projection)
+                            if isinstance(n.get("student_id"), str) else "" for n in log]
+        shown["course"] = [titles.get(n.get("course_id"), n.get("course_id") or "") for n in log]
+        shown = shown[["kind", "course", "student", "channel", "target", "status", "attempts", "last_error"]]
         shown["target"] = shown["target"].map(_masked)  # a webhook URL may carry its own secret
         if projection:  # an error text can quote a URL or a student
             shown["last_error"] = shown["last_error"].map(lambda e: HIDDEN if e else e)

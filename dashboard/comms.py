@@ -65,7 +65,8 @@ def _send_chat(client: ApiClient, course_id: str, student_id: str) -> None:
 
 @st.fragment(run_every=2)
 def work_view_panel(client: ApiClient, course_id: str, student_id: str) -> None:
-    """What the student is working on right now, if they chose to share it."""
+    """What the student is working on right now, if they chose to share it (the API sends no state
+    without consent; it audit-logs these 2-second asks as one row a minute)."""
     try:
         view = client.work_view(course_id, student_id)
     except (ApiUnavailable, ApiRefused) as exc:

@@ -218,8 +218,9 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         await self._handles.hub_for(course_id).upsert_course.remote(course, config, roster)
 
     async def audit(self, role: str, actor_id: str, action: str, target: str | None,
-                    detail: dict[str, Any] | None = None) -> None:
-        await asyncio.to_thread(self._store.audit, role, actor_id, action, target, detail)
+                    detail: dict[str, Any] | None = None, repeat_after_s: float = 0.0) -> None:
+        """``repeat_after_s``: the same look is written at most once in that many seconds (Store.audit)."""
+        await asyncio.to_thread(self._store.audit, role, actor_id, action, target, detail, repeat_after_s)
 
     # -- interventions ---------------------------------------------------------
 

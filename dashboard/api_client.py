@@ -1,6 +1,7 @@
 """The dashboard's only way to the system: the public HTTP API."""
 from __future__ import annotations
 
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,25 @@ class ApiRefused(RuntimeError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{status}: {message}")
         self.status, self.message = status, message
+
+
+STALE = "⚠️ The API is not answering; showing what it last said."
+KNOWN = "known-"  # the prefix of the answers ``last_known`` keeps (dropped at sign-in)
+
+
+def last_known(memory: MutableMapping[str, Any], key: str, call: Callable[[], Any]) -> tuple[Any, bool]:
+    """(``call()``'s answer, True), kept in ``memory`` (the session state); while the API is not
+    answering, (the answer kept last, False). A page that draws a form from it keeps working through an
+    actor's restart, so a click on Save still runs and says "Not saved" itself: an unavailable read
+    would rerun the page and drop the click. Nothing kept yet: ApiUnavailable goes on up."""
+    key = KNOWN + key
+    try:
+        memory[key] = call()
+    except ApiUnavailable:
+        if key not in memory:
+            raise
+        return memory[key], False
+    return memory[key], True
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import insights, live, office_hours, ops, student
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import KNOWN, ApiClient, ApiRefused, ApiUnavailable, last_known
 
 RETRY_S = 2.0  # an unavailable API is asked again this often
 st.set_page_config(page_title="classpulse", page_icon="📈", layout="wide")
@@ -41,13 +41,15 @@ if not st.session_state.token:
     with st.form("sign-in"):
         token = st.text_input("Professor token", type="password")
         if st.form_submit_button("Sign in") and token:
+            for key in [k for k in st.session_state if str(k).startswith(KNOWN)]:  # another professor's
+                del st.session_state[key]
             st.session_state.token = token.strip()
             st.rerun()
     st.stop()
 
 client = ApiClient(cfg.api, st.session_state.token)
 try:
-    courses = client.courses()
+    courses, fresh = last_known(st.session_state, "courses", client.courses)
 except ApiRefused as exc:
     st.error(f"Sign-in refused: {exc.message}")
     if st.button("Sign in with another token"):
@@ -58,6 +60,8 @@ except ApiUnavailable as exc:
     st.error(f"The classpulse API at {cfg.api} is not reachable ({exc}). Retrying in {RETRY_S:.0f} s…")
     time.sleep(RETRY_S)
     st.rerun()
+if not fresh:  # the page still runs, and a click that started this run says itself whether it worked
+    st.caption("⚠️ The API is not answering; showing the last known list of courses.")
 
 # -- sidebar ------------------------------------------------------------------
 if "goto" in st.session_state:  # a card's "Details" asked for another view
@@ -93,7 +97,7 @@ try:
     elif page == "Office hours":
         office_hours.page(client, course, projection)
     elif page == "Notifications":
-        office_hours.notifications_page(client, course, projection)
+        office_hours.notifications_page(client, course, projection, courses)
     else:
         insights.settings_page(client, course)
 except ApiRefused as exc:

@@ -5,26 +5,15 @@ Display and API calls only: recipients, templates and receipts are the API's.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pandas as pd
 import streamlit as st
 
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
-from dashboard.presentation import STATUS, STATUS_ORDER, class_names
+from dashboard.api_client import STALE, ApiClient, ApiRefused, ApiUnavailable, last_known
+from dashboard.presentation import STATUS, STATUS_ORDER, class_names, utc_time
 
 EVERYONE = "Everyone in the class"
 FILTERED = "A status (optionally on one activity)"
 CHOSEN = "Students I pick"
-
-
-def _when(iso: str | None, now: datetime | None = None) -> str:
-    """A time in UTC, labelled so, with its date unless it is today (in UTC)."""
-    if not iso:
-        return ""
-    t = datetime.fromisoformat(iso).astimezone(UTC)
-    today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    return t.strftime("%H:%M:%S UTC" if t.date() == today else "%Y-%m-%d %H:%M:%S UTC")
 
 
 def _state(m: dict) -> str:
@@ -52,7 +41,7 @@ def chat_panel(client: ApiClient, course_id: str, student_id: str, name: str) ->
             mine = m["from"] == "professor"
             with st.chat_message("assistant" if mine else "user", avatar="🧑‍🏫" if mine else "🧑‍🎓"):
                 st.markdown(m["text"])
-                st.caption(f"{_when(m['created_at'])}" + (f" · {_state(m)}" if mine else ""))
+                st.caption(f"{utc_time(m['created_at'])}" + (f" · {_state(m)}" if mine else ""))
 
 
 def _send_chat(client: ApiClient, course_id: str, student_id: str) -> None:
@@ -76,7 +65,8 @@ def _send_chat(client: ApiClient, course_id: str, student_id: str) -> None:
 
 @st.fragment(run_every=2)
 def work_view_panel(client: ApiClient, course_id: str, student_id: str) -> None:
-    """What the student is working on right now, if they chose to share it."""
+    """What the student is working on right now, if they chose to share it (the API sends no state
+    without consent; it audit-logs these 2-second asks as one row a minute)."""
     try:
         view = client.work_view(course_id, student_id)
     except (ApiUnavailable, ApiRefused) as exc:
@@ -94,7 +84,7 @@ def work_view_panel(client: ApiClient, course_id: str, student_id: str) -> None:
     a.metric("Activity", state.get("activity_id") or "-")
     b.metric("Step", str(state.get("step") if state.get("step") is not None else "-"))
     st.code(state.get("answer") or "(no answer yet)", language=None)
-    st.caption(f"👀 shared by the student · updated {_when(state.get('ts'))}")
+    st.caption(f"👀 shared by the student · updated {utc_time(state.get('ts'))}")
 
 
 def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None:
@@ -107,7 +97,7 @@ def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None
     if not items:
         st.caption("None yet.")
         return
-    rows = [{"sent": _when(i["created_at"]), "kind": i["kind"], "message": i.get("message") or "",
+    rows = [{"sent": utc_time(i["created_at"]), "kind": i["kind"], "message": i.get("message") or "",
              "state": "held out (not sent)" if i["holdout"] else _state(i),
              "status then": i.get("status_before") or "", "errors before": i["outcome"]["error_rate_before"],
              "errors after": i["outcome"]["error_rate_after"],
@@ -119,12 +109,16 @@ def intervention_log(client: ApiClient, course_id: str, student_id: str) -> None
 def bulk_panel(client: ApiClient, course: dict, students: list[dict], projection: bool) -> None:
     """Message the whole class, everyone in a status (e.g. struggling on one activity), or a pick."""
     course_id = course["course_id"]
-    try:
-        templates = {t["template_id"]: t for t in client.message_templates()}
-        course_holdout = float(client.config(course_id).get("intervention_holdout") or 0.0)
+    try:  # the last answers while the API restarts: a click on Send still runs and says "Not sent"
+        templates, fresh = last_known(st.session_state, "templates", client.message_templates)
+        config, fresh_config = last_known(st.session_state, f"config-{course_id}", lambda: client.config(course_id))
     except (ApiUnavailable, ApiRefused) as exc:
         st.warning(f"Messaging unavailable: {exc}")
         return
+    if not (fresh and fresh_config):
+        st.caption(STALE)
+    templates = {t["template_id"]: t for t in templates}
+    course_holdout = float(config.get("intervention_holdout") or 0.0)
     activities = {a["activity_id"]: a["title"] for a in course["activities"]}
     k = f"bulk-{course_id}"  # every key carries the course: what was typed for one is not sent to another
     target = st.radio("To", [FILTERED, EVERYONE, CHOSEN], horizontal=True, key=f"{k}-target")

@@ -8,6 +8,11 @@ import altair as alt
 import pandas as pd
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+# times are UTC on every chart, as the hour axes are: a temporal axis (and its tooltip) would otherwise be
+# drawn in the browser's time zone, unlabelled
+UTC_SCALE = alt.Scale(type="utc")
+UTC_TITLE = "time (UTC)"
+UTC_TOOLTIP = alt.Tooltip("time_utc:N", title=UTC_TITLE)  # the column ``utc_tooltip`` makes
 METRIC_LABELS = {"progress_rate": "progress (completion points / hour)", "error_rate": "error rate",
                  "active_minutes": "active minutes"}
 
@@ -28,11 +33,21 @@ def weekday_hour(cells: list[dict]) -> alt.Chart:
         color=alt.Color("events:Q", scale=alt.Scale(scheme="blues")), tooltip=["day", "hour", "events", "students"])
 
 
+def utc_x(field: str = "time", title: str | None = UTC_TITLE) -> alt.X:
+    return alt.X(f"{field}:T", title=title, scale=UTC_SCALE)
+
+
+def utc_tooltip(times: pd.Series) -> pd.Series:
+    """A tz-aware time column as the text a tooltip shows (``time_utc``; a temporal one is browser-local)."""
+    return times.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def session(buckets: list[dict]) -> alt.Chart:
     frame = pd.DataFrame(buckets)
     frame["time"] = pd.to_datetime(frame["minute"], unit="s", utc=True)
-    return alt.Chart(frame).mark_bar().encode(x=alt.X("time:T", title=None), y=alt.Y("events:Q"),
-                                              tooltip=["time:T", "events", "students"])
+    frame["time_utc"] = utc_tooltip(frame["time"])
+    return alt.Chart(frame).mark_bar().encode(x=utc_x(), y=alt.Y("events:Q"),
+                                              tooltip=[UTC_TOOLTIP, "events", "students"])
 
 
 def histogram(bins: list[dict]) -> alt.Chart:
@@ -44,13 +59,15 @@ def histogram(bins: list[dict]) -> alt.Chart:
 def trajectory(points: list[dict]) -> alt.Chart:
     frame = pd.DataFrame(points)
     frame["time"] = pd.to_datetime(frame["t"], unit="s", utc=True)
+    frame["time_utc"] = utc_tooltip(frame["time"])
     base = alt.Chart(frame)
-    chart = (base.mark_area(opacity=0.25).encode(x=alt.X("time:T", title=None),
+    chart = (base.mark_area(opacity=0.25).encode(x=utc_x(),
                                                  y=alt.Y("p25:Q", title="completion", axis=alt.Axis(format="%")),
                                                  y2="p75:Q")
-             + base.mark_line().encode(x="time:T", y="median:Q", tooltip=["time:T", "median", "p25", "p75"]))
+             + base.mark_line().encode(x=utc_x(), y="median:Q",
+                                       tooltip=[UTC_TOOLTIP, "median", "p25", "p75"]))
     if frame["student"].notna().any():
-        chart += base.mark_line(strokeDash=[4, 3], color="#d62728").encode(x="time:T", y="student:Q")
+        chart += base.mark_line(strokeDash=[4, 3], color="#d62728").encode(x=utc_x(), y="student:Q")
     return chart
 
 

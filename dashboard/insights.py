@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import insight_charts as charts
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import STALE, ApiClient, ApiRefused, ApiUnavailable, last_known
 from dashboard.presentation import class_names, name_of
 
 EXPORT_SECTIONS = ["bottlenecks", "heatmap", "session", "patterns", "comparative", "trajectory", "interventions",
@@ -36,10 +36,10 @@ def analytics_page(client: ApiClient, course: dict, projection: bool) -> None:
     else:
         bottlenecks["stuck"] = bottlenecks["stuck_students"].map(len)
         st.altair_chart(charts.bottlenecks(bottlenecks[~bottlenecks["insufficient_data"]]), width="stretch")
-        for b in a["bottlenecks"]:
-            if b["stuck_students"]:
-                who = ", ".join(name_of(s, names, projection) for s in b["stuck_students"][:8])
-                st.markdown(f"- **{b['title']}**: {len(b['stuck_students'])} stuck now ({who})")
+    for b in a["bottlenecks"]:  # who is stuck now is live, not a statistic: shown however thin the log is
+        if b["stuck_students"]:
+            who = ", ".join(name_of(s, names, projection) for s in b["stuck_students"][:8])
+            st.markdown(f"- **{b['title']}**: {len(b['stuck_students'])} stuck now ({who})")
 
     left, right = st.columns(2)
     with left:
@@ -121,17 +121,30 @@ def _effectiveness(interventions: dict) -> None:
     for kind in eff["kinds"]:
         label = "randomized holdout" if kind["method"] == "randomized_holdout" else "comparable students (not randomized)"
         st.markdown(f"**{kind['kind']}** — {kind['treated']} sent, {kind['held_out']} held out; {label}")
-        for metric, e in kind["effects"].items():
-            if e.get("insufficient_data"):
-                continue
-            sure = "clear effect" if e["ci_excludes_zero"] else "could be no effect"
-            st.markdown(f"  - {charts.METRIC_LABELS[metric]}: {e['effect']:+.3g} "
-                        f"(95% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g}; {sure})")
-            rows.append({"kind": kind["kind"], "metric": metric, "method": kind["method"]} | e)
+        rows += _effect_lines(kind["kind"], kind)
+        if ad_hoc := kind.get("ad_hoc"):  # sent without a holdout beside randomized sends: measured apart
+            st.markdown(f"**{kind['kind']}**, sent without a holdout — {ad_hoc['treated']} sent; "
+                        "comparable students (not randomized)")
+            rows += _effect_lines(f"{kind['kind']} (not randomized)", ad_hoc)
     if rows:
         st.altair_chart(charts.effects(rows), width="stretch")
     elif eff["insufficient_data"]:
         st.caption(f"Not enough interventions yet (at least {eff['min_per_arm']} per kind and arm).")
+
+
+def _effect_lines(label: str, estimate: dict) -> list[dict]:
+    """One estimate's note and measures as lines; the measures with data as chart rows."""
+    if estimate.get("note"):
+        st.caption(estimate["note"])
+    rows = []
+    for metric, e in estimate["effects"].items():
+        if e.get("insufficient_data"):
+            continue
+        sure = "clear effect" if e["ci_excludes_zero"] else "could be no effect"
+        st.markdown(f"  - {charts.METRIC_LABELS[metric]}: {e['effect']:+.3g} "
+                    f"(95% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g}; {sure})")
+        rows.append({"kind": label, "metric": metric, "method": estimate["method"]} | e)
+    return rows
 
 
 def _exports(client: ApiClient, cid: str, params: dict, projection: bool) -> None:
@@ -154,7 +167,10 @@ def _exports(client: ApiClient, cid: str, params: dict, projection: bool) -> Non
 
 def settings_page(client: ApiClient, course: dict) -> None:
     st.subheader("Alert thresholds")
-    config = client.config(course["course_id"])
+    config, fresh = last_known(st.session_state, f"config-{course['course_id']}",
+                               lambda: client.config(course["course_id"]))
+    if not fresh:
+        st.caption(STALE)
     with st.form(f"thresholds-{course['course_id']}"):  # per course: no edits carried to another
         changes = {
             "idle_after_s": st.number_input("Idle after (seconds)", 10.0, 86_400.0, float(config["idle_after_s"]),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import comms
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable, last_known
 from dashboard.presentation import PRIORITY, STATUS, STATUS_ORDER, class_names, freshness_badge, minutes
 
 COLOR = {"struggling": "red", "idle": "orange", "active": "green", "not_started": "gray", "completed": "blue"}
@@ -27,8 +27,9 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
     order = c2.selectbox("Sort by", list(SORTS), key="sort", persist_state="session")
     columns = c3.selectbox("Cards per row", [2, 3, 4, 6], index=2, key="per_row", persist_state="session")
     with st.expander("📣 Message a group of students"):
-        try:
-            students = client.live_progress(course["course_id"])["students"]
+        try:  # the last class seen while the API restarts: a click on Send still runs and says "Not sent"
+            students = last_known(st.session_state, f"class-{course['course_id']}",
+                                  lambda: client.live_progress(course["course_id"])["students"])[0]
         except (ApiUnavailable, ApiRefused) as exc:
             st.warning(f"Cannot load the class: {exc}")
         else:
@@ -101,20 +102,27 @@ def alerts_panel(client: ApiClient, data: dict, names: dict[str, str], projectio
             st.markdown(f"{PRIORITY[a['priority']]}{seen}  \n**{names.get(a['student_id'], '?')}**: {message}")
             ack, snooze = st.columns(2)
             if a["state"] == "open" and ack.button("Ack", key=f"ack-{a['alert_id']}", width="stretch"):
-                _alert_action(lambda aid=a["alert_id"]: client.acknowledge(aid), "Acknowledged")
+                _alert_action(lambda aid=a["alert_id"]: client.acknowledge(aid), "acknowledged", "Acknowledged")
             if snooze.button("Snooze", key=f"snooze-{a['alert_id']}", help="for 10 minutes",
                              width="stretch"):
-                _alert_action(lambda aid=a["alert_id"]: client.snooze(aid, 10), "Snoozed for 10 minutes")
+                _alert_action(lambda aid=a["alert_id"]: client.snooze(aid, 10), "snoozed",
+                              "Snoozed for 10 minutes")
     if len(alerts) > MAX_ALERTS:
         st.caption(f"… and {len(alerts) - MAX_ALERTS} more (highest priority first)")
 
 
-def _alert_action(call, done: str) -> None:
+def _alert_action(call, state: str, done: str) -> None:
     """Ack or snooze from inside the live fragment (which reruns on its own, outside the page's guard):
-    an alert resolved meanwhile (404) or an API restarting (503) is a toast, not a traceback."""
+    an unknown alert (404) or an API restarting (503) is a toast, not a traceback. An alert that
+    cleared meanwhile comes back unchanged (200, state ``resolved``): nothing was done, so say so."""
     try:
-        call()
-        st.toast(done)
+        alert = call()
+        if alert.get("state") == state:
+            st.toast(done)
+        elif alert.get("state") == "resolved":
+            st.toast("Not done: the alert already cleared")
+        else:
+            st.toast(f"Not done: the alert is {alert.get('state')}")
     except ApiRefused as exc:
         st.toast(f"Not done: {exc.message}")
     except ApiUnavailable:

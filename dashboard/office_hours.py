@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import STALE, ApiClient, ApiRefused, ApiUnavailable, last_known
 from dashboard.presentation import class_names, minutes, name_of
 
 QUEUE_REFRESH_S = 3  # the queue redraws itself this often: new arrivals, waiting times
@@ -46,13 +46,15 @@ def _problem(exc: Exception, projection: bool) -> str:
     return HIDDEN if projection else getattr(exc, "message", str(exc))
 
 
-def _act(call, done: str, projection: bool) -> None:
-    """Run an API action, say what happened, refresh the page."""
+def _act(call, done: str, projection: bool) -> bool:
+    """Run an API action and say what happened (after the caller's rerun); True when it was done."""
     try:
         call()
-        st.session_state["oh_flash"] = ("success", done)
     except (ApiRefused, ApiUnavailable) as exc:
         st.session_state["oh_flash"] = ("error", f"Not done: {_problem(exc, projection)}")
+        return False
+    st.session_state["oh_flash"] = ("success", done)
+    return True
 
 
 def page(client: ApiClient, course: dict, projection: bool) -> None:
@@ -148,9 +150,9 @@ def groups_panel(client: ApiClient, course: dict, projection: bool) -> None:
         if ungrouped:
             st.error(f"Not pushed: give every student a group number ({', '.join(ungrouped)} has none).")
             return
-        _act(lambda: client.push_groups(course["course_id"], activity, groups),
-             f"Pushed {len(groups)} groups; each student was notified.", projection)
-        st.session_state.pop("pg_suggestion", None)
+        if _act(lambda: client.push_groups(course["course_id"], activity, groups),
+                f"Pushed {len(groups)} groups; each student was notified.", projection):
+            st.session_state.pop("pg_suggestion", None)  # not on failure: the table and its edits stay
         st.rerun()
 
 
@@ -168,12 +170,15 @@ def groups_to_push(edited: pd.DataFrame) -> tuple[list[dict], list[str]]:
     return groups, list(edited[edited["group"].isna()]["name"])
 
 
-def notifications_page(client: ApiClient, course: dict, projection: bool) -> None:
+def notifications_page(client: ApiClient, course: dict, projection: bool, courses: list[dict]) -> None:
+    """Preferences (the professor's), escalation (this course's), and the delivery log (all their courses)."""
     kind, text = st.session_state.pop("oh_flash", (None, None))
     if kind:
         getattr(st, kind)(text)
     st.subheader("Notifications")
-    prefs = client.notification_preferences()
+    prefs, fresh = last_known(st.session_state, "notification-preferences", client.notification_preferences)
+    if not fresh:
+        st.caption(STALE)
     with st.form("notifications"):
         channels = st.multiselect("Channels", list(CHANNELS), default=prefs["channels"], format_func=CHANNELS.get)
         email = st.text_input("Email", prefs["email"] or "", placeholder=prefs.get("default_email") or "")
@@ -185,7 +190,9 @@ def notifications_page(client: ApiClient, course: dict, projection: bool) -> Non
             webhook = st.text_input("Webhook URL (http or https)", prefs["webhook_url"] or "")
         priority = st.select_slider("Notify alerts at priority", [1, 2, 3], prefs["min_priority"],
                                     format_func={1: "high only", 2: "high and medium", 3: "all"}.get)
-        quiet = st.number_input("Quiet period (minutes per student and kind)", 0, 1440, int(prefs["quiet_minutes"]))
+        # a float, as the API keeps it: saving another field must not write back a truncated 7.5
+        quiet = st.number_input("Quiet period (minutes per student and kind)", 0.0, 1440.0,
+                                float(prefs["quiet_minutes"]), step=1.0)
         staff = st.text_input("Support staff address for escalations", prefs["escalation_email"] or "")
         if st.form_submit_button("Save notification settings"):
             _act(lambda: client.set_notification_preferences({
@@ -195,7 +202,10 @@ def notifications_page(client: ApiClient, course: dict, projection: bool) -> Non
             st.rerun()
 
     st.subheader("Escalation and office hours (this course)")
-    config = client.config(course["course_id"])
+    config, fresh = last_known(st.session_state, f"config-{course['course_id']}",
+                               lambda: client.config(course["course_id"]))
+    if not fresh:
+        st.caption(STALE)
     with st.form(f"escalation-{course['course_id']}"):  # per course: no edits carried to another
         changes = {
             "escalate_after_ignored": st.number_input("Escalate after unread interventions (0: off)", 0, 50,
@@ -210,14 +220,22 @@ def notifications_page(client: ApiClient, course: dict, projection: bool) -> Non
             st.rerun()
 
     st.subheader("Delivery log")
-    log = client.notifications()
+    try:  # said here: the page's retry would rerun and drop what a Save above just reported
+        log = client.notifications()
+    except (ApiRefused, ApiUnavailable) as exc:
+        st.warning(f"The delivery log is not available right now ({_problem(exc, projection)}).")
+        return
     if not log:
         st.caption("No notifications yet.")
-    else:
-        names = _roster(client, course["course_id"], projection)
-        shown = pd.DataFrame(log)[["kind", "student_id", "channel", "target", "status", "attempts", "last_error"]]
-        shown["student_id"] = shown["student_id"].map(lambda sid: name_of(sid, names, projection) if isinstance(sid, str) else "")
-        shown = shown.rename(columns={"student_id": "student"})
+    else:  # the log covers every course of the professor: each student named from their own course's roster
+        titles = {c["course_id"]: c["title"] for c in courses}
+        names = {cid: _roster(client, cid, projection) for cid in dict.fromkeys(n.get("course_id") for n in log)
+                 if isinstance(cid, str)}
+        shown = pd.DataFrame(log)
+        shown["student"] = [name_of(n["student_id"], names.get(n.get("course_id"), {}), projection)
+                            if isinstance(n.get("student_id"), str) else "" for n in log]
+        shown["course"] = [titles.get(n.get("course_id"), n.get("course_id") or "") for n in log]
+        shown = shown[["kind", "course", "student", "channel", "target", "status", "attempts", "last_error"]]
         shown["target"] = shown["target"].map(_masked)  # a webhook URL may carry its own secret
         if projection:  # an error text can quote a URL or a student
             shown["last_error"] = shown["last_error"].map(lambda e: HIDDEN if e else e)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 STATUS = {  # colour, icon, label: readable without colour
     "struggling": ("#d62728", "🆘", "Struggling"),
@@ -59,6 +60,15 @@ def name_of(student_id: str, names: dict[str, str], projection: bool) -> str:
     if student_id in names:
         return names[student_id]
     return pseudonym(student_id) if projection else student_id
+
+
+def utc_time(iso: str | None, now: datetime | None = None) -> str:
+    """A time in UTC, labelled so, with its date unless it is today (in UTC)."""
+    if not iso:
+        return ""
+    t = datetime.fromisoformat(iso).astimezone(UTC)
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    return t.strftime("%H:%M:%S UTC" if t.date() == today else "%Y-%m-%d %H:%M:%S UTC")
 
 
 def minutes(seconds: float | None) -> str:

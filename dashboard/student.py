@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import comms
+from dashboard import insight_charts as charts
 from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
-from dashboard.presentation import STATUS, class_names, minutes
+from dashboard.presentation import STATUS, class_names, minutes, utc_time
 
 TEMPLATES = {
     "message": "You're making progress — keep going! Ask me if anything is unclear.",
@@ -62,19 +63,10 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
 
     if detail["timeline"]:
         st.caption("Timeline (latest 100 events)")
-        events = pd.DataFrame(detail["timeline"])
-        events["ts"] = pd.to_datetime(events["ts"])
-        events["activity"] = events["activity_id"].map(lambda a: titles.get(a, a or "(presence)"))
-        st.altair_chart(alt.Chart(events).mark_circle(size=90).encode(
-            x=alt.X("ts:T", title=None), y=alt.Y("activity:N", title=None),
-            color=alt.Color("type:N", scale=alt.Scale(
-                domain=["attempt", "hint_requested", "progress", "activity_started", "activity_completed", "heartbeat"],
-                range=["#1f77b4", "#ff9f1c", "#2ca02c", "#9467bd", "#17becf", "#c7c7c7"])),
-            shape=alt.Shape("correct:N", title="correct"),
-            tooltip=["ts:T", "type", "activity", "correct", "progress"]), width="stretch")
+        st.altair_chart(timeline(detail["timeline"], titles), width="stretch")
 
     st.markdown("#### Help now")
-    interventions(client, course, s)
+    interventions(client, course, s, detail.get("due_dates") or [])
 
     st.markdown("#### Interventions so far")
     comms.intervention_log(client, course_id, sid)
@@ -88,10 +80,37 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
         comms.work_view_panel(client, course_id, sid)
 
 
-def interventions(client: ApiClient, course: dict, s: dict) -> None:
+def timeline(items: list[dict], titles: dict[str, str]) -> alt.Chart:
+    """The latest actions as dots by type on a UTC time axis (attempts show whether they were right)."""
+    events = pd.DataFrame(items)
+    events["ts"] = pd.to_datetime(events["ts"], utc=True)
+    events["time_utc"] = charts.utc_tooltip(events["ts"])
+    events["activity"] = events["activity_id"].map(lambda a: titles.get(a, a or "(presence)"))
+    return alt.Chart(events).mark_circle(size=90).encode(
+        x=charts.utc_x("ts"), y=alt.Y("activity:N", title=None),
+        color=alt.Color("type:N", scale=alt.Scale(
+            domain=["attempt", "hint_requested", "progress", "activity_started", "activity_completed", "heartbeat"],
+            range=["#1f77b4", "#ff9f1c", "#2ca02c", "#9467bd", "#17becf", "#c7c7c7"])),
+        shape=alt.Shape("correct:N", title="correct"),
+        tooltip=[charts.UTC_TOOLTIP, "type", "activity", "correct", "progress"])
+
+
+def extension_choices(activities: list[dict], current: str | None, due_dates: list[dict]) -> tuple[list[str], int]:
+    """The activities an extension can go to, those with a due date (this student's) first, and the
+    one offered: the current activity if it has a due date, else the first that has one."""
+    due = {d["activity_id"] for d in due_dates if d.get("due_at")}
+    ids = [a["activity_id"] for a in activities]
+    ordered = [a for a in ids if a in due] + [a for a in ids if a not in due]
+    if current in due or (not due and current in ordered):
+        return ordered, ordered.index(current)
+    return ordered, 0
+
+
+def interventions(client: ApiClient, course: dict, s: dict, due_dates: list[dict]) -> None:
     """One button per kind, with the fields it needs prefilled."""
     sid, current = s["student_id"], s["current_activity_id"]
-    others = [a["activity_id"] for a in course["activities"] if a["activity_id"] != current]
+    titles = {a["activity_id"]: a["title"] for a in course["activities"]}
+    due = {d["activity_id"]: d for d in due_dates}
     # only what the course declares as a simplified version of this activity (never the next, harder one)
     simpler = [a["activity_id"] for a in course["activities"]
                if current is not None and a.get("simplified_of") == current]
@@ -105,13 +124,22 @@ def interventions(client: ApiClient, course: dict, s: dict) -> None:
         url = st.text_input("Resource URL", "https://docs.python.org/3/tutorial/", key=f"url-{sid}")
         bodies["resource"] = {"kind": "resource", "resource_url": url, "activity_id": current}
     with c2:
-        extra = st.number_input("Extension (minutes)", 5, 10_080, 30, key=f"ext-{sid}")
-        bodies["extension"] = {"kind": "extension", "extension_minutes": extra, "activity_id": current or others[0]}
+        for d in due_dates:  # this student's, extensions applied
+            moved = f" (declared {utc_time(d['declared_due_at'])}, +{d['extension_minutes']:g} min)" \
+                if d["extension_minutes"] else ""
+            st.caption(f"⏰ {d['title']}: due {utc_time(d['due_at'])}{moved}" if d["due_at"]
+                       else f"⏰ {d['title']}: no due date (+{d['extension_minutes']:g} min given)")
+        ext_left, ext_right = st.columns([3, 2])
+        choices, first = extension_choices(course["activities"], current, due_dates)
+        extend = ext_left.selectbox("Extension on", choices, index=first, key=f"ext-on-{sid}",
+                                    format_func=lambda a: titles.get(a, a) + ("" if due.get(a, {}).get("due_at")
+                                                                            else " (no due date)"))
+        extra = ext_right.number_input("Extension (minutes)", 5, 10_080, 30, key=f"ext-{sid}")
+        bodies["extension"] = {"kind": "extension", "extension_minutes": extra, "activity_id": extend}
         if simpler:
             easier = st.selectbox("Simplified version", simpler, key=f"alt-{sid}")
         else:
             easier = None
-            titles = {a["activity_id"]: a["title"] for a in course["activities"]}
             st.caption(f"🪜 The course declares no simplified version of {titles.get(current, current)}."
                        if current else "🪜 No simplified version: the student has not started an activity.")
         bodies["simplified_version"] = {"kind": "simplified_version", "alternative_activity_id": easier,
@@ -133,5 +161,7 @@ def interventions(client: ApiClient, course: dict, s: dict) -> None:
             if done.get("holdout"):  # the course's holdout drew this student: recorded, not delivered
                 st.warning(f"{label.split(' ', 1)[1]}: held out, not sent. This course holds out a share of "
                            "students to measure what interventions do (Settings).")
+            elif kind == "extension" and not due.get(extend, {}).get("due_at"):
+                st.warning(f"Extension sent, but {titles.get(extend, extend)} has no due date: nothing moved.")
             else:
                 st.toast(f"{label.split(' ', 1)[1]}: sent ({done['intervention_id'][:11]}…)")

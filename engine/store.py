@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,7 @@ TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_
 
 WAL_CHECKPOINT_MB = 256  # a restart replays at most this much WAL (~1 s here for 224 MB, 1.8M events)
 QUIET_CHECKPOINT_BYTES = 16 << 20
+AUDIT_QUIET_KEYS = 10_000  # repeated looks remembered at once before the due ones are dropped
 
 
 class Store:
@@ -53,6 +55,8 @@ class Store:
         # deleting the same rows conflict in DuckDB, so they take turns
         self._student_rows = threading.Lock()
         self._erased_students: set[str] = set()  # erased while this file is open (snapshots leave them out)
+        self._audit_lock = threading.Lock()
+        self._audit_quiet: dict[tuple, float] = {}  # a repeated look -> when it is written again (``audit``)
         self._db.execute(resources.files("engine").joinpath("schema.sql").read_text())
         # DuckDB checkpoints (compresses the WAL into the file) when the WAL passes this size, inside
         # whichever commit crosses it: ~0.7 us per event at 16 MB. Bigger, so a burst does not pay
@@ -283,10 +287,24 @@ class Store:
                               "VALUES (?, ?, ?)", (course_id, json.dumps(config.to_dict()), updated_by))
 
     def audit(self, role: str, actor_id: str, action: str, target: str | None,
-              detail: dict[str, Any] | None = None) -> None:
+              detail: dict[str, Any] | None = None, repeat_after_s: float = 0.0,
+              now: float | None = None) -> bool:
+        """One audit row; -> whether it was written. With ``repeat_after_s`` the same look (actor,
+        action, target and detail) is written at most once in that many seconds: a view a client
+        refreshes every 2 s is one row a minute, not thirty. Kept in memory: a restart writes anew."""
+        if repeat_after_s > 0:
+            key = (role, actor_id, action, target, json.dumps(detail or {}, sort_keys=True))
+            now = time.monotonic() if now is None else now
+            with self._audit_lock:
+                if self._audit_quiet.get(key, now) > now:
+                    return False
+                if len(self._audit_quiet) >= AUDIT_QUIET_KEYS:  # bounded: drop the looks already due again
+                    self._audit_quiet = {k: until for k, until in self._audit_quiet.items() if until > now}
+                self._audit_quiet[key] = now + repeat_after_s
         self.cursor().execute("INSERT INTO audit_log (actor_role, actor_id, action, target, detail) "
                               "VALUES (?, ?, ?, ?, ?)", (role, actor_id, action, target,
                                                          json.dumps(detail or {})))
+        return True
 
     def save_intervention(self, record: dict[str, Any]) -> None:
         payload = {k: v for k, v in record.items() if k not in

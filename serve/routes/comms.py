@@ -21,6 +21,7 @@ from serve.frames import error_frame, parse_frame
 from serve.revocation import close_revoked, until_revoked
 
 log = logging.getLogger(__name__)
+VIEW_AUDIT_EVERY_S = 60.0  # a professor watching one student's work: one audit row a minute, not per refresh
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -120,11 +121,14 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.get("/api/professor/courses/{course_id}/work/{student_id}")
     async def work_view(course_id: str, student_id: str, request: Request) -> dict[str, Any]:
-        """The student's latest shared work state (null without consent or before any)."""
+        """The student's latest shared work state (null without consent or before any). Audit-logged with
+        the consent it met, at most once a minute per professor, student and consent: the dashboard asks
+        every 2 s while it shows the panel, and one row per refresh buried every other row."""
         principal = await own_thread(request, course_id, student_id)
-        view, _ = await asyncio.gather(
-            ctx.log.work_view.remote(course_id, student_id),
-            ctx.log.audit.remote(principal.role, principal.id, "view_work", student_id, {"course_id": course_id}))
+        view = await ctx.log.work_view.remote(course_id, student_id)
+        await ctx.log.audit.remote(principal.role, principal.id, "view_work", student_id,
+                                   {"course_id": course_id, "consent": view["consent"]},
+                                   repeat_after_s=VIEW_AUDIT_EVERY_S)
         return view
 
     # -- student ---------------------------------------------------------------------------

@@ -319,6 +319,23 @@ def test_work_state_needs_consent_and_reaches_the_watching_professor_live(stack)
         assert c.put("/api/student/work-view/consent", json={"consent": "yes"}).status_code == 422
 
 
+def test_work_view_refreshes_are_audited_once_a_minute_with_the_consent_they_met(stack):
+    room = create_class(stack, students=1)
+    [s0] = list(room.student_tokens)
+    path = f"/api/professor/courses/{room.course_id}/work/{s0}"
+    for _ in range(5):  # the dashboard's panel asks every 2 s
+        assert get(stack, path, room.professor_token).json()["consent"] is False
+    with stack.client(room.student_tokens[s0]) as c:
+        assert c.put("/api/student/work-view/consent", json={"consent": True}).status_code == 200
+    for _ in range(3):
+        assert get(stack, path, room.professor_token).json()["consent"] is True
+    audit = get(stack, f"/api/admin/students/{s0}", stack.admin_token).json()["tables"]["audit_log"]
+    views = sorted(((a["actor_id"], a["detail"]) for a in audit if a["action"] == "view_work"),
+                   key=lambda v: v[1]["consent"])  # the export does not order rows
+    assert views == [(room.professor_id, {"course_id": room.course_id, "consent": False}),
+                     (room.professor_id, {"course_id": room.course_id, "consent": True})]
+
+
 def test_an_extension_moves_the_students_due_date_in_their_inbox_and_the_drill_down(stack):
     room = create_class(stack, students=2)
     s0, s1 = list(room.student_tokens)

@@ -1,7 +1,8 @@
 """A fake of the dashboard's API client, for AppTests that need no Ray stack.
 
 ``FakeApi`` answers like the public API from plain dicts a test can change between runs; ``fail``
-makes one method raise (``ApiRefused`` / ``ApiUnavailable``), and ``calls`` records what was sent.
+makes one method raise (``ApiRefused`` / ``ApiUnavailable``), ``down`` makes its next calls answer 503
+(an actor restarting), and ``calls`` records what was sent.
 """
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ def analytics(stuck: list[str] | None = None, at_risk: list[dict] | None = None)
                           "effectiveness": {"kinds": [], "insufficient_data": True, "min_per_arm": 5}}}
 
 
+def alert(alert_id: str, sid: str, kind: str = "struggling", state: str = "open") -> dict:
+    return {"alert_id": alert_id, "course_id": "c-a", "student_id": sid, "kind": kind, "priority": 1,
+            "message": "3 of the last 3 attempts wrong", "ts": NOW, "state": state}
+
+
 def course(cid: str, title: str, activities: list[dict] | None = None) -> dict:
     return {"course_id": cid, "title": title, "students": 0, "activities": activities or ACTIVITIES}
 
@@ -51,6 +57,9 @@ def course(cid: str, title: str, activities: list[dict] | None = None) -> dict:
 class FakeApi:
     courses_: list[dict] = field(default_factory=lambda: [course("c-a", "Algebra"), course("c-b", "Biology")])
     students: dict[str, list[dict]] = field(default_factory=dict)  # course id -> live-progress students
+    due_dates: dict[str, list[dict]] = field(default_factory=dict)  # student id -> their due dates
+    alerts: dict[str, list[dict]] = field(default_factory=dict)  # course id -> live-progress alerts
+    resolved: set[str] = field(default_factory=set)  # alert ids that cleared since the live view was read
     configs: dict[str, dict] = field(default_factory=dict)  # course id -> alert configuration
     templates: list[dict] = field(default_factory=lambda: [
         {"template_id": "encourage_1", "title": "Encourage", "text": "Keep going, {first_name}!"}])
@@ -64,12 +73,16 @@ class FakeApi:
     log: list[dict] = field(default_factory=list)
     thread: list[dict] = field(default_factory=list)
     fail: dict[str, Exception] = field(default_factory=dict)  # method name -> what it raises
+    down: dict[str, int] = field(default_factory=dict)  # method name -> its next calls that answer 503
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
     def _answer(self, method: str, value: Any = None, sent: Any = None) -> Any:
         self.calls.append((method, sent))
         if method in self.fail:
             raise self.fail[method]
+        if self.down.get(method):  # an actor restarting: unavailable for a moment, then back
+            self.down[method] -= 1
+            raise unavailable()
         return copy.deepcopy(value)
 
     def sent(self, method: str) -> list[Any]:
@@ -81,12 +94,25 @@ class FakeApi:
                                         for c in self.courses_])
 
     def live_progress(self, course_id: str) -> dict:
-        return self._answer("live_progress", {"students": self.students.get(course_id, []), "alerts": [],
+        return self._answer("live_progress", {"students": self.students.get(course_id, []),
+                                              "alerts": self.alerts.get(course_id, []),
                                               "as_of": NOW, "lag_s": 0.1})
 
     def student(self, course_id: str, student_id: str) -> dict:
         s = next(x for x in self.students[course_id] if x["student_id"] == student_id)
-        return self._answer("student", {"student": s, "activities": {}, "timeline": [], "interventions": []})
+        return self._answer("student", {"student": s, "activities": {}, "timeline": [], "interventions": [],
+                                        "due_dates": self.due_dates.get(student_id, [])})
+
+    def _alert_to(self, alert_id: str, state: str) -> dict:
+        """The alert after an ack or snooze: the API answers a resolved alert unchanged (200)."""
+        alert = next(a for alerts in self.alerts.values() for a in alerts if a["alert_id"] == alert_id)
+        return alert | {"state": "resolved" if alert_id in self.resolved else state}
+
+    def acknowledge(self, alert_id: str) -> dict:
+        return self._answer("acknowledge", self._alert_to(alert_id, "acknowledged"), sent=alert_id)
+
+    def snooze(self, alert_id: str, minutes: int) -> dict:
+        return self._answer("snooze", self._alert_to(alert_id, "snoozed"), sent=(alert_id, minutes))
 
     def config(self, course_id: str) -> dict:
         return self._answer("config", self.configs.get(course_id, CONFIG))

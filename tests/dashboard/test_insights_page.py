@@ -70,3 +70,42 @@ def test_threshold_edits_stay_with_their_course(monkeypatch):
     at.selectbox(key="course").set_value("c-b").run()
     assert not at.exception
     assert at.number_input[0].value == 180.0  # Biology's own value, not Algebra's refused edit
+
+
+def test_stuck_students_are_named_even_when_no_bottleneck_has_enough_data(monkeypatch):
+    fake = api()
+    fake.analytics_["bottlenecks"][0]["insufficient_data"] = True  # early in a session: too few attempts
+    at = run_app(monkeypatch, fake, page="Analytics")
+    assert not at.exception and "Not enough data yet." in text_of(at)
+    assert stuck_line(at) == "- **Fractions**: 3 stuck now (Ada Lovelace, Bob Byte, Cy Young)"
+
+
+def estimate(effect: float, low: float, high: float) -> dict:
+    return {"effect": effect, "ci_low": low, "ci_high": high, "se": 0.05, "effect_size_d": 0.4, "n_treated": 7,
+            "n_control": 7, "treated_mean": effect, "control_mean": 0.0, "ci_excludes_zero": low > 0 or high < 0}
+
+
+THIN = {"insufficient_data": True, "n_treated": 2, "n_control": 0}
+NOT_RANDOMIZED = "not randomized: send with a holdout share (e.g. 0.1) for an unbiased estimate"
+
+
+def test_help_sent_without_a_holdout_is_shown_apart_as_not_randomized_with_its_note(monkeypatch):
+    fake = api()
+    fake.analytics_["interventions"]["effectiveness"] = {"insufficient_data": False, "min_per_arm": 5, "kinds": [
+        {"kind": "hint", "treated": 7, "held_out": 7, "method": "randomized_holdout", "insufficient_data": False,
+         "effects": {"progress_rate": estimate(0.2, 0.1, 0.3), "error_rate": THIN, "active_minutes": THIN},
+         "ad_hoc": {"method": "matched_comparison", "treated": 6, "note": NOT_RANDOMIZED, "insufficient_data": False,
+                    "effects": {"progress_rate": estimate(0.05, -0.1, 0.2), "error_rate": THIN,
+                                "active_minutes": THIN}}},
+        {"kind": "message", "treated": 3, "held_out": 0, "method": "matched_comparison", "insufficient_data": True,
+         "note": "no events in any before or after window: nothing to compare",
+         "effects": {"progress_rate": THIN, "error_rate": THIN, "active_minutes": THIN}}]}
+    at = run_app(monkeypatch, fake, page="Analytics")
+    assert not at.exception
+    shown = text_of(at)
+    assert "**hint** — 7 sent, 7 held out; randomized holdout" in shown
+    assert "**hint**, sent without a holdout — 6 sent; comparable students (not randomized)" in shown
+    assert NOT_RANDOMIZED in shown and "no events in any before or after window: nothing to compare" in shown
+    lines = [m.value.strip() for m in at.markdown if "progress (completion points / hour)" in m.value]
+    assert lines == ["- progress (completion points / hour): +0.2 (95% CI +0.1 to +0.3; clear effect)",
+                     "- progress (completion points / hour): +0.05 (95% CI -0.1 to +0.2; could be no effect)"]

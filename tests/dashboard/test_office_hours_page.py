@@ -102,7 +102,7 @@ def test_a_student_whose_group_was_cleared_is_not_silently_dropped():
 def test_notifications_in_projection_mode_hide_the_webhook_and_the_students(monkeypatch):
     api = fake()
     api.prefs["webhook_url"] = HOOK
-    api.log = [{"kind": "struggling", "student_id": "stu-1", "channel": "webhook", "target": HOOK,
+    api.log = [{"kind": "struggling", "course_id": "c-a", "student_id": "stu-1", "channel": "webhook", "target": HOOK,
                 "status": "failed", "attempts": 4, "last_error": f"404 Not Found for url {HOOK}"}]
     at = run_app(monkeypatch, api, page="Notifications", projection=True)
     assert not at.exception
@@ -119,7 +119,7 @@ def test_notifications_in_projection_mode_hide_the_webhook_and_the_students(monk
 
 def test_notifications_outside_projection_mode_name_the_student(monkeypatch):
     api = fake()
-    api.log = [{"kind": "struggling", "student_id": "stu-1", "channel": "in_app", "target": None,
+    api.log = [{"kind": "struggling", "course_id": "c-a", "student_id": "stu-1", "channel": "in_app", "target": None,
                 "status": "delivered", "attempts": 1, "last_error": None}]
     at = run_app(monkeypatch, api, page="Notifications")
     assert list(at.dataframe[0].value["student"]) == ["Ada Lovelace"]
@@ -136,3 +136,50 @@ def test_escalation_edits_stay_with_their_course(monkeypatch):
     at.selectbox(key="course").set_value("c-b").run()
     assert not at.exception
     assert next(n for n in at.number_input if n.label.startswith("Escalate after unread")).value == 3
+
+
+def test_a_refused_push_keeps_the_suggestion_and_the_edits(monkeypatch):
+    api = fake(suggestion=suggestion("stu-1", "stu-3"))
+    at = run_app(monkeypatch, api, page="Office hours")
+    button(at, "Suggest groups").click().run()
+    [editor] = at.data_editor
+    at.session_state[editor.key] = {"edited_rows": {1: {"group": 2}}, "added_rows": [], "deleted_rows": []}
+    api.fail["push_groups"] = refused("student 'stu-3' left the course")
+    button(at, "Push groups to students").click().run()
+    assert not at.exception
+    assert any("Not done: student 'stu-3' left the course" in e.value for e in at.error)
+    assert [e.key for e in at.data_editor] == [editor.key]  # still there to push again
+    del api.fail["push_groups"]
+    button(at, "Push groups to students").click().run()
+    assert not at.exception
+    edited = [{"members": ["stu-1"], "helpers": []}, {"members": ["stu-3"], "helpers": ["stu-3"]}]
+    assert api.sent("push_groups") == [edited, edited]  # the professor's edit, both times
+    assert not at.data_editor and any("Pushed 2 groups" in s.value for s in at.success)
+
+
+def test_the_delivery_log_names_each_student_from_their_own_course_and_says_which(monkeypatch):
+    api = FakeApi(students={"c-a": CLASS, "c-b": [student("stu-9", "Zed Zulu", "idle")]})
+    api.log = [{"kind": "idle", "course_id": "c-b", "student_id": "stu-9", "channel": "in_app", "target": None,
+                "status": "delivered", "attempts": 1, "last_error": None},
+               {"kind": "struggling", "course_id": "c-a", "student_id": "stu-1", "channel": "in_app",
+                "target": None, "status": "delivered", "attempts": 1, "last_error": None}]
+    at = run_app(monkeypatch, api, page="Notifications")  # Algebra (c-a) selected
+    assert not at.exception
+    log = at.dataframe[0].value
+    assert list(log["course"]) == ["Biology", "Algebra"] and list(log["student"]) == ["Zed Zulu", "Ada Lovelace"]
+    at = run_app(monkeypatch, api, page="Notifications", projection=True)
+    log = at.dataframe[0].value
+    assert list(log["student"]) == [pseudonyms(["stu-9"])["stu-9"], pseudonyms(s["student_id"] for s in CLASS)["stu-1"]]
+
+
+def test_saving_notification_settings_keeps_a_fractional_quiet_period(monkeypatch):
+    api = fake()
+    api.prefs["quiet_minutes"] = 7.5
+    at = run_app(monkeypatch, api, page="Notifications")
+    quiet = next(n for n in at.number_input if n.label.startswith("Quiet period"))
+    assert quiet.value == 7.5
+    next(m for m in at.select_slider if m.label == "Notify alerts at priority").set_value(1)
+    button(at, "Save notification settings").click().run()
+    assert not at.exception
+    [sent] = api.sent("set_notification_preferences")
+    assert sent["quiet_minutes"] == 7.5 and sent["min_priority"] == 1

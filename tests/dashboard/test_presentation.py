@@ -4,8 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dashboard.comms import _when
-from dashboard.presentation import class_names, pseudonym, pseudonyms
+from dashboard.presentation import class_names, pseudonym, pseudonyms, utc_time
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 
@@ -44,10 +43,10 @@ def test_class_names_are_names_or_pseudonyms():
 
 def test_times_say_utc_and_their_date_unless_today():
     now = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
-    assert _when("2025-03-04T14:03:22+00:00", now) == "14:03:22 UTC"
-    assert _when("2025-03-03T23:59:01+00:00", now) == "2025-03-03 23:59:01 UTC"
-    assert _when("2025-03-04T01:30:00+02:00", now) == "2025-03-03 23:30:00 UTC"  # converted, then dated
-    assert _when(None) == ""
+    assert utc_time("2025-03-04T14:03:22+00:00", now) == "14:03:22 UTC"
+    assert utc_time("2025-03-03T23:59:01+00:00", now) == "2025-03-03 23:59:01 UTC"
+    assert utc_time("2025-03-04T01:30:00+02:00", now) == "2025-03-03 23:30:00 UTC"  # converted, then dated
+    assert utc_time(None) == ""
 
 
 def test_no_deprecated_use_container_width_in_the_dashboard():

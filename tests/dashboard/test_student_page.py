@@ -61,3 +61,44 @@ def test_an_unsent_chat_message_is_kept_with_an_error_until_the_next_send(monkey
     assert not at.exception
     assert api.sent("chat_send") == ["Yes, by 5 pm", "Yes, by 5 pm"]
     assert at.text_input(key="chat-text-s1").value == "" and not any("Not sent" in e.value for e in at.error)
+
+
+def due(activity_id: str, title: str, due_at: str | None, extension: float = 0.0,
+        declared: str | None = None) -> dict:
+    return {"activity_id": activity_id, "title": title, "due_at": due_at, "declared_due_at": declared or due_at,
+            "extension_minutes": extension}
+
+
+def extend_on(at):
+    return next(s for s in at.selectbox if s.label == "Extension on")
+
+
+def give_extension(at):
+    return next(b for b in at.button if "Give extension" in b.label)
+
+
+def test_an_extension_goes_to_the_activity_chosen_one_with_a_due_date_first(monkeypatch):
+    api = FakeApi(students={"c-a": [student("s1", "Ada Lovelace", "struggling", "act0")]},
+                  due_dates={"s1": [due("act1", "Decimals", "2031-05-06T17:00:00+00:00")]})
+    at, _ = drill_down(monkeypatch, ACTIVITIES, "act0", api)
+    assert not at.exception
+    assert "⏰ Decimals: due 2031-05-06 17:00:00 UTC" in text_of(at)  # the student's due dates are shown
+    assert extend_on(at).options == ["Decimals", "Fractions (no due date)"] and extend_on(at).value == "act1"
+    give_extension(at).click().run()
+    assert [body["activity_id"] for _, body in api.sent("intervene")] == ["act1"]
+    assert any("Give extension: sent" in t.value for t in at.toast)
+
+    extend_on(at).set_value("act0")
+    give_extension(at).click().run()
+    assert [body["activity_id"] for _, body in api.sent("intervene")] == ["act1", "act0"]
+    assert any("Fractions has no due date: nothing moved" in w.value for w in at.warning)  # not "sent"
+
+
+def test_an_extension_starts_on_the_current_activity_when_it_has_a_due_date(monkeypatch):
+    api = FakeApi(students={"c-a": [student("s1", "Ada Lovelace", "struggling", "act1")]},
+                  due_dates={"s1": [due("act0", "Fractions", "2031-05-06T16:00:00+00:00"),
+                                    due("act1", "Decimals", "2031-05-06T17:30:00+00:00", 30.0,
+                                        "2031-05-06T17:00:00+00:00")]})
+    at, _ = drill_down(monkeypatch, ACTIVITIES, "act1", api)
+    assert extend_on(at).value == "act1"
+    assert "⏰ Decimals: due 2031-05-06 17:30:00 UTC (declared 2031-05-06 17:00:00 UTC, +30 min)" in text_of(at)

@@ -25,7 +25,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--cohort", help="a cohort TOML file, or the name of a shipped one (default, intro-programming, "
                                     "late-and-guessing, struggling-heavy)")
     p.add_argument("--speed", type=float, help="time acceleration (60 = an hour in a minute)")
-    p.add_argument("--minutes", type=float, help="simulated session length")
+    p.add_argument("--minutes", type=int, help="simulated session length (whole minutes)")
     p.add_argument("--offline", action="store_true", help="no server: write Parquet to --out")
     p.add_argument("--out", type=Path, help="output folder (offline)")
     p.add_argument("--workers", type=int, default=-1,

@@ -25,7 +25,7 @@ console = Console(width=140)
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--students", type=int, default=20_000)
-    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--minutes", type=int, default=60)
     ap.add_argument("--live", default="300,600", help="live student counts to try (comma list)")
     ap.add_argument("--live-seconds", type=float, default=20)
     ap.add_argument("--out", type=Path, default=Path("bench-results/simulator.json"))
@@ -70,7 +70,7 @@ def _live(args, tmp: Path) -> dict:
         for n in [int(x) for x in args.live.split(",") if x]:
             # a realistic pace: ~1.5 actions per simulated minute per student, at 10x
             cohort = cohorts.from_dict({"students": n, "seed": n, "speed": 10,
-                                        "minutes": args.live_seconds * 10 / 60,
+                                        "minutes": max(1, round(args.live_seconds * 10 / 60)),  # whole
                                         "course": {"course_id": f"simbench-{n}"}})
             prepared = setup(cohort, stack.api_url, stack.admin_token)  # the roster: not the run's time
             started = time.monotonic()

@@ -1,13 +1,14 @@
 """A cohort: how many students, which course, which archetype mix, how long, how fast.
 
 Loaded from TOML (examples in ``simulator/cohorts/``) or built from flags.
-Every key is checked: an unknown key, an impossible probability or zero
-students is a ``CohortError`` naming the key.
+Every key is checked: an unknown key, an impossible probability, zero
+students or a session that is not whole minutes is a ``CohortError`` naming
+the key.
 """
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ class Cohort:
     students: int = 120
     seed: int = 7
     speed: float = 60.0
-    minutes: float = 60.0
+    minutes: int = 60  # whole minutes: ground truth is sampled at each one, 0..minutes
     course_id: str = "sim-course"
     title: str = "Simulated cohort"
     activities: tuple[SimActivity, ...] = ()
@@ -75,7 +76,7 @@ _ACTIVITY = {"activity_id", "title", "expected_minutes", "skill", "difficulty", 
 _SKILL = {"p_init", "p_learn", "p_slip", "p_guess"}
 
 
-def default(students: int = 120, seed: int = 7, speed: float = 60.0, minutes: float = 60.0) -> Cohort:
+def default(students: int = 120, seed: int = 7, speed: float = 60.0, minutes: int = 60) -> Cohort:
     return validate(Cohort(students, seed, speed, minutes, activities=DEFAULT_ACTIVITIES, mix=dict(DEFAULT_MIX)))
 
 
@@ -138,8 +139,11 @@ def validate(c: Cohort) -> Cohort:
         raise CohortError("students", "must be a whole number >= 1")
     if not 0 < c.speed <= 10_000:
         raise CohortError("speed", "must be > 0 (x real time)")
-    if not 0 < c.minutes <= 7 * 24 * 60:
-        raise CohortError("minutes", "must be > 0")
+    # whole minutes: every run samples the truth at minutes 0..minutes (a 0.5 ran nothing, 2.9 ran 2)
+    whole = isinstance(c.minutes, int | float) and not isinstance(c.minutes, bool) and float(c.minutes).is_integer()
+    if not whole or not 1 <= c.minutes <= 7 * 24 * 60:
+        raise CohortError("minutes", f"must be a whole number of minutes from 1 to {7 * 24 * 60}, got {c.minutes!r}")
+    c = replace(c, minutes=int(c.minutes))  # 60.0 from a flag or a file is 60
     for name, share in c.mix.items():
         if name not in ARCHETYPES:
             raise CohortError(f"mix.{name}", f"unknown archetype; known: {', '.join(sorted(ARCHETYPES))}")

@@ -85,7 +85,7 @@ async def run_live(cohort: Cohort, api: str, admin_token: str, evaluate: bool = 
     tasks.append(asyncio.create_task(_clock(run, admin_token, sim_now, epoch0, stop)))
     if during is not None:
         tasks.append(asyncio.create_task(during(run)))
-    for minute in range(int(cohort.minutes) + 1):
+    for minute in range(cohort.minutes + 1):
         await _sleep_until(minute, sim_now, stop)
         if stop.is_set():
             break

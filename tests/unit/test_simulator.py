@@ -4,6 +4,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from classpulse import cli
 from simulator import cohort as cohorts
 from simulator import evaluate, offline
 
@@ -57,11 +58,25 @@ def test_archetypes_behave_as_declared(tmp_path):
     ({"course": {"activities": [{"activity_id": "a", "title": "A", "expected_minutes": 5, "skill": "s",
                                  "difficulty": 3}]}}, "course.activities[0].difficulty"),
     ({"course": {"colour": "red"}}, "course.colour"),
+    ({"minutes": 0.5}, "minutes"),  # ran nothing: the runs step through whole minutes
+    ({"minutes": 2.9}, "minutes"),  # ran 2, while the at-risk horizon said 2.9
+    ({"minutes": True}, "minutes"),
 ])
 def test_cohort_errors_name_the_key(data, key):
     with pytest.raises(cohorts.CohortError) as err:
         cohorts.from_dict(data)
     assert err.value.key == key
+
+
+def test_a_session_is_whole_minutes_and_every_one_is_simulated(capsys):
+    cohort = cohorts.from_dict({"students": 3, "minutes": 3.0})
+    assert cohort.minutes == 3 and isinstance(cohort.minutes, int)
+    _, truth = offline.simulate(cohort, range(3))
+    assert sorted({t["minute"] for t in truth}) == [0, 1, 2, 3]
+    for command in (["simulate", "--offline", "--out", "x"], ["demo"]):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args([*command, "--minutes", "0.5"])
+        assert "--minutes: invalid int value: '0.5'" in capsys.readouterr().err
 
 
 def test_example_cohorts_load():

@@ -1,11 +1,13 @@
 """Live cohorts: every simulated student is a real client of a running classpulse.
 
 Each student holds its own student WebSocket, sends its events over it at the
-pace of the simulated clock (``speed`` x real time) and reacts to what arrives:
-a hint raises its chance to learn, a message may end an idle spell, an
-extension or a simpler version eases its pace. Event ids are deterministic,
-so a frame resent after a lost connection is counted once. A clock task keeps
-the event-clock course's watermark moving with heartbeats.
+pace of the simulated clock (``speed`` x real time) and reacts to what arrives
+(``SimStudent.receive``): a hint raises its chance to learn, a message may end
+an idle spell, an extension gives it more time (minutes added to its at-risk
+horizon), a simpler version or a resource makes the current activity easier to
+learn; nothing changes its pace. Event ids are deterministic, so a frame
+resent after a lost connection is counted once. A clock task keeps the
+event-clock course's watermark moving with heartbeats.
 
 Ground truth is sampled at every whole simulated minute, each as of that
 minute even when the sampling loop runs late (``MinuteTruth``); a minute the

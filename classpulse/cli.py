@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     # 10x: a 240-minute class lasts ~25 minutes, and a struggling student stays so for about a
     # minute, time for a professor to notice and help (at 60x the class was over in ~3 minutes)
     p.add_argument("--speed", type=float, default=10.0, help="time acceleration of the demo class (default 10x)")
-    p.add_argument("--minutes", type=float, default=240.0, help="simulated minutes the demo class runs")
+    p.add_argument("--minutes", type=int, default=240, help="simulated minutes the demo class runs (whole)")
     p.add_argument("--dashboard-port", type=int,
                    help="the dashboard's port (default 8501; also CLASSPULSE_DASHBOARD_PORT)")
     p.set_defaults(func=cmd_demo)

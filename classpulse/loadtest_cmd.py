@@ -3,6 +3,7 @@
 Gates (exit code 1 when one fails): p95 event -> professor <= 1 s in steady state (from 5 s after
 the last student's first send until the run began to stop, both as the users recorded them; the
 figure from the last user spawned, warm-up included, is printed beside it), zero failed requests,
+zero events never acknowledged (refused after retries, never answered, or their task ended first),
 zero lost events (events acknowledged == the course's events in the log). Locust's CSV files and
 HTML report are saved in ``--out``.
 """
@@ -305,7 +306,7 @@ def _run(args: argparse.Namespace, host: str, admin: str) -> int:
              ("failed requests (after the ramp: Locust resets its counts)", str(figures["failures"]),
               figures["failures"] == 0),
              # counted by the locustfile for the whole run, ramp included
-             ("events refused after retries (whole run)", str(figures["rejected"]), figures["rejected"] == 0),
+             ("events never acknowledged (whole run)", str(figures["rejected"]), figures["rejected"] == 0),
              ("lost events (acknowledged - in the log)", str(figures["lost"]), figures["lost"] == 0)]
     table = Table(title="loadtest")
     for col in ("measure", "value", "gate"):

@@ -57,7 +57,7 @@ class Dataset:
 
 
 def load_cohort(name: str, students: int | None = None, seed: int | None = None,
-                minutes: float | None = None) -> Cohort:
+                minutes: int | None = None) -> Cohort:
     """A shipped cohort by name ("default" is the simulator's built-in class), or a TOML path."""
     given = {k: v for k, v in {"students": students, "seed": seed, "minutes": minutes}.items() if v is not None}
     if name == "default":
@@ -72,7 +72,7 @@ def snapshots(cohort: Cohort, fractions: tuple[float, ...] = SNAPSHOTS,
               idle_after_s: float = AlertConfig().idle_after_s) -> Iterator[tuple[float, FeatureTable, np.ndarray]]:
     """Simulate ``cohort``; yield (fraction, the class's features then, did-not-finish per student)."""
     events, truth = simulate(cohort, range(cohort.students))
-    last = int(cohort.minutes)
+    last = cohort.minutes
     unfinished = {r["student_id"]: r["activity_id"] is not None for r in truth if r["minute"] == last}
     session = session_of(course_of(cohort))
     for fraction, summaries, clock in fold(cohort, events, fractions, idle_after_s):

@@ -25,7 +25,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--cohort", help="a cohort TOML file, or the name of a shipped one (default, intro-programming, "
                                     "late-and-guessing, struggling-heavy)")
     p.add_argument("--speed", type=float, help="time acceleration (60 = an hour in a minute)")
-    p.add_argument("--minutes", type=float, help="simulated session length")
+    p.add_argument("--minutes", type=int, help="simulated session length (whole minutes)")
     p.add_argument("--offline", action="store_true", help="no server: write Parquet to --out")
     p.add_argument("--out", type=Path, help="output folder (offline)")
     p.add_argument("--workers", type=int, default=-1,
@@ -106,8 +106,14 @@ def _live(cohort, args) -> int:
                                    progress=lambda f: bar.update(task, completed=f)))
     summary = {"course_id": cohort.course_id, "professor_id": run.professor_id,
                "events_acknowledged": run.acknowledged, "duplicates": run.duplicates,
-               "frames_resent": run.resent_frames, "events_unconfirmed": len(run.unconfirmed), "interventions_received": run.interventions_received}
+               "frames_resent": run.resent_frames, "events_unconfirmed": len(run.unconfirmed),
+               "interventions_received": run.interventions_received,
+               "loop_behind_max_min": round(run.behind_max_min, 2)}
+    if run.behind_max_min > 1:
+        console.print(f"[yellow]warning: the simulation fell {run.behind_max_min:.1f} simulated minutes behind "
+                      f"(a slow API or a busy machine); a lower --speed keeps up[/yellow]")
     if args.evaluate:
+        summary["minutes_not_evaluated"] = run.minutes_not_evaluated
         summary["evaluation"] = evaluate.evaluate(run.truth, run.detected)
         table = Table(title="detections vs ground truth (per student-minute)")
         for col in ("condition", "true samples", "precision", "recall", "F1", "episodes found", "median delay (min)"):

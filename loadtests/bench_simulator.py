@@ -11,9 +11,11 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from simulator import cohort as cohorts
@@ -25,7 +27,7 @@ console = Console(width=140)
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--students", type=int, default=20_000)
-    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--minutes", type=int, default=60)
     ap.add_argument("--live", default="300,600", help="live student counts to try (comma list)")
     ap.add_argument("--live-seconds", type=float, default=20)
     ap.add_argument("--out", type=Path, default=Path("bench-results/simulator.json"))
@@ -35,11 +37,12 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="cp-simbench-"))
     cohort = cohorts.default(students=args.students, seed=1, minutes=args.minutes)
-    single = offline.run(cohort, tmp / "single", workers=0)
-    ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False)
-    parallel = offline.run(cohort, tmp / "ray", workers=2)
-    ray.shutdown()
-    live = _live(args, tmp)
+    with Progress(console=console, transient=True) as bar:
+        single = offline.run(cohort, tmp / "single", workers=0, progress=_parts(bar, "offline, one process"))
+        ray.init(address="local", include_dashboard=False, logging_level="warning", log_to_driver=False)
+        parallel = offline.run(cohort, tmp / "ray", workers=2, progress=_parts(bar, "offline, Ray tasks"))
+        ray.shutdown()
+        live = _live(args, tmp, bar)
 
     table = Table(title="simulator (this machine, one run)")
     table.add_column("measure")
@@ -58,23 +61,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _live(args, tmp: Path) -> dict:
+def _parts(bar: Progress, what: str) -> Callable[[int, int], None]:
+    """A task on ``bar`` that follows ``offline.run``'s parts as they are written."""
+    task = bar.add_task(what, total=None)
+    return lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _live(args, tmp: Path, bar: Progress) -> dict:
     from classpulse.settings import Settings
     from classpulse.stack import Stack
     from serve.launch import free_port
     from simulator.live import run_live, setup
+    starting = bar.add_task("live: starting a stack", total=1)
     stack = Stack.start(Settings(data_dir=tmp / "stack", port=free_port(), admin_token="sim-bench"),
                         echo=lambda *_: None)
+    bar.update(starting, completed=1)
     results = {}
     try:
         for n in [int(x) for x in args.live.split(",") if x]:
             # a realistic pace: ~1.5 actions per simulated minute per student, at 10x
             cohort = cohorts.from_dict({"students": n, "seed": n, "speed": 10,
-                                        "minutes": args.live_seconds * 10 / 60,
+                                        "minutes": max(1, round(args.live_seconds * 10 / 60)),  # whole
                                         "course": {"course_id": f"simbench-{n}"}})
             prepared = setup(cohort, stack.api_url, stack.admin_token)  # the roster: not the run's time
+            task = bar.add_task(f"live: {n} students at {cohort.speed:g}x", total=1.0)
             started = time.monotonic()
-            run = asyncio.run(run_live(cohort, stack.api_url, stack.admin_token, prepared=prepared))
+            run = asyncio.run(run_live(cohort, stack.api_url, stack.admin_token, prepared=prepared,
+                                       progress=lambda f, task=task: bar.update(task, completed=f)))
             elapsed = time.monotonic() - started
             # what the same students would have done with no lag at all (offline, same seeds)
             ideal, _ = offline.simulate(cohort, range(n))

@@ -93,10 +93,17 @@ def write_result(**_kw) -> None:
 
 
 def _retry_after(response, attempt: int) -> float:
+    """The server's ``Retry-After`` (at most 5 s), else exponential backoff. A request that got no
+    answer (status 0) has no headers at all: FastHttpSession's ``ErrorResponse.headers`` is None."""
     try:
-        return min(float(response.headers.get("Retry-After", "")), 5.0)
+        return min(float((response.headers or {}).get("Retry-After", "")), 5.0)
     except (TypeError, ValueError):
         return min(0.25 * 2 ** attempt, 5.0)
+
+
+def _why(response) -> str:
+    """A refused request's reason for Locust: the status and body, or the error when nothing answered."""
+    return f"{response.status_code}: {(response.text or str(getattr(response, 'error', '')))[:200]}"
 
 
 def _reconnect(connect):
@@ -175,6 +182,16 @@ class StudentUser(FastHttpUser):
         with _lock:
             state["sent"].append(sent)
             state["first_sent"].setdefault(self.student_id, sent)
+        acknowledged = False
+        try:
+            acknowledged = self._post(event)
+        finally:  # refused, or the task ended some other way (an exception, killed mid-retry): the
+            if not acknowledged:  # gates must see every event that was never acknowledged
+                with _lock:
+                    state["rejected"] += 1
+
+    def _post(self, event: dict) -> bool:
+        """Post ``event`` until it is acknowledged (True) or refused for good (False)."""
         for attempt in range(RETRIES + 1):
             # A real client retries the same batch (same event ids) on 5xx / no answer: idempotent.
             with self.client.post("/api/events", json={"events": [event]}, name="/api/events",
@@ -186,17 +203,16 @@ class StudentUser(FastHttpUser):
                         state["acked_ids"].append(event["event_id"])
                         state["acked_at"].append(time.time())
                     r.success()
-                    return
+                    return True
                 if r.status_code in RETRYABLE and attempt < RETRIES:
-                    r.success()  # not a failure yet: the retry decides
                     with _lock:
                         state["retries"] += 1
                     gevent.sleep(_retry_after(r, attempt))
+                    r.success()  # not a failure yet, once the wait is over: the retry decides
                     continue
-                with _lock:
-                    state["rejected"] += 1
-                r.failure(f"{r.status_code}: {r.text[:200]}")
-                return
+                r.failure(_why(r))
+                return False
+        return False
 
 
 class ProfessorUser(HttpUser):
@@ -250,9 +266,9 @@ class ProfessorUser(HttpUser):
             with self.client.get(f"/api/professor/courses/{COURSE}/analytics/real-time", name="analytics",
                                  headers={"Authorization": f"Bearer {self.token}"}, catch_response=True) as r:
                 if r.status_code in RETRYABLE and attempt < RETRIES:
-                    r.success()
                     gevent.sleep(_retry_after(r, attempt))
+                    r.success()  # once the wait is over: the next poll decides
                     continue
                 if r.status_code != 200:
-                    r.failure(f"{r.status_code}: {r.text[:200]}")
+                    r.failure(_why(r))
                 return

@@ -1,17 +1,20 @@
 """A cohort: how many students, which course, which archetype mix, how long, how fast.
 
 Loaded from TOML (examples in ``simulator/cohorts/``) or built from flags.
-Every key is checked: an unknown key, an impossible probability or zero
-students is a ``CohortError`` naming the key.
+Every key is checked: an unknown key, an impossible probability, zero
+students, a session that is not whole minutes, or a course the API would
+refuse (ids, titles, expected minutes, an activity named twice) is a
+``CohortError`` naming the key.
 """
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from engine.ids import ID_RULE, is_valid_id
 from simulator.archetypes import ARCHETYPES
 from simulator.bkt import SkillParams
 
@@ -37,7 +40,7 @@ class Cohort:
     students: int = 120
     seed: int = 7
     speed: float = 60.0
-    minutes: float = 60.0
+    minutes: int = 60  # whole minutes: ground truth is sampled at each one, 0..minutes
     course_id: str = "sim-course"
     title: str = "Simulated cohort"
     activities: tuple[SimActivity, ...] = ()
@@ -75,7 +78,7 @@ _ACTIVITY = {"activity_id", "title", "expected_minutes", "skill", "difficulty", 
 _SKILL = {"p_init", "p_learn", "p_slip", "p_guess"}
 
 
-def default(students: int = 120, seed: int = 7, speed: float = 60.0, minutes: float = 60.0) -> Cohort:
+def default(students: int = 120, seed: int = 7, speed: float = 60.0, minutes: int = 60) -> Cohort:
     return validate(Cohort(students, seed, speed, minutes, activities=DEFAULT_ACTIVITIES, mix=dict(DEFAULT_MIX)))
 
 
@@ -138,8 +141,11 @@ def validate(c: Cohort) -> Cohort:
         raise CohortError("students", "must be a whole number >= 1")
     if not 0 < c.speed <= 10_000:
         raise CohortError("speed", "must be > 0 (x real time)")
-    if not 0 < c.minutes <= 7 * 24 * 60:
-        raise CohortError("minutes", "must be > 0")
+    # whole minutes: every run samples the truth at minutes 0..minutes (a 0.5 ran nothing, 2.9 ran 2)
+    whole = isinstance(c.minutes, int | float) and not isinstance(c.minutes, bool) and float(c.minutes).is_integer()
+    if not whole or not 1 <= c.minutes <= 7 * 24 * 60:
+        raise CohortError("minutes", f"must be a whole number of minutes from 1 to {7 * 24 * 60}, got {c.minutes!r}")
+    c = replace(c, minutes=int(c.minutes))  # 60.0 from a flag or a file is 60
     for name, share in c.mix.items():
         if name not in ARCHETYPES:
             raise CohortError(f"mix.{name}", f"unknown archetype; known: {', '.join(sorted(ARCHETYPES))}")
@@ -152,12 +158,51 @@ def validate(c: Cohort) -> Cohort:
             value = getattr(p, key)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise CohortError(f"skills.{name}.{key}", f"must be a probability in [0, 1], got {value!r}")
+    _check_course(c)
     for i, a in enumerate(c.activities):
         if not 0 <= a.difficulty <= 1:
             raise CohortError(f"course.activities[{i}].difficulty", "must be in [0, 1]")
         if a.correct_to_complete < 1:
             raise CohortError(f"course.activities[{i}].correct_to_complete", "must be >= 1")
     return c
+
+
+MAX_TITLE = 200                # serve/bodies.py: Text
+MAX_EXPECTED_MINUTES = 10_000  # serve/bodies.py: ActivityIn.expected_minutes
+MAX_ACTIVITIES = 500           # serve/bodies.py: CourseIn.activities
+
+
+def _check_course(c: Cohort) -> None:
+    """Refuse here what the API refuses when the course is created (``serve/bodies.py``, and one id
+    per activity in ``actors/registry.py``): an offline run would write data ``classpulse import``
+    cannot load, and a live run would stop at its first request."""
+    last_student = f"{c.course_id}-s{c.students - 1:05d}"  # the longest id a run derives from it
+    if not is_valid_id(c.course_id) or not is_valid_id(last_student):
+        raise CohortError("course.course_id", f"must be {ID_RULE}, and leave room for the student ids "
+                                              f"(such as {last_student!r}); got {c.course_id!r}")
+    if not _is_title(c.title):
+        raise CohortError("course.title", f"must be 1-{MAX_TITLE} characters")
+    if not 1 <= len(c.activities) <= MAX_ACTIVITIES:
+        raise CohortError("course.activities", f"must hold 1-{MAX_ACTIVITIES} activities")
+    seen: set[str] = set()
+    for i, a in enumerate(c.activities):
+        key = f"course.activities[{i}]"
+        if not is_valid_id(a.activity_id):
+            raise CohortError(f"{key}.activity_id", f"must be {ID_RULE}, got {a.activity_id!r}")
+        if a.activity_id in seen:
+            raise CohortError(f"{key}.activity_id", f"{a.activity_id!r} names an earlier activity too; "
+                                                    "activity ids are unique within a course")
+        seen.add(a.activity_id)
+        if not _is_title(a.title):
+            raise CohortError(f"{key}.title", f"must be 1-{MAX_TITLE} characters")
+        minutes = a.expected_minutes
+        number = isinstance(minutes, int | float) and not isinstance(minutes, bool)
+        if not number or not 0 < minutes <= MAX_EXPECTED_MINUTES:
+            raise CohortError(f"{key}.expected_minutes", f"must be > 0 and <= {MAX_EXPECTED_MINUTES}, got {minutes!r}")
+
+
+def _is_title(value: object) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= MAX_TITLE
 
 
 def _known(section: dict[str, Any], allowed: set[str], prefix: str) -> None:

@@ -55,7 +55,7 @@ def _student(cohort: Cohort, index: int, start_epoch: float, intervention: dict[
              at_minute: int) -> list[dict[str, Any]]:
     s = SimStudent(cohort, index, start_epoch)
     events: list[dict[str, Any]] = []
-    for minute in range(int(cohort.minutes) + 1):
+    for minute in range(cohort.minutes + 1):
         while s.t < minute:
             events.extend(s.act())
         if intervention is not None and minute == at_minute:

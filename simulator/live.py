@@ -1,17 +1,25 @@
 """Live cohorts: every simulated student is a real client of a running classpulse.
 
 Each student holds its own student WebSocket, sends its events over it at the
-pace of the simulated clock (``speed`` x real time) and reacts to what arrives:
-a hint raises its chance to learn, a message may end an idle spell, an
-extension or a simpler version eases its pace. Event ids are deterministic,
-so a frame resent after a lost connection is counted once. A clock task keeps
-the event-clock course's watermark moving with heartbeats.
+pace of the simulated clock (``speed`` x real time) and reacts to what arrives
+(``SimStudent.receive``): a hint raises its chance to learn, a message may end
+an idle spell, an extension gives it more time (minutes added to its at-risk
+horizon), a simpler version or a resource makes the current activity easier to
+learn; nothing changes its pace. Event ids are deterministic, so a frame
+resent after a lost connection is counted once. A clock task keeps the
+event-clock course's watermark moving with heartbeats.
+
+Ground truth is sampled at every whole simulated minute, each as of that
+minute even when the sampling loop runs late (``MinuteTruth``); a minute the
+loop reaches a minute or more late is not evaluated (the live view read then
+shows a later moment), and the run keeps how far behind the loop fell.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,10 +29,33 @@ import httpx
 import websockets
 
 from simulator.cohort import Cohort
-from simulator.student import SimStudent, iso
+from simulator.student import SimStudent, Truth, iso
 
 log = logging.getLogger(__name__)
 DRAIN_S = 60.0  # after the run, how long a student keeps trying to resend events never acknowledged
+
+
+class MinuteTruth:
+    """Each student's ground truth at whole minutes, as of that minute, however late it is read.
+
+    A student changes only at its own actions and when an intervention reaches it. Before either, at
+    simulated time ``t``, ``before_change`` keeps the truth of every minute up to ``t`` not read yet;
+    ``read(minute)`` gives that kept truth, or the current one when nothing changed since the minute.
+    (Reading the current state and stamping it with an earlier minute mislabelled a late loop's samples.)
+    """
+
+    def __init__(self) -> None:
+        self.next_minute = 0  # the first minute not read yet
+        self._kept: dict[tuple[str, int], Truth] = {}
+
+    def before_change(self, s: SimStudent, t: float) -> None:
+        last = math.floor(min(t, s.cohort.minutes))
+        for minute in range(self.next_minute, last + 1):
+            self._kept.setdefault((s.student_id, minute), s.truth(minute))
+
+    def read(self, students: list[SimStudent], minute: int) -> list[Truth]:
+        self.next_minute = minute + 1
+        return [self._kept.pop((s.student_id, minute), None) or s.truth(minute) for s in students]
 
 
 @dataclass
@@ -46,6 +77,9 @@ class LiveRun:
     sim_now: Callable[[], float] = lambda: 0.0
     detected: list[dict[str, Any]] = field(default_factory=list)
     students: list[SimStudent] = field(default_factory=list)
+    minute_truth: MinuteTruth = field(default_factory=MinuteTruth)
+    behind_max_min: float = 0.0  # how late (simulated minutes) the loop reached its latest minute
+    minutes_not_evaluated: int = 0  # reached a minute or more late: the live view then shows a later moment
 
 
 def setup(cohort: Cohort, api: str, admin_token: str) -> tuple[LiveRun, dict[str, str]]:
@@ -89,18 +123,32 @@ async def run_live(cohort: Cohort, api: str, admin_token: str, evaluate: bool = 
     tasks.append(asyncio.create_task(_clock(run, admin_token, sim_now, epoch0, stop)))
     if during is not None:
         tasks.append(asyncio.create_task(during(run)))
-    for minute in range(int(cohort.minutes) + 1):
-        await _sleep_until(minute, sim_now, stop)
-        if stop.is_set():
-            break
-        run.truth.extend(s.truth(minute).row() for s in run.students)
-        if evaluate:
-            run.detected.extend(await _detect(run, minute))
-        if progress:
-            progress(minute / cohort.minutes)
+    await _every_minute(run, evaluate, progress, stop)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     return run
+
+
+async def _every_minute(run: LiveRun, evaluate: bool, progress: Callable[[float], None] | None,
+                        stop: asyncio.Event) -> None:
+    """At each whole simulated minute: the truth as of that minute and, when evaluating and on time,
+    what the live view shows then."""
+    for minute in range(run.cohort.minutes + 1):
+        await _sleep_until(minute, run.sim_now, stop)
+        if stop.is_set():
+            break
+        behind = run.sim_now() - minute
+        if behind > 1 and run.behind_max_min <= 1:
+            log.warning("the simulation loop reached minute %d %.1f simulated minutes late (a slow live-progress "
+                        "read, or a busy machine); such minutes are not evaluated", minute, behind)
+        run.behind_max_min = max(run.behind_max_min, behind)
+        run.truth.extend(t.row() for t in run.minute_truth.read(run.students, minute))
+        if evaluate and behind < 1:
+            run.detected.extend(await _detect(run, minute))
+        elif evaluate:
+            run.minutes_not_evaluated += 1
+        if progress:
+            progress(minute / run.cohort.minutes)
 
 
 async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: asyncio.Event) -> None:
@@ -137,6 +185,7 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
                             except TimeoutError:
                                 pass
                             continue
+                        run.minute_truth.before_change(s, s.t)
                         pending = s.act()
                         if pending:
                             await _send(run, ws, pending, acks)
@@ -189,7 +238,9 @@ async def _read(run: LiveRun, s: SimStudent, ws, acks: asyncio.Queue, sim_now) -
                 await acks.put(message)
             elif message.get("type") == "intervention":
                 run.interventions_received += 1
-                s.receive(message, sim_now())
+                now = sim_now()
+                run.minute_truth.before_change(s, now)
+                s.receive(message, now)
     except websockets.WebSocketException:
         pass
     finally:

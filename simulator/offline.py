@@ -30,10 +30,9 @@ def simulate(cohort: Cohort, indices: range | list[int], start_epoch: float = ST
              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Events and per-minute truth of some students, each from its own seed."""
     events, truth = [], []
-    minutes = int(cohort.minutes)
     for i in indices:
         s = SimStudent(cohort, i, start_epoch)
-        for minute in range(minutes + 1):
+        for minute in range(cohort.minutes + 1):
             while s.t < minute:
                 events.extend(s.act())
             beat = s.heartbeat(minute)

@@ -11,7 +11,7 @@ from simulator import cohort as cohorts
 from simulator import live
 
 
-def test_the_live_report_holds_the_professor_token_from_the_start_and_is_private(tmp_path, monkeypatch):
+def test_the_live_report_holds_the_professor_token_from_the_start_and_is_private(tmp_path, monkeypatch, capsys):
     report, token_file = tmp_path / "live.json", tmp_path / "admin.token"
     token_file.write_text("admin-token\n")
     report.write_text("{}")
@@ -27,7 +27,7 @@ def test_the_live_report_holds_the_professor_token_from_the_start_and_is_private
         seen["during"] = json.loads(report.read_text())
         seen["mode_during"] = stat.S_IMODE(report.stat().st_mode)
         run = prepared[0]
-        run.acknowledged = 42
+        run.acknowledged, run.behind_max_min = 42, 2.5
         return run
 
     monkeypatch.setattr(live, "setup", setup)
@@ -41,4 +41,6 @@ def test_the_live_report_holds_the_professor_token_from_the_start_and_is_private
     final = json.loads(report.read_text())
     assert final["professor_token"] == "prof-secret" and final["professor_id"] == "sim-course-prof"
     assert final["events_acknowledged"] == 42 and final["state"] == "finished"
+    assert final["loop_behind_max_min"] == 2.5  # how far behind the run fell, said too
+    assert "simulation fell 2.5 simulated minutes behind" in capsys.readouterr().out
     assert stat.S_IMODE(report.stat().st_mode) == 0o600

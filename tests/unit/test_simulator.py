@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
+from classpulse import cli
+from serve.bodies import CourseIn
 from simulator import cohort as cohorts
 from simulator import evaluate, offline
 
@@ -57,11 +60,66 @@ def test_archetypes_behave_as_declared(tmp_path):
     ({"course": {"activities": [{"activity_id": "a", "title": "A", "expected_minutes": 5, "skill": "s",
                                  "difficulty": 3}]}}, "course.activities[0].difficulty"),
     ({"course": {"colour": "red"}}, "course.colour"),
+    ({"minutes": 0.5}, "minutes"),  # ran nothing: the runs step through whole minutes
+    ({"minutes": 2.9}, "minutes"),  # ran 2, while the at-risk horizon said 2.9
+    ({"minutes": True}, "minutes"),
 ])
 def test_cohort_errors_name_the_key(data, key):
     with pytest.raises(cohorts.CohortError) as err:
         cohorts.from_dict(data)
     assert err.value.key == key
+
+
+def _activity(**kw):
+    return {"activity_id": "a", "title": "A", "expected_minutes": 5, "skill": "s"} | kw
+
+
+def _course_body(course):
+    return {"course_id": course.get("course_id", "sim-course"), "professor_id": "p", "title": course.get("title", "T"),
+            "activities": [{k: a[k] for k in ("activity_id", "title", "expected_minutes")}
+                           for a in course.get("activities", [_activity()])]}
+
+
+@pytest.mark.parametrize("course, key, api_body_refuses", [
+    # the registry refuses a course naming an activity twice; offline, each copy was completed
+    ({"activities": [_activity(), _activity(title="again")]}, "course.activities[1].activity_id", False),
+    ({"activities": [_activity(expected_minutes=0)]}, "course.activities[0].expected_minutes", True),
+    ({"activities": [_activity(expected_minutes=-5)]}, "course.activities[0].expected_minutes", True),
+    ({"activities": [_activity(expected_minutes=10_001)]}, "course.activities[0].expected_minutes", True),
+    ({"activities": [_activity(expected_minutes="5")]}, "course.activities[0].expected_minutes", False),
+    ({"activities": [_activity(activity_id="has space")]}, "course.activities[0].activity_id", True),
+    ({"activities": [_activity(activity_id="x" * 65)]}, "course.activities[0].activity_id", True),
+    ({"activities": [_activity(title="")]}, "course.activities[0].title", True),
+    ({"course_id": "bad course id!"}, "course.course_id", True),
+    ({"course_id": "c" * 60}, "course.course_id", False),  # a valid id, but c...c-s00004 is 67 characters
+    ({"title": "t" * 201}, "course.title", True),
+])
+def test_a_course_the_api_would_refuse_is_refused_here(course, key, api_body_refuses):
+    with pytest.raises(cohorts.CohortError) as err:
+        cohorts.from_dict({"students": 5, "course": course})
+    assert err.value.key == key
+    if api_body_refuses:  # the same limits as the API's
+        with pytest.raises(ValidationError):
+            CourseIn.model_validate(_course_body(course))
+
+
+def test_a_course_at_the_apis_limits_is_accepted():
+    course = {"course_id": "c" * 57, "title": "t" * 200,
+              "activities": [_activity(activity_id="x" * 64, title="t" * 200, expected_minutes=10_000),
+                             _activity(activity_id="b", expected_minutes=0.5)]}
+    assert cohorts.from_dict({"students": 5, "course": course}).course_id == "c" * 57
+    CourseIn.model_validate(_course_body(course))
+
+
+def test_a_session_is_whole_minutes_and_every_one_is_simulated(capsys):
+    cohort = cohorts.from_dict({"students": 3, "minutes": 3.0})
+    assert cohort.minutes == 3 and isinstance(cohort.minutes, int)
+    _, truth = offline.simulate(cohort, range(3))
+    assert sorted({t["minute"] for t in truth}) == [0, 1, 2, 3]
+    for command in (["simulate", "--offline", "--out", "x"], ["demo"]):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args([*command, "--minutes", "0.5"])
+        assert "--minutes: invalid int value: '0.5'" in capsys.readouterr().err
 
 
 def test_example_cohorts_load():

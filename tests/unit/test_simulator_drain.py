@@ -21,6 +21,10 @@ class OneShotStudent:
     """Sends one frame of two events at once, then nothing."""
     student_id = "s1"
     t = 0.0
+    cohort = SimpleNamespace(minutes=1)
+
+    def truth(self, minute: int) -> tuple:
+        return ("s1", minute)
 
     def __init__(self) -> None:
         self.events = [{"event_id": f"e{i}", "student_id": "s1", "type": "heartbeat"} for i in range(2)]

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import comms
 from dashboard import insight_charts as charts
-from dashboard.api_client import ApiClient, ApiRefused, ApiUnavailable
+from dashboard.api_client import STALE, ApiClient, ApiRefused, ApiUnavailable, last_known
 from dashboard.presentation import STATUS, class_names, minutes, utc_time
 
 TEMPLATES = {
@@ -18,8 +18,8 @@ TEMPLATES = {
 
 def page(client: ApiClient, course: dict, projection: bool) -> None:
     course_id = course["course_id"]
-    try:
-        live = client.live_progress(course_id)
+    try:  # kept: a Send clicked while an actor restarts still runs and says itself whether it worked
+        live, fresh = last_known(st.session_state, f"live-{course_id}", lambda: client.live_progress(course_id))
     except (ApiUnavailable, ApiRefused) as exc:
         st.error(f"Cannot load the class: {exc}")
         return
@@ -36,7 +36,10 @@ def page(client: ApiClient, course: dict, projection: bool) -> None:
     if projection:
         st.info("Drill-down details are hidden in projection-safe mode.")
         return
-    detail = client.student(course_id, sid)
+    detail, fresh_detail = last_known(st.session_state, f"student-{course_id}-{sid}",
+                                      lambda: client.student(course_id, sid))
+    if not (fresh and fresh_detail):
+        st.caption(STALE)
     s = detail["student"]
     _, icon, label = STATUS[s["status"]]
     st.subheader(f"{s['name']} — {icon} {label}")

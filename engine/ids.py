@@ -10,6 +10,10 @@ import zlib
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ID_RULE = "1-64 characters from [A-Za-z0-9._-]"
 MAX_EVENT_ID = 128
+# what a course may hold (the API's bodies and the simulator's cohort checks share them)
+MAX_TITLE = 200
+MAX_EXPECTED_MINUTES = 10_000
+MAX_ACTIVITIES = 500
 
 
 def is_valid_id(value: object) -> bool:

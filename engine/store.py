@@ -55,7 +55,7 @@ class Store:
         # deleting the same rows conflict in DuckDB, so they take turns
         self._student_rows = threading.Lock()
         self._erased_students: set[str] = set()  # erased while this file is open (snapshots leave them out)
-        self._audit_lock = threading.Lock()
+        self._audit_quiet_lock = threading.Lock()
         self._audit_quiet: dict[tuple, float] = {}  # a repeated look -> when it is written again (``audit``)
         self._db.execute(resources.files("engine").joinpath("schema.sql").read_text())
         # DuckDB checkpoints (compresses the WAL into the file) when the WAL passes this size, inside
@@ -292,18 +292,26 @@ class Store:
         """One audit row; -> whether it was written. With ``repeat_after_s`` the same look (actor,
         action, target and detail) is written at most once in that many seconds: a view a client
         refreshes every 2 s is one row a minute, not thirty. Kept in memory: a restart writes anew."""
+        key = None
         if repeat_after_s > 0:
             key = (role, actor_id, action, target, json.dumps(detail or {}, sort_keys=True))
             now = time.monotonic() if now is None else now
-            with self._audit_lock:
+            with self._audit_quiet_lock:
                 if self._audit_quiet.get(key, now) > now:
                     return False
-                if len(self._audit_quiet) >= AUDIT_QUIET_KEYS:  # bounded: drop the looks already due again
-                    self._audit_quiet = {k: until for k, until in self._audit_quiet.items() if until > now}
+                self._audit_quiet.pop(key, None)  # re-inserted last: the dict stays in order of expiry
                 self._audit_quiet[key] = now + repeat_after_s
-        self.cursor().execute("INSERT INTO audit_log (actor_role, actor_id, action, target, detail) "
-                              "VALUES (?, ?, ?, ?, ?)", (role, actor_id, action, target,
-                                                         json.dumps(detail or {})))
+                while len(self._audit_quiet) > AUDIT_QUIET_KEYS:  # bounded: forget the look due soonest
+                    del self._audit_quiet[next(iter(self._audit_quiet))]
+        try:
+            self.cursor().execute("INSERT INTO audit_log (actor_role, actor_id, action, target, detail) "
+                                  "VALUES (?, ?, ?, ?, ?)", (role, actor_id, action, target,
+                                                             json.dumps(detail or {})))
+        except BaseException:
+            if key is not None:  # not written: the next look must be
+                with self._audit_quiet_lock:
+                    self._audit_quiet.pop(key, None)
+            raise
         return True
 
     def save_intervention(self, record: dict[str, Any]) -> None:

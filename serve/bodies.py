@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from engine import instants
 from engine.events import EventIn
-from engine.ids import ID_PATTERN
+from engine.ids import ID_PATTERN, MAX_ACTIVITIES, MAX_EXPECTED_MINUTES, MAX_TITLE
 from serve.openapi_doc import add_route_docs
 
 
@@ -51,7 +51,7 @@ async def read_json(request: Request, limit: int) -> Any:
 
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
 
 
 class Strict(BaseModel):
@@ -76,7 +76,7 @@ Instant = Annotated[datetime, AfterValidator(_keepable)]
 class ActivityIn(Strict):
     activity_id: Id
     title: Text
-    expected_minutes: Annotated[float, Field(gt=0, le=10_000)]
+    expected_minutes: Annotated[float, Field(gt=0, le=MAX_EXPECTED_MINUTES)]
     xapi_iri: Annotated[str, StringConstraints(max_length=2000)] | None = None
     simplified_of: Id | None = None
     due_at: Instant | None = None
@@ -87,7 +87,7 @@ class CourseIn(Strict):
     professor_id: Id
     title: Text
     clock: Literal["live", "event"] = "live"
-    activities: Annotated[list[ActivityIn], Field(min_length=1, max_length=500)]
+    activities: Annotated[list[ActivityIn], Field(min_length=1, max_length=MAX_ACTIVITIES)]
     starts_at: Instant | None = None
     ends_at: Instant | None = None
 

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from engine.ids import ID_RULE, is_valid_id
+from engine.ids import ID_RULE, MAX_ACTIVITIES, MAX_EXPECTED_MINUTES, MAX_TITLE, is_valid_id
 from simulator.archetypes import ARCHETYPES
 from simulator.bkt import SkillParams
 
@@ -165,11 +165,6 @@ def validate(c: Cohort) -> Cohort:
         if a.correct_to_complete < 1:
             raise CohortError(f"course.activities[{i}].correct_to_complete", "must be >= 1")
     return c
-
-
-MAX_TITLE = 200                # serve/bodies.py: Text
-MAX_EXPECTED_MINUTES = 10_000  # serve/bodies.py: ActivityIn.expected_minutes
-MAX_ACTIVITIES = 500           # serve/bodies.py: CourseIn.activities
 
 
 def _check_course(c: Cohort) -> None:

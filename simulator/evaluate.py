@@ -19,8 +19,8 @@ def evaluate(truth: Iterable[dict[str, Any]], detected: Iterable[dict[str, Any]]
     (status None: the live view could not be read that minute, which counts as not detected: left
     out, a failing read inflated recall)."""
     shown = {(d["student_id"], d["minute"]): d["status"] for d in detected}
-    rows = sorted((t for t in truth if (t["student_id"], t["minute"]) in shown),
-                  key=lambda t: (t["student_id"], t["minute"]))
+    every = sorted(truth, key=lambda t: (t["student_id"], t["minute"]))
+    rows = [t for t in every if (t["student_id"], t["minute"]) in shown]
     report: dict[str, Any] = {"samples": len(rows),
                               "unread_samples": sum(1 for t in rows if shown[(t["student_id"], t["minute"])] is None)}
     for condition in CONDITIONS:
@@ -34,7 +34,7 @@ def evaluate(truth: Iterable[dict[str, Any]], detected: Iterable[dict[str, Any]]
         recall = tp / (tp + fn) if tp + fn else None
         f1 = (2 * precision * recall / (precision + recall)
               if precision is not None and recall is not None and precision + recall else None)
-        delays, missed = _delays(rows, shown, condition)
+        delays, missed = _delays(every, shown, condition)
         report[condition] = {"true_samples": tp + fn, "shown_samples": tp + fp, "precision": _r(precision),
                              "recall": _r(recall), "f1": _r(f1), "episodes": len(delays) + missed,
                              "episodes_missed": missed,
@@ -42,23 +42,33 @@ def evaluate(truth: Iterable[dict[str, Any]], detected: Iterable[dict[str, Any]]
     return report
 
 
-def _delays(rows: list[dict[str, Any]], shown: dict, condition: str) -> tuple[list[float], int]:
+def _delays(truth: list[dict[str, Any]], shown: dict, condition: str) -> tuple[list[float], int]:
+    """Episodes from the whole truth (a minute left out of the evaluation neither ends an episode nor
+    joins two), judged on the minutes that were evaluated: the delay to the first one showing it, or
+    missed; an episode with no evaluated minute is not judged at all."""
     delays, missed = [], 0
     by_student: dict[str, list[dict[str, Any]]] = {}
-    for t in rows:
+    for t in truth:
         by_student.setdefault(t["student_id"], []).append(t)
     for student, timeline in by_student.items():
-        onset, found = None, False
+        onset = last = None
+        found = judged = False
         for t in timeline + [None]:
-            active = t is not None and t[condition]
-            if active and onset is None:
-                onset, found = t["minute"], False
-            if active and not found and shown[(student, t["minute"])] == condition:
-                delays.append(t["minute"] - onset)
-                found = True
-            if not active and onset is not None:
-                missed += not found
+            active = t is not None and t[condition] and (onset is None or t["minute"] == last + 1)
+            if onset is not None and not active:  # the episode ended (or the truth has a gap)
+                missed += judged and not found
                 onset = None
+                active = t is not None and t[condition]  # a new one may start at this very minute
+            if active:
+                if onset is None:
+                    onset, found, judged = t["minute"], False, False
+                last = t["minute"]
+                key = (student, t["minute"])
+                if key in shown and not found:
+                    judged = True
+                    if shown[key] == condition:
+                        delays.append(t["minute"] - onset)
+                        found = True
     return delays, missed
 
 

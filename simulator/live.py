@@ -175,7 +175,7 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
                 try:
                     if pending:  # resend what was not acknowledged before the connection dropped
                         run.resent_frames += 1
-                        await _send(run, ws, pending, acks)
+                        await _send(run, ws, pending, acks, give_up=lambda: not going())
                         pending = []
                     while not stop.is_set():
                         wait = (s.t - sim_now()) * 60.0 / run.cohort.speed
@@ -188,7 +188,7 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
                         run.minute_truth.before_change(s, s.t)
                         pending = s.act()
                         if pending:
-                            await _send(run, ws, pending, acks)
+                            await _send(run, ws, pending, acks, give_up=lambda: not going())
                             pending = []
                 finally:
                     reader.cancel()
@@ -201,7 +201,11 @@ async def _student(run: LiveRun, s: SimStudent, token: str, sim_now, stop: async
         run.unconfirmed.extend(pending)
 
 
-async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Queue) -> None:
+async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Queue,
+                give_up: Callable[[], bool] = lambda: False) -> None:
+    """Send a frame until it is acknowledged or refused for good; a transient refusal (429, 503) is
+    sent again after its wait, unless ``give_up()`` (the run ended and its drain ran out): then it
+    raises ConnectionError and the frame stays unacknowledged."""
     while True:
         await ws.send(json.dumps({"type": "events", "events": events}))
         answer = await asyncio.wait_for(acks.get(), 30)
@@ -218,6 +222,8 @@ async def _send(run: LiveRun, ws, events: list[dict[str, Any]], acks: asyncio.Qu
         # rate-limited, or the log restarting: the same events again (their ids make a repeat harmless)
         run.resent_frames += 1
         await asyncio.sleep(retry_after(answer))
+        if give_up():
+            raise ConnectionError("the run ended and the server still asks to wait; the frame stays unconfirmed")
 
 
 TRANSIENT = (429, 503)

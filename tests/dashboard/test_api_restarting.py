@@ -72,3 +72,16 @@ def test_notification_settings_saved_while_every_call_answers_503_say_not_done(m
     assert not at.exception
     assert len(api.sent("set_notification_preferences")) == 1
     assert any("Not done: the API is not answering" in e.value for e in at.error)
+
+
+def test_a_hint_sent_while_the_drill_down_reads_answer_503_is_sent(monkeypatch):
+    """The drill-down read the class and the student afresh on every run: a 503 on either dropped the
+    click ("Cannot load the class", or a rerun) though the guide says it still runs (review)."""
+    api = FakeApi(students={"c-a": CLASS})
+    at = run_app(monkeypatch, api, page="Student", selected_student="s1")
+    going_down(api, "live_progress", "student")
+    next(b for b in at.button if "Send hint" in b.label).click().run()
+    assert not at.exception
+    [(sid, body)] = api.sent("intervene")
+    assert sid == "s1" and body["kind"] == "hint"
+    assert "The API is not answering; showing what it last said." in text_of(at)

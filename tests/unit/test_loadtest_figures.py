@@ -21,7 +21,8 @@ def test_percentiles_are_nearest_rank():
 def test_events_refused_during_the_ramp_fail_the_run(monkeypatch, tmp_path: Path):
     """Locust resets its failure counts once every user runs (--reset-stats): refusals during the
     ramp reached no gate."""
-    figures = {"students": 10, "acknowledged": 97, "rejected": 3, "stored": 97, "lost": 0, "steady_samples": 50,
+    figures = {"students": 10, "acknowledged": 97, "rejected": 3, "stored": 97, "lost": 0,
+               "stored_not_acknowledged": 0, "steady_samples": 50,
                "p50_ms": 20.0, "p95_ms": 40.0, "p99_ms": 60.0, "run_p50_ms": 20.0, "run_p95_ms": 40.0,
                "run_p99_ms": 60.0, "requests_per_s": 5.0, "events_per_s": 5.0, "steady_s": 20.0, "failures": 0,
                "course_id": "c"}
@@ -104,6 +105,20 @@ def test_events_per_s_are_acknowledged_event_ids_over_the_steady_window(tmp_path
     assert figures["p95_ms"] == 300.0 and figures["steady_samples"] == 2
     assert figures["requests_per_s"] == 18.0 and figures["lost"] == 0
     assert math.isnan(loadtest_cmd.rate_within([1.0], 5.0, 5.0))
+
+
+def test_an_event_stored_whose_answer_never_came_is_not_a_lost_event(tmp_path: Path):
+    """A user stopped while its post committed: the event is stored and counted never acknowledged;
+    "lost" (acknowledged - stored) went to -1 and failed its gate as if an event were lost (review)."""
+    _part(tmp_path, 1, first_sent={"s0": 1000.0}, stopping_at=1060.0, acked_ids=["e0", "e1"],
+          acked_at=[1010.0, 1020.0])
+    stats = {"Aggregated": {"Requests/s": "1", "Failure Count": "0"}}
+    merged = loadtest_cmd._merge_parts(tmp_path)
+    stored_more = loadtest_cmd._figures(1, merged, stats, stored=3)
+    assert (stored_more["lost"], stored_more["stored_not_acknowledged"]) == (0, 1)
+    stored_less = loadtest_cmd._figures(1, merged, stats, stored=1)
+    assert (stored_less["lost"], stored_less["stored_not_acknowledged"]) == (1, 0)
+    assert loadtest_cmd._figures(1, merged, stats, stored=-1)["lost"] == 2  # the log could not be read
 
 
 def test_durations_are_read_as_locust_reads_them(tmp_path: Path, capsys):

@@ -144,6 +144,25 @@ def test_evaluation_on_a_constructed_case():
     assert (i["recall"], i["precision"], i["episodes_missed"], i["median_delay_min"]) == (0.0, None, 1, None)
 
 
+def test_a_minute_left_out_of_the_evaluation_neither_joins_nor_splits_episodes():
+    """Minutes a late live loop left out were dropped before the episodes were found: two idle
+    spells either side of one became one episode, its miss hidden and its delay stretched (review)."""
+    def case(idle_minutes, shown_idle, left_out):
+        truth = [{"student_id": "s1", "minute": m, "struggling": False, "idle": m in idle_minutes}
+                 for m in range(8)]
+        shown = [{"student_id": "s1", "minute": m, "status": "idle" if m in shown_idle else "active"}
+                 for m in range(8) if m not in left_out]
+        r = evaluate.evaluate(truth, shown)["idle"]
+        return r["episodes"], r["episodes_missed"], r["median_delay_min"]
+
+    # idle at 3 and at 5 (two spells), only the second shown; minute 4 (not idle) left out
+    assert case({3, 5}, {5}, left_out={4}) == (2, 1, 0)
+    # idle 3-5 (one spell), shown from 5; minute 4 left out: still one spell, found 2 minutes in
+    assert case({3, 4, 5}, {5}, left_out={4}) == (1, 0, 2)
+    # a spell whose every minute was left out is not judged
+    assert case({3}, set(), left_out={3}) == (0, 0, None)
+
+
 def test_minutes_the_live_view_could_not_be_read_count_as_not_detected():
     """A 10-minute idle episode read once out of 10: recall 0.1, not 1.0 over the one read."""
     truth = [{"student_id": "s1", "minute": m, "struggling": False, "idle": True} for m in range(10)]

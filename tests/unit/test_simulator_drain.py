@@ -77,3 +77,25 @@ def test_a_frame_never_acknowledged_is_reported_unconfirmed_after_the_drain(monk
 def test_an_acknowledged_frame_is_neither_resent_nor_unconfirmed():
     run, frames = asyncio.run(drive(ack_after=1))
     assert frames == [["e0", "e1"]] and run.unconfirmed == [] and len(run.sent) == 2
+
+
+def test_the_drain_ends_while_the_server_keeps_answering_503(monkeypatch):
+    """A 503 sent the frame again after each wait, without looking at the drain's end: the run
+    never finished (review)."""
+    monkeypatch.setattr(live, "DRAIN_S", 1.0)
+    stop = asyncio.Event()
+
+    async def busy(ws):
+        async for _raw in ws:
+            stop.set()
+            await ws.send(json.dumps({"type": "error", "status": 503, "retry_after_s": 0.2, "errors": []}))
+
+    async def drive_busy() -> LiveRun:
+        async with websockets.serve(busy, "127.0.0.1", 0) as server:
+            run = LiveRun(cohort=SimpleNamespace(speed=60.0),
+                          api=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+            await asyncio.wait_for(live._student(run, OneShotStudent(), "token", lambda: 0.0, stop), 10)
+        return run
+
+    run = asyncio.run(drive_busy())
+    assert [e["event_id"] for e in run.unconfirmed] == ["e0", "e1"] and run.sent == []

@@ -58,7 +58,7 @@ bench: install
 	$(PY) -m loadtests.bench_xapi
 	$(PY) -m loadtests.bench_simulator
 	$(PY) -m loadtests.bench_risk
-	$(PY) -m loadtests.bench_capacity --steps 100,250,500,1000,1500 --seconds 45
+	$(PY) -m loadtests.bench_capacity --steps 100,250,500,1000,1500 --seconds 30
 	$(PY) -m loadtests.bench_comms
 	$(PY) -m loadtests.bench_analytics --endpoint
 

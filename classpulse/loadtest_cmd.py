@@ -35,6 +35,7 @@ LOCUSTFILE = Path(__file__).resolve().parents[1] / "loadtests" / "locustfile.py"
 LOCUST_NICENESS = 15  # Ray's default worker niceness (RAY_worker_niceness)
 EVENT_EVERY_S = 10.0  # a busy class: our simulator's students average one event every ~27 s
 SETTLE_S = 5.0  # steady state starts this long after the last student's first send
+SPAWN_PER_S = 100  # users Locust starts a second
 
 
 def add_parser(sub) -> None:
@@ -120,7 +121,7 @@ def run_locust(host: str, admin: str, students: int, duration: str, event_every:
     env = dict(os.environ, CP_CLASS=str(class_file), CP_EVENT_EVERY_S=str(event_every), CP_RESULT_DIR=str(parts))
     seconds = _seconds(duration)
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(students + 1),
-           "-r", str(min(students, 100)), "-t", f"{seconds}s", "--host", host,
+           "-r", str(min(students, SPAWN_PER_S)), "-t", f"{seconds}s", "--host", host,
            "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--only-summary",
            # a user still retrying when the run ends finishes its event (committed by an attempt
            # whose answer was lost, it then counts as acknowledged, as it is stored)

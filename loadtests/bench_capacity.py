@@ -10,7 +10,12 @@ inside the window). Beside them: p95 including the warm-up (everyone joining wit
 over the whole run lost events, failed requests and the stack's peak memory (RSS of the
 Ray/Serve/HAProxy processes it started).
 
-    python -m loadtests.bench_capacity [--steps 100,250,500,1000] [--seconds 45] [--quick]
+Each step runs for its ramp (students join at 100 a second), one pacing interval and a settling
+margin, *plus* ``--seconds``: so every step gets about that long a steady window, however many
+students it has. (A fixed run length left a 1,500-student step ~7 s of window, in the tail of its
+warm-up backlog: it measured the join, not the steady class.)
+
+    python -m loadtests.bench_capacity [--steps 100,250,500,1000] [--seconds 30] [--quick]
 """
 from __future__ import annotations
 
@@ -27,10 +32,17 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from classpulse.loadtest_cmd import EVENT_EVERY_S, run_locust
+from classpulse.loadtest_cmd import EVENT_EVERY_S, SETTLE_S, SPAWN_PER_S, run_locust
 
 console = Console(width=150)
 SLO_P95_MS = 1000.0
+LOCUST_START_S = 3  # Locust and its worker processes starting, before the first user spawns
+
+
+def step_seconds(students: int, steady_s: int, event_every: float) -> int:
+    """A step's whole run: Locust starting, the ramp, one pacing interval (a student's first event
+    comes within one), ``SETTLE_S``, then ``steady_s`` of steady window."""
+    return math.ceil(LOCUST_START_S + students / SPAWN_PER_S + event_every + SETTLE_S) + steady_s
 
 
 @dataclass
@@ -110,7 +122,8 @@ class Sampler:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", default="100,250,500,1000,1500")
-    ap.add_argument("--seconds", type=int, default=45)
+    ap.add_argument("--seconds", type=int, default=30,
+                    help="steady seconds wanted per step (each step runs this plus its ramp and settling)")
     ap.add_argument("--event-every", type=float, default=EVENT_EVERY_S)
     ap.add_argument("--quick", action="store_true", help="two small steps, 30 s each")
     ap.add_argument("--out", type=Path, default=Path("bench-results/capacity"))
@@ -133,7 +146,8 @@ def main() -> None:
 
                 def started(pid: int, s: Sampler = sampler) -> None:
                     s.locust_pid = pid
-                figures = run_locust(stack.api_url, stack.admin_token, students, f"{seconds}s",
+                run_s = step_seconds(students, seconds, args.event_every)
+                figures = run_locust(stack.api_url, stack.admin_token, students, f"{run_s}s",
                                      args.event_every, args.out / f"{students}", on_started=started)
                 sampler.stop()
                 progress.advance(task)
@@ -154,7 +168,8 @@ def main() -> None:
 
 
 def _print(rows: list[dict], seconds: int, every: float) -> None:
-    table = Table(title=f"capacity: {seconds} s per step, one event per student every {every:g} s, "
+    table = Table(title=f"capacity: {seconds} s of steady window wanted per step (plus its ramp), one event "
+                        f"per student every {every:g} s, "
                         f"{psutil.cpu_count()} cores")
     for col in ("students", "steady s", "events/s acked (steady)", "p50 ms (steady)", "p95 ms (steady)",
                 "p99 ms (steady)", "p95 incl. warm-up", "lost", "failed requests", "CPU cores busy (steady)",

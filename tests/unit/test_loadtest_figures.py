@@ -146,3 +146,16 @@ def test_a_load_test_on_a_live_stack_erases_its_students_and_forgets_their_token
     assert deleted == ["/api/admin/students/load-abc-s0", "/api/admin/students/load-abc-s1"]
     assert rotated == [{"professor_id": "load-abc-prof", "name": "Load (retired)", "rotate_token": True}]
     assert not class_file.exists()
+
+
+def test_every_capacity_step_gets_the_steady_window_it_asks_for():
+    """A step's run is its start-up, ramp, first pacing interval and settling, then the steady
+    seconds: a bigger class runs longer instead of measuring less of its steady state."""
+    from classpulse.loadtest_cmd import SETTLE_S, SPAWN_PER_S
+    from loadtests import bench_capacity
+    for students in (100, 1500, 4000):
+        run = bench_capacity.step_seconds(students, 30, 10.0)
+        last_first_send = bench_capacity.LOCUST_START_S + students / SPAWN_PER_S + 10.0
+        assert run - (last_first_send + SETTLE_S) >= 30
+        assert run - (last_first_send + SETTLE_S) < 31
+    assert bench_capacity.step_seconds(1500, 30, 10.0) - bench_capacity.step_seconds(100, 30, 10.0) == 14

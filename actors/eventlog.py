@@ -56,6 +56,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         self._xapi = XapiDesk(self._store, self._registry, self._commit)
         self._started = time.time()
         self._acked = 0
+        self._gathered = [0, 0]  # append_many: calls, batches in them (a replica gathering small requests)
         self._history_task: asyncio.Task | None = None
         if was_restarted():
             self.metrics.inc("classpulse_actor_restarts", component="event_log")
@@ -99,6 +100,19 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
         log.debug("committed %d events (%d duplicates) up to seq %d", ack.accepted, ack.duplicates,
                   ack.last_seq)
         return {"accepted": ack.accepted, "duplicates": ack.duplicates, "last_seq": ack.last_seq}
+
+    async def append_many(self, batches: list[bytes], request_ids: list[str | None]) -> list[dict[str, int] | DomainError]:
+        """``append`` for each of several requests' batches (an API replica gathers its small ones,
+        serve/ingest_batcher.py): each on its own terms, answered on its own (an ack, or the
+        DomainError that refused it); they commit together when they can."""
+        async def one(packed: bytes, request_id: str | None) -> dict[str, int] | DomainError:
+            try:
+                return await self.append(packed, None, request_id)
+            except DomainError as exc:
+                return exc
+        self._gathered[0] += 1
+        self._gathered[1] += len(batches)
+        return await asyncio.gather(*(one(b, r) for b, r in zip(batches, request_ids, strict=True)))
 
     def _on_commit(self, batch: ArrowBatch) -> None:
         self._dispatch.publish(batch, self._commit.last_request_ids)
@@ -364,6 +378,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
                 "commits": c.commits, "events_per_commit": round(c.committed_events / max(c.commits, 1), 1),
                 "mean_commit_ms": round(1000 * c.commit_seconds / max(c.commits, 1), 2),
                 "delivered_to_shards": self._dispatch.delivered, "tables": counts,
+                "gathered_calls": self._gathered[0], "gathered_batches": self._gathered[1],
                 "started_at": self._started} | await self._figures()
 
     async def ready(self) -> bool:

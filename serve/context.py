@@ -12,6 +12,7 @@ from actors.runtime import Runtime
 from serve.auth import Authenticator, Principal, token_from
 from serve.bodies import ApiError
 from serve.inboxes import StudentInboxes
+from serve.ingest_batcher import IngestBatcher
 from serve.ratelimit import TokenBuckets
 
 
@@ -34,6 +35,7 @@ class ApiContext:
         self.config = config
         self.runtime = Runtime.connect(config.namespace, config.shards, config.hubs)
         self.log = self.runtime.handles.log
+        self.ingest = IngestBatcher(self.log)  # small batches of concurrent requests share a call
         self.auth = Authenticator(config.admin_token_hash, lambda h: self.log.authenticate.remote(h),
                                   lambda hs: self.log.authenticate_many.remote(hs))
         self.limits = TokenBuckets(config.rate_per_s, config.rate_burst)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
 from actors import logs
+from engine.event_arrow import pack, to_arrow
 from engine.events import BatchError, parse_batch
 from serve.auth import Principal, require
 from serve.bodies import ApiError, EventsIn, documented, read_json
@@ -27,7 +28,7 @@ async def ingest(ctx: ApiContext, principal: Principal, raw: Any) -> dict[str, i
         if foreign:
             ctx.log.count_rejected.remote(len(events), "forbidden", request_id)
             raise ApiError(403, "student_id", f"events {foreign[:10]} are for another student")
-    ack = await ctx.runtime.ingest(events, request_id)
+    ack = await ctx.ingest.append(pack(to_arrow(events)), len(events), request_id)  # built here, off the log
     return {"accepted": ack["accepted"], "duplicates": ack["duplicates"]}
 
 

@@ -110,6 +110,9 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
                 return await self.append(packed, None, request_id)
             except DomainError as exc:
                 return exc
+            except Exception:  # a defect fails its own request (500, as alone), not the call's others
+                log.exception("append of a gathered batch failed (request %s)", request_id)
+                return DomainError(500, "log", "internal error")
         self._gathered[0] += 1
         self._gathered[1] += len(batches)
         return await asyncio.gather(*(one(b, r) for b, r in zip(batches, request_ids, strict=True)))

@@ -15,6 +15,7 @@ as separate calls would have: clients retry.
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ class IngestBatcher:
         self._log = log  # the EventLog's Ray handle
         self._waiting: list[_Waiting] = []
         self._in_flight = False
+        self._task: asyncio.Task | None = None
         self.calls = 0  # calls made for small batches (tests, and the figures in docs/architecture.md)
         self.batches = 0  # small batches sent in them
 
@@ -50,11 +52,14 @@ class IngestBatcher:
         return await answer  # a request cancelled here leaves the call (and the others) alone
 
     def _send_next(self) -> None:
-        if self._in_flight or not self._waiting:
+        if self._in_flight:
+            return
+        self._waiting = [w for w in self._waiting if not w.answer.done()]  # their clients went away
+        if not self._waiting:
             return
         group, self._waiting = self._waiting[:MAX_GATHERED], self._waiting[MAX_GATHERED:]
+        self._task = asyncio.get_running_loop().create_task(self._send(group))  # held: not collected mid-call
         self._in_flight = True
-        asyncio.get_running_loop().create_task(self._send(group))
 
     async def _send(self, group: list[_Waiting]) -> None:
         self.calls += 1
@@ -73,7 +78,7 @@ class IngestBatcher:
                 waiting.answer.cancel()
             raise
         except Exception as exc:  # noqa: BLE001 (the call failed: each of its requests fails with it, as it would alone)
-            results = [exc] * len(group)
+            results = [exc, *(_copy(exc) for _ in group[1:])]  # one each: tracebacks are per request
         finally:
             self._in_flight = False
             self._send_next()
@@ -84,3 +89,10 @@ class IngestBatcher:
                 waiting.answer.set_exception(result)
             else:
                 waiting.answer.set_result(result)
+
+
+def _copy(exc: Exception) -> Exception:
+    try:
+        return copy.copy(exc)
+    except Exception:  # noqa: BLE001 (an exception that will not copy is shared, as a last resort)
+        return exc

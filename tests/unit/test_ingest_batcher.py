@@ -147,3 +147,23 @@ def test_big_batches_go_straight_and_many_at_once_and_a_call_holds_at_most_max_g
         log.calls[2][2].set_result([ack()] * 3)
         assert len([await t for t in small]) == MAX_GATHERED + 3
     asyncio.run(run())
+
+
+def test_a_request_whose_client_left_while_it_waited_is_not_sent():
+    async def run():
+        log = Log()
+        batcher = IngestBatcher(log)
+        blocker = asyncio.create_task(batcher.append(b"x", 1, None))
+        await settle()
+        gone, stays, also = (asyncio.create_task(batcher.append(bytes([i]), 1, None)) for i in range(3))
+        await settle()
+        gone.cancel()
+        await settle()
+        log.calls[0][2].set_result(ack())
+        await blocker
+        await settle()
+        name, (packed, _), release = log.calls[1]
+        assert name == "append_many" and packed == [bytes([1]), bytes([2])]
+        release.set_result([ack(1), ack(2)])
+        assert (await stays, await also) == (ack(1), ack(2))
+    asyncio.run(run())

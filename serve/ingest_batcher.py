@@ -3,8 +3,8 @@
 A live class sends one or two events per request, ~100-150 requests a second at 1,000-1,500
 students, and a Ray call costs each side about a millisecond of CPU: more than the log spends
 committing the events. So while a call with small batches is on its way to the log, the small
-batches of later requests wait here and go in the next call, together (``EventLog.append_many``).
-Nothing waits when nothing is in flight: a quiet class's request is sent at once, as before.
+batches of later requests wait here and go in the next call, together (``EventLog.append_many``,
+up to ``MAX_GATHERED`` batches and ``MAX_GATHERED_EVENTS`` events). Nothing waits when nothing is in flight: a quiet class's request is sent at once, as before.
 
 Each batch is still its own request to the log: checked against the roster, deduplicated and
 committed on its own terms (all or nothing), and answered on its own: a refused batch (422, 409)
@@ -21,13 +21,15 @@ from typing import Any
 
 from actors.topology import DomainError
 
-SMALL_EVENTS = 50  # batches of at most this many events are gathered
-MAX_GATHERED = 200  # batches in one call (a call's events then stay under 10,000)
+SMALL_EVENTS = 200  # batches of at most this many events are gathered
+MAX_GATHERED = 200  # batches in one call ...
+MAX_GATHERED_EVENTS = 10_000  # ... and events (a call's bytes stay ~1.4 MB)
 
 
 @dataclass
 class _Waiting:
     packed: bytes
+    events: int
     request_id: str | None
     answer: asyncio.Future
 
@@ -47,7 +49,7 @@ class IngestBatcher:
         if events > SMALL_EVENTS:
             return await self._log.append.remote(packed, None, request_id)
         answer = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(packed, request_id, answer))
+        self._waiting.append(_Waiting(packed, events, request_id, answer))
         self._send_next()
         return await answer  # a request cancelled here leaves the call (and the others) alone
 
@@ -57,7 +59,12 @@ class IngestBatcher:
         self._waiting = [w for w in self._waiting if not w.answer.done()]  # their clients went away
         if not self._waiting:
             return
-        group, self._waiting = self._waiting[:MAX_GATHERED], self._waiting[MAX_GATHERED:]
+        taken, events = 1, self._waiting[0].events
+        while (taken < min(len(self._waiting), MAX_GATHERED)
+               and events + self._waiting[taken].events <= MAX_GATHERED_EVENTS):
+            events += self._waiting[taken].events
+            taken += 1
+        group, self._waiting = self._waiting[:taken], self._waiting[taken:]
         self._task = asyncio.get_running_loop().create_task(self._send(group))  # held: not collected mid-call
         self._in_flight = True
 

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from actors.topology import DomainError
-from serve.ingest_batcher import MAX_GATHERED, SMALL_EVENTS, IngestBatcher
+from serve.ingest_batcher import MAX_GATHERED, MAX_GATHERED_EVENTS, SMALL_EVENTS, IngestBatcher
 
 
 class _Method:
@@ -166,4 +166,25 @@ def test_a_request_whose_client_left_while_it_waited_is_not_sent():
         assert name == "append_many" and packed == [bytes([1]), bytes([2])]
         release.set_result([ack(1), ack(2)])
         assert (await stays, await also) == (ack(1), ack(2))
+    asyncio.run(run())
+
+
+def test_a_call_holds_at_most_max_gathered_events():
+    async def run():
+        log = Log()
+        batcher = IngestBatcher(log)
+        blocker = asyncio.create_task(batcher.append(b"x", 1, None))
+        await settle()
+        fits = MAX_GATHERED_EVENTS // SMALL_EVENTS
+        waiting = [asyncio.create_task(batcher.append(b"s", SMALL_EVENTS, None)) for _ in range(fits + 1)]
+        await settle()
+        log.calls[0][2].set_result(ack())
+        await blocker
+        await settle()
+        assert len(log.calls[1][1][0]) == fits
+        log.calls[1][2].set_result([ack(SMALL_EVENTS)] * fits)
+        await settle()
+        assert log.calls[2][0] == "append"  # the one left over goes alone
+        log.calls[2][2].set_result(ack(SMALL_EVENTS))
+        assert [await t for t in waiting] == [ack(SMALL_EVENTS)] * (fits + 1)
     asyncio.run(run())

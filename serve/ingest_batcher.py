@@ -4,7 +4,8 @@ A live class sends one or two events per request, ~100-150 requests a second at 
 students, and a Ray call costs each side about a millisecond of CPU: more than the log spends
 committing the events. So while a call with small batches is on its way to the log, the small
 batches of later requests wait here and go in the next call, together (``EventLog.append_many``,
-up to ``MAX_GATHERED`` batches and ``MAX_GATHERED_EVENTS`` events). Nothing waits when nothing is in flight: a quiet class's request is sent at once, as before.
+up to ``MAX_GATHERED`` batches and ``MAX_GATHERED_EVENTS`` events). Nothing waits when nothing is
+in flight: a quiet class's request is sent at once, as before.
 
 Each batch is still its own request to the log: checked against the roster, deduplicated and
 committed on its own terms (all or nothing), and answered on its own: a refused batch (422, 409)
@@ -42,8 +43,6 @@ class IngestBatcher:
         self._waiting: list[_Waiting] = []
         self._in_flight = False
         self._task: asyncio.Task | None = None
-        self.calls = 0  # calls made for small batches (tests, and the figures in docs/architecture.md)
-        self.batches = 0  # small batches sent in them
 
     async def append(self, packed: bytes, events: int, request_id: str | None) -> dict[str, int]:
         if events > SMALL_EVENTS:
@@ -69,8 +68,6 @@ class IngestBatcher:
         self._in_flight = True
 
     async def _send(self, group: list[_Waiting]) -> None:
-        self.calls += 1
-        self.batches += len(group)
         try:
             if len(group) == 1:  # alone: the plain call (its error raised as is)
                 try:

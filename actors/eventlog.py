@@ -39,13 +39,13 @@ log = logging.getLogger(__name__)
 @ray.remote(max_restarts=-1, max_task_retries=-1)
 class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics):
     def __init__(self, db_path: str, topology: Topology, flush_interval_ms: float = 2.0,
-                 obs: ObsConfig | None = None) -> None:
+                 obs: ObsConfig | None = None, db_threads: int = 1) -> None:
         self._obs = obs = obs or ObsConfig()
         logs.configure(obs.log_level)
         self._topology = topology
         self._handles = Handles(topology)
         self._refolds_due: set[str] = set()  # courses whose new idle threshold some shard may lack
-        self._store = Store(Path(db_path))
+        self._store = Store(Path(db_path), db_threads)
         self._registry = Registry(self._store, self._store.load_catalog())
         self.metrics = Recorder(obs.enabled, "event_log", ray_sink=obs.ray_sink)
         self.health = Health(obs)
@@ -382,6 +382,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
                 "mean_commit_ms": round(1000 * c.commit_seconds / max(c.commits, 1), 2),
                 "delivered_to_shards": self._dispatch.delivered, "tables": counts,
                 "gathered_calls": self._gathered[0], "gathered_batches": self._gathered[1],
+                "db_threads": await asyncio.to_thread(self._store.threads),
                 "started_at": self._started} | await self._figures()
 
     async def ready(self) -> bool:

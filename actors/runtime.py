@@ -39,7 +39,7 @@ class Runtime:
         obs = ObsConfig.from_settings(settings)
         common = {"namespace": topology.namespace, "get_if_exists": True}
         log = EventLog.options(name=EVENT_LOG, num_cpus=cpus, **_head_node(), **common).remote(
-            str(settings.db_path.resolve()), topology, settings.flush_interval_ms, obs)
+            str(settings.db_path.resolve()), topology, settings.flush_interval_ms, obs, settings.log_db_threads)
         notifier = Notifier.options(name=NOTIFIER, num_cpus=cpus, **common).remote(
             topology, mail_settings(settings))
         # shards and hubs spread over the cluster's nodes (on one machine: all on it)

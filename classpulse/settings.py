@@ -37,6 +37,7 @@ class Settings:
     hubs: int = 2
     admin_token: str | None = None
     flush_interval_ms: float = 2.0
+    log_db_threads: int = 1  # DuckDB's worker threads in the EventLog (0: one per core); see ops-guide.md
     snapshot_interval_s: float = 30.0
     refresh_interval_s: float = 0.25  # hubs re-assess at least this often (the idle backstop)
     push_interval_s: float = 0.1  # ... and, under load, at most once per this for new summaries
@@ -96,6 +97,8 @@ class Settings:
         for name in FLAGS:
             if getattr(self, name) not in (0, 1):
                 raise SettingsError(name, f"{getattr(self, name)!r} is not 0 or 1")
+        if self.log_db_threads < 0:
+            raise SettingsError("log_db_threads", f"{self.log_db_threads} is negative (0: one per core)")
         if self.keep_logs < 0:
             raise SettingsError("keep_logs", f"{self.keep_logs} is negative")
         if self.autoscale_max_replicas < 0:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.events import FIELD, Columns, Event, EventBatch, from_columns, to_columns
-from engine.ids import stable_hash
+from engine.ids import stable_hashes
 
 WIRE = pa.schema([
     ("event_id", pa.string()), ("student_id", pa.string()), ("course_id", pa.string()),
@@ -41,7 +41,7 @@ def to_arrow(events: list[Event] | Columns | EventBatch) -> pa.Table:
     else:
         cols = events if events else to_columns([])
     arrays = [pa.array(c, t) for c, t in zip(cols, WIRE.types)]
-    arrays.append(pa.array(list(map(stable_hash, cols[FIELD["student_id"]])), pa.uint32()))
+    arrays.append(pa.array(stable_hashes(cols[FIELD["student_id"]]), pa.uint32()))
     return pa.Table.from_arrays(arrays, schema=WIRE)
 
 

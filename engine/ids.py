@@ -20,9 +20,33 @@ def is_valid_id(value: object) -> bool:
     return isinstance(value, str) and ID_PATTERN.match(value) is not None
 
 
+MEMO_KEYS = 1 << 17  # keys whose hash a process keeps (~13 MB); past it the memo starts again
+
+
+class _HashMemo(dict):
+    """``stable_hash`` by key, computed on a key's first use: a process routes the same students
+    and courses over and over, and a hit (~0.04 us) costs a tenth of encoding and checksumming
+    the key again (the replica hashed every event's student, the shards every changed student's
+    course)."""
+
+    def __missing__(self, key: str) -> int:
+        if len(self) >= MEMO_KEYS:
+            self.clear()
+        value = self[key] = zlib.crc32(key.encode("utf-8"))
+        return value
+
+
+_MEMO = _HashMemo()
+
+
 def stable_hash(key: str) -> int:
-    """A process-independent 32-bit hash of ``key``."""
-    return zlib.crc32(key.encode("utf-8"))
+    """A process-independent 32-bit hash of ``key`` (crc32 of its UTF-8)."""
+    return _MEMO[key]
+
+
+def stable_hashes(keys: list[str]) -> list[int]:
+    """``stable_hash`` of each key (a batch's students: one dict lookup each once seen)."""
+    return list(map(_MEMO.__getitem__, keys))
 
 
 def shard_for(key: str, count: int) -> int:

@@ -40,10 +40,15 @@ AUDIT_QUIET_KEYS = 10_000  # repeated looks remembered at once before the due on
 
 
 class Store:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, threads: int = 0) -> None:
+        """``threads``: DuckDB's worker threads (0: its default, one per core). The EventLog runs
+        with 1 (``Settings.log_db_threads``): its commits are small inserts, and a second DuckDB
+        thread made each one cost ~40% more CPU (1.7-2.0 against 1.2-1.3 us per row here) on a
+        core the shards and replicas need; its analytics read the derived tables on one thread
+        anyway (docs/architecture.md, "DuckDB's threads")."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = duckdb.connect(str(self.path))
+        self._db = duckdb.connect(str(self.path), config={"threads": threads} if threads else {})
         # TIMESTAMP columns hold UTC. DuckDB converts ``to_timestamp`` (a TIMESTAMPTZ) into one with
         # the session's time zone, the host's by default: on a UTC+9 host every such time came back 9 h
         # off (office-hours sessions, delivery log). Every cursor of this file converts in UTC.
@@ -360,6 +365,10 @@ class Store:
             (course_id, student_id, limit)).fetchall()
         keys = ("event_id", "type", "activity_id", "ts", "progress", "correct", "duration_s")
         return [dict(zip(keys, r)) for r in rows]
+
+    def threads(self) -> int:
+        """DuckDB's worker threads for this file (``threads`` at open; its default is one per core)."""
+        return int(self.cursor().execute("SELECT current_setting('threads')").fetchone()[0])
 
     def counts(self) -> dict[str, int]:
         cur = self.cursor()

@@ -122,6 +122,7 @@ def test_stats_add_rates_percentiles_and_the_degraded_flag(stack):
     assert get(stack, "/api/admin/stats", room.professor_token).status_code == 403
     stats = get(stack, "/api/admin/stats", stack.admin_token).json()
     assert stats["tables"]["student_activity_log"] >= 1  # what was there stays
+    assert stats["db_threads"] == 1  # the log's DuckDB (CLASSPULSE_LOG_DB_THREADS): commits on one thread
     assert stats["ingest_rate_per_s"] > 0 and stats["window_s"] == 60
     for key in ("commit_latency_s", "event_to_push_s", "hub_lag_s"):
         assert set(stats[key]) >= {"count", "p50", "p95", "p99"}

@@ -2,6 +2,7 @@
 as the topology routes students."""
 from __future__ import annotations
 
+import os
 import random
 import sys
 
@@ -92,9 +93,11 @@ def test_log_table_times_match_python_rounding() -> None:
     assert table.column("ts").cast(pa.int64()).to_pylist() == expected
 
 
-def test_store_round_trip_through_duckdb(tmp_path) -> None:
+@pytest.mark.parametrize("threads", [0, 1])
+def test_store_round_trip_through_duckdb(tmp_path, threads) -> None:
     batch = events(400)
-    store = Store(tmp_path / "log.duckdb")
+    store = Store(tmp_path / "log.duckdb", threads)  # 0: DuckDB's default, a thread per core
+    assert store.threads() == (threads or os.cpu_count())
     store.append(ArrowBatch.of(batch).with_seq(1))
     logged = [e for i in range(2) for e in store.events_for_shard(2, i, 0, 10_000)]
     assert sorted(logged, key=lambda e: e.seq) == [e._replace(seq=i + 1) for i, e in enumerate(batch)]

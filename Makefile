@@ -53,6 +53,7 @@ bench: install
 	$(PY) -m loadtests.bench_ingest --cpu
 	$(PY) -m loadtests.bench_ingest --observe-cost
 	$(PY) -m loadtests.bench_ingest --derive-cost
+	$(PY) -m loadtests.bench_commit
 	$(PY) -m loadtests.bench_hub
 	$(PY) -m loadtests.bench_edge
 	$(PY) -m loadtests.bench_xapi

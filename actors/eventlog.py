@@ -382,7 +382,7 @@ class EventLog(EventLogComms, CommsLog, LogObservation, LogPrivacy, LogAnalytics
                 "mean_commit_ms": round(1000 * c.commit_seconds / max(c.commits, 1), 2),
                 "delivered_to_shards": self._dispatch.delivered, "tables": counts,
                 "gathered_calls": self._gathered[0], "gathered_batches": self._gathered[1],
-                "db_threads": await asyncio.to_thread(self._store.threads),
+                "db_threads": self._store.threads,
                 "started_at": self._started} | await self._figures()
 
     async def ready(self) -> bool:

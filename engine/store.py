@@ -50,6 +50,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = duckdb.connect(str(self.path), config={"threads": threads} if threads else {})
+        self.threads = int(self._db.execute("SELECT current_setting('threads')").fetchone()[0])  # as DuckDB runs
         # TIMESTAMP columns hold UTC. DuckDB converts ``to_timestamp`` (a TIMESTAMPTZ) into one with
         # the session's time zone, the host's by default: on a UTC+9 host every such time came back 9 h
         # off (office-hours sessions, delivery log). Every cursor of this file converts in UTC.
@@ -366,10 +367,6 @@ class Store:
             (course_id, student_id, limit)).fetchall()
         keys = ("event_id", "type", "activity_id", "ts", "progress", "correct", "duration_s")
         return [dict(zip(keys, r)) for r in rows]
-
-    def threads(self) -> int:
-        """DuckDB's worker threads for this file (``threads`` at open; its default is one per core)."""
-        return int(self.cursor().execute("SELECT current_setting('threads')").fetchone()[0])
 
     def counts(self) -> dict[str, int]:
         cur = self.cursor()

@@ -97,7 +97,7 @@ def test_log_table_times_match_python_rounding() -> None:
 def test_store_round_trip_through_duckdb(tmp_path, threads) -> None:
     batch = events(400)
     store = Store(tmp_path / "log.duckdb", threads)  # 0: DuckDB's default, a thread per core
-    assert store.threads() == (threads or os.cpu_count())
+    assert store.threads == (threads or os.cpu_count())
     store.append(ArrowBatch.of(batch).with_seq(1))
     logged = [e for i in range(2) for e in store.events_for_shard(2, i, 0, 10_000)]
     assert sorted(logged, key=lambda e: e.seq) == [e._replace(seq=i + 1) for i, e in enumerate(batch)]

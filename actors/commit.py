@@ -8,6 +8,16 @@ before with the same fingerprint is a duplicate (acknowledged, not applied);
 with a different fingerprint it is a conflict (409). Events stay columnar
 (an Arrow table built by the API replica, ``engine.event_arrow``) from the
 request to the DuckDB insert and on to the shards.
+
+The insert runs on the event loop's own thread, which it blocks for its few milliseconds (~7 ms
+for 6,000 events). In a worker thread it waited on the GIL: DuckDB's Python scan of the Arrow
+table takes the GIL a dozen or more times per insert, and each time the loop held it (busy with
+the next requests) the insert waited out Python's 5 ms switch interval. A 6,000-event insert
+took ~125 ms beside a busy Python thread against ~8 ms alone, and in the pipeline commits took
+30-43 ms instead of 14-18 and cost the log ~1.8 us more CPU per event (docs/architecture.md,
+"Ingest, session 12"). Only a commit that may wait for a checkpoint (one running, or the WAL
+near DuckDB's threshold, ``Store.commit_may_wait``) goes to a worker thread, so the log keeps
+answering other calls through it.
 """
 from __future__ import annotations
 
@@ -233,7 +243,10 @@ class GroupCommitter:
         try:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
-            await asyncio.to_thread(self._store.append, batch)
+            if self._store.commit_may_wait():  # behind a checkpoint: the loop stays free meanwhile
+                await asyncio.to_thread(self._store.append, batch)
+            else:
+                self._store.append(batch)  # on the loop thread, not a worker thread: see the docstring
         except Exception as exc:  # disk full, I/O error: nothing was committed
             log.exception("commit of %d events failed", len(batch))
             for _, future in group:

@@ -87,7 +87,7 @@ class LogAnalytics:
                                    self._derive_every or DERIVE_EVERY_S,
                                    behind=self._commit.seq != self._derived_seq)
             if not busy:  # DuckDB's own upkeep, also kept out of bursts (engine/store.py)
-                await asyncio.to_thread(self._store.checkpoint_if_due)
+                await self._checkpoint_if_due()
             if due and self._derive_every:
                 try:
                     await self.derive()
@@ -100,8 +100,17 @@ class LogAnalytics:
         started = time.perf_counter()
         await self.derive()
         derived_s = time.perf_counter() - started
-        await asyncio.to_thread(self._store.checkpoint_if_due, 0)
+        await self._checkpoint_if_due(0)
         return {"derive_s": derived_s, "checkpoint_s": time.perf_counter() - started - derived_s}
+
+    async def _checkpoint_if_due(self, *min_wal_bytes: int) -> None:
+        """``Store.checkpoint_if_due`` in a thread, ``Store.checkpointing`` set meanwhile: commits
+        that come then wait for it off the event loop (actors/commit.py)."""
+        self._store.checkpointing = True  # set here, on the loop: no commit starts between
+        try:
+            await asyncio.to_thread(self._store.checkpoint_if_due, *min_wal_bytes)
+        finally:
+            self._store.checkpointing = False
 
     def _caps(self) -> dict[str, float]:
         return {cid: self.catalog.config(cid).idle_after_s for cid in self.catalog.courses}

@@ -36,6 +36,7 @@ TABLES = ("student_activity_log", "real_time_progress_snapshots", "intervention_
 
 WAL_CHECKPOINT_MB = 256  # a restart replays at most this much WAL (~1 s here for 224 MB, 1.8M events)
 QUIET_CHECKPOINT_BYTES = 16 << 20
+CHECKPOINT_NEAR_BYTES = 16 << 20  # a commit with the WAL this close to the threshold may checkpoint
 AUDIT_QUIET_KEYS = 10_000  # repeated looks remembered at once before the due ones are dropped
 
 
@@ -58,6 +59,7 @@ class Store:
         self._lock = threading.Lock()
         self._append_lock = threading.Lock()
         self._append_cur: duckdb.DuckDBPyConnection | None = None
+        self.checkpointing = False  # a CHECKPOINT is running (set by the caller before it starts one)
         # a snapshot replaces its students' rows, an erasure deletes one student's: two transactions
         # deleting the same rows conflict in DuckDB, so they take turns
         self._student_rows = threading.Lock()
@@ -91,6 +93,12 @@ class Store:
     def wal_bytes(self) -> int:
         wal = self.path.with_name(self.path.name + ".wal")
         return wal.stat().st_size if wal.exists() else 0
+
+    def commit_may_wait(self) -> bool:
+        """Whether a commit now may wait for a checkpoint: one is running (``checkpointing``), or
+        the WAL is close enough to ``checkpoint_threshold`` that DuckDB may run one inside the commit
+        (~1 s at 256 MB). The log then commits off its event loop (actors/commit.py)."""
+        return self.checkpointing or self.wal_bytes() >= (WAL_CHECKPOINT_MB << 20) - CHECKPOINT_NEAR_BYTES
 
     def checkpoint_if_due(self, min_wal_bytes: int = QUIET_CHECKPOINT_BYTES) -> bool:
         """Checkpoint when the WAL holds at least ``min_wal_bytes``; False when it was not due or

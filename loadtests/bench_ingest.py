@@ -220,6 +220,8 @@ class IngestRun:
 
     folds: list[float] = field(default_factory=list)
     rates: dict[int, list[float]] = field(default_factory=dict)
+    # per shard count, per round: the log's commits during the run (events per commit, mean ms each)
+    commits: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     deferred: dict[int, dict[str, float]] = field(default_factory=dict)  # last round's, per shard count
     latencies: dict[int, tuple[float, float]] = field(default_factory=dict)  # batch size -> p50, p99 (ms)
 
@@ -237,6 +239,8 @@ class IngestRun:
                 "rounds": {"pure_fold": self.folds, "by_shards": {str(k): v for k, v in self.rates.items()},
                            "ratios": {str(k): self.ratios(k) for k in self.rates}},
                 "by_shards": {str(k): statistics.median(v) for k, v in self.rates.items()},
+                "commits": {str(k): [{"events_per_commit": e, "mean_commit_ms": ms} for e, ms in v]
+                            for k, v in self.commits.items()},
                 "deferred_s": {str(k): v for k, v in self.deferred.items()},
                 "commit_latency_ms": {str(k): {"p50": v[0], "p99": v[1]} for k, v in self.latencies.items()}}
 
@@ -256,6 +260,11 @@ class IngestRun:
             table.add_row(f"EventLog + {shards} shards, 1,000-event batches, {args.in_flight} in flight",
                           each(rates, ",.0f"), f"{statistics.median(rates):,.0f}")
             table.add_row("  of the pure fold", each(ratios, ".0%"), f"{statistics.median(ratios):.0%}")
+            commits = self.commits.get(shards, [])
+            if commits:
+                table.add_row("  the log's commits: events each, mean ms each",
+                              " / ".join(f"{e:,.0f}, {ms:.1f}" for e, ms in commits),
+                              f"{statistics.median(ms for _, ms in commits):.1f} ms")
             left = self.deferred[shards]
             whole = args.events / (left["burst_s"] + left["derive_s"] + left["checkpoint_s"])
             table.add_row("  + what the last round left for quiet moments: analytics rounds / checkpoint",
@@ -275,7 +284,7 @@ def paired_rounds(args: argparse.Namespace, events: list[Event], students: list[
     each), a pure fold. A ratio is a round's rate over the mean of the folds around it, so a machine
     that speeds up or slows down during the run moves both sides of it alike."""
     import ray
-    run = IngestRun(rates={shards: [] for shards in args.shards})
+    run = IngestRun(rates={shards: [] for shards in args.shards}, commits={shards: [] for shards in args.shards})
     for r in range(args.rounds):
         before = pure_fold(events)
         last_round = r == args.rounds - 1
@@ -286,6 +295,8 @@ def paired_rounds(args: argparse.Namespace, events: list[Event], students: list[
                 with CpuShare() as share:
                     rate = through_actors(runtime, events, 1000, args.in_flight)
                 run.rates[shards].append(rate)
+                stats = ray.get(runtime.handles.log.stats.remote())
+                run.commits[shards].append((stats["events_per_commit"], stats["mean_commit_ms"]))
                 if args.cpu and last_round:
                     console.print(share.table(len(events), f"CPU per process: EventLog + {shards} shards, "
                                                            f"{rate:,.0f} events/s"))

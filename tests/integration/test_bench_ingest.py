@@ -23,6 +23,9 @@ def test_ingest_bench_prints_and_records_its_figures(tmp_path):
     assert len(rounds["pure_fold"]) == len(rounds["by_shards"]["1"]) == 2
     assert rounds["ratios"]["1"] == [r / f for r, f in zip(rounds["by_shards"]["1"], rounds["pure_fold"])]
     assert min(rounds["ratios"]["1"]) <= result["ratio"] <= max(rounds["ratios"]["1"])
+    commits = result["commits"]["1"]  # the log's own figures for each round's commits
+    assert len(commits) == 2 and all(c["events_per_commit"] >= 1 and c["mean_commit_ms"] > 0 for c in commits)
+    assert "the log's commits" in proc.stdout
     left = result["deferred_s"]["1"]
     assert left["burst_s"] > 0 and left["derive_s"] > 0  # the analytics rounds the burst left were run and timed
     assert set(result["commit_latency_ms"]) == {"1", "10", "100", "1000"}

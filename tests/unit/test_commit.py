@@ -1,10 +1,12 @@
 """Group commit and idempotency against a real DuckDB file (no Ray)."""
 import asyncio
+import threading
 
 import pytest
 
 from actors.commit import GroupCommitter
 from actors.topology import DomainError
+from engine import store as store_module
 from engine.store import Store
 from tests.factories import ev
 
@@ -26,6 +28,38 @@ def test_concurrent_batches_commit_together_in_order(store):
     assert sum(a.accepted for a in acks) == 400 and c.commits < 8
     assert [e.seq for e in committed] == list(range(1, 401))
     assert store.counts()["student_activity_log"] == 400
+
+
+def test_commits_run_on_the_loop_thread_unless_a_checkpoint_may_hold_them(store, monkeypatch):
+    """Inline normally (no GIL hand-offs with a worker thread); in a worker thread while a
+    checkpoint runs, or once the WAL is near DuckDB's checkpoint threshold."""
+    ran_on = []
+    insert = store.append
+
+    def append(batch):
+        ran_on.append(threading.get_ident())
+        insert(batch)
+
+    monkeypatch.setattr(store, "append", append)
+
+    async def go():
+        c = GroupCommitter(store, lambda _: None, flush_interval_s=0)
+        loop_thread = threading.get_ident()
+        await c.append([ev("attempt", correct=True, event_id="quiet")])
+        store.checkpointing = True
+        await c.append([ev("attempt", correct=True, event_id="during-checkpoint")])
+        store.checkpointing = False
+        await c.append([ev("attempt", correct=True, event_id="after-checkpoint")])
+        # the WAL now holds these commits: with the margin at all but one byte of the threshold,
+        # any WAL at all is "near" it
+        monkeypatch.setattr(store_module, "CHECKPOINT_NEAR_BYTES", (store_module.WAL_CHECKPOINT_MB << 20) - 1)
+        await c.append([ev("attempt", correct=True, event_id="wal-near")])
+        return loop_thread
+
+    loop_thread = run(go())
+    on_loop = [thread == loop_thread for thread in ran_on]
+    assert on_loop == [True, False, True, False]
+    assert store.counts()["student_activity_log"] == 4
 
 
 def test_duplicates_are_acknowledged_not_stored_and_conflicts_refused(store):

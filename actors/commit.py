@@ -13,9 +13,9 @@ The insert runs on the event loop's own thread, which it blocks for its few mill
 for 6,000 events). In a worker thread it waited on the GIL: DuckDB's Python scan of the Arrow
 table takes the GIL a dozen or more times per insert, and each time the loop held it (busy with
 the next requests) the insert waited out Python's 5 ms switch interval. A 6,000-event insert
-took ~125 ms beside a busy Python thread against ~8 ms alone, and in the pipeline commits took
-30-43 ms instead of 14-18 and cost the log ~1.8 us more CPU per event (docs/architecture.md,
-"Ingest, session 12"). Only a commit that may wait for a checkpoint (one running, or the WAL
+took 70-125 ms beside a busy Python thread against 7-9 ms alone; in the pipeline a commit of
+~6,000 events took 29-43 ms instead of 12-17, and in four of five alternated sets the log spent
+0.8-1.8 us less CPU per event on the loop (docs/architecture.md, "Ingest, session 12"). Only a commit that may wait for a checkpoint (one running, or the WAL
 near DuckDB's threshold, ``Store.commit_may_wait``) goes to a worker thread, so the log keeps
 answering other calls through it.
 """

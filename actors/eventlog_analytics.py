@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.analytics import derived
+from engine.store import QUIET_CHECKPOINT_BYTES
 
 log = logging.getLogger("actors.eventlog")
 TICK_S = 0.5  # how often the background task looks (busy or quiet is judged over one tick)
@@ -103,12 +104,12 @@ class LogAnalytics:
         await self._checkpoint_if_due(0)
         return {"derive_s": derived_s, "checkpoint_s": time.perf_counter() - started - derived_s}
 
-    async def _checkpoint_if_due(self, *min_wal_bytes: int) -> None:
+    async def _checkpoint_if_due(self, min_wal_bytes: int = QUIET_CHECKPOINT_BYTES) -> None:
         """``Store.checkpoint_if_due`` in a thread, ``Store.checkpointing`` set meanwhile: commits
         that come then wait for it off the event loop (actors/commit.py)."""
         self._store.checkpointing = True  # set here, on the loop: no commit starts between
         try:
-            await asyncio.to_thread(self._store.checkpoint_if_due, *min_wal_bytes)
+            await asyncio.to_thread(self._store.checkpoint_if_due, min_wal_bytes)
         finally:
             self._store.checkpointing = False
 

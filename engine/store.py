@@ -91,8 +91,10 @@ class Store:
             return self._db.cursor()
 
     def wal_bytes(self) -> int:
-        wal = self.path.with_name(self.path.name + ".wal")
-        return wal.stat().st_size if wal.exists() else 0
+        try:  # one stat: the log asks before every commit (``commit_may_wait``)
+            return self.path.with_name(self.path.name + ".wal").stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def commit_may_wait(self) -> bool:
         """Whether a commit now may wait for a checkpoint: one is running (``checkpointing``), or

@@ -260,11 +260,10 @@ class IngestRun:
             table.add_row(f"EventLog + {shards} shards, 1,000-event batches, {args.in_flight} in flight",
                           each(rates, ",.0f"), f"{statistics.median(rates):,.0f}")
             table.add_row("  of the pure fold", each(ratios, ".0%"), f"{statistics.median(ratios):.0%}")
-            commits = self.commits.get(shards, [])
-            if commits:
-                table.add_row("  the log's commits: events each, mean ms each",
-                              " / ".join(f"{e:,.0f}, {ms:.1f}" for e, ms in commits),
-                              f"{statistics.median(ms for _, ms in commits):.1f} ms")
+            commits = self.commits[shards]
+            table.add_row("  the log's commits: events each, mean ms each",
+                          " / ".join(f"{e:,.0f}, {ms:.1f}" for e, ms in commits),
+                          f"{statistics.median(ms for _, ms in commits):.1f} ms")
             left = self.deferred[shards]
             whole = args.events / (left["burst_s"] + left["derive_s"] + left["checkpoint_s"])
             table.add_row("  + what the last round left for quiet moments: analytics rounds / checkpoint",

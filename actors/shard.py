@@ -20,7 +20,7 @@ from actors.metrics import ObsConfig, Recorder, was_restarted
 from actors.topology import Handles, Topology
 from engine import voiding
 from engine.course import FoldParams
-from engine.event_arrow import table_columns, unpack
+from engine.event_arrow import forget_shared, table_columns, unpack
 from engine.events import FIELD, Columns, Event, from_columns
 from engine.state import StudentState, StudentSummary, from_snapshot, summary_rows, to_snapshot
 
@@ -252,6 +252,7 @@ class StudentShard:
             self._dirty.discard(key)
             for pending in self._outbox.values():
                 pending.discard(key)
+        forget_shared(student_id)
         return len(keys)
 
     # -- to the hubs ----------------------------------------------------------

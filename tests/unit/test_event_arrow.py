@@ -9,7 +9,17 @@ import sys
 import pyarrow as pa
 import pytest
 
-from engine.event_arrow import WIRE, ArrowBatch, log_table, pack, table_columns, to_arrow, unpack
+from engine import event_arrow
+from engine.event_arrow import (
+    WIRE,
+    ArrowBatch,
+    forget_shared,
+    log_table,
+    pack,
+    table_columns,
+    to_arrow,
+    unpack,
+)
 from engine.events import Event, EventBatch, from_columns, quantize, to_columns
 from engine.ids import shard_for
 from engine.store import LOG_COLUMNS, Store
@@ -52,6 +62,21 @@ def test_few_valued_columns_come_back_as_one_interned_object_per_value() -> None
             assert objects.setdefault(value, value) is value  # each value is one object
     assert next(e.type for e in rows if e.type == "attempt") is sys.intern("attempt")  # the literals' object
     assert len({id(e.event_id) for e in rows}) == len(rows)  # ids are unique: left as they are
+
+
+def test_shared_values_let_go_of_an_erased_student_and_stay_bounded(monkeypatch) -> None:
+    batch = events(50)
+    student = batch[0].student_id
+    table_columns(to_arrow(batch))
+    assert student in event_arrow._SHARED_VALUES
+    forget_shared(student)
+    assert student not in event_arrow._SHARED_VALUES
+    assert batch[1].course_id in event_arrow._SHARED_VALUES  # the others stay
+    monkeypatch.setattr(event_arrow, "SHARED_VALUES_MAX", len(event_arrow._SHARED_VALUES))
+    event_arrow._SHARED_VALUES["not in this batch"]  # one more than the cap
+    rows = from_columns(table_columns(to_arrow(batch)))  # over the cap: starts over
+    assert rows == batch
+    assert "not in this batch" not in event_arrow._SHARED_VALUES
 
 
 def test_empty_batch() -> None:

@@ -17,6 +17,13 @@ that gap when it has only a few events queued: a class of 1,000 commits
 ~70 times a second, and those commits then reach a shard in a few calls a
 second instead of one each (a call costs the shard ~3 ms of CPU and the log
 ~1 ms). A burst is not held back, nor one that comes during such a wait.
+
+"A few" is anything under ``TRICKLE_EVENTS`` (1,000, the API's largest batch): commits of 100-999
+events (a gateway's batches, a heavy stream) used to go one call each. Each such call, made on the
+log's loop right after the commit's ack, slowed the commits that followed it: sequential 100-event
+commits took 21-24 ms at the median against 16 with the calls gathered (p99 ~45 against ~35 ms,
+docs/architecture.md, "Ingest, session 13"). The shard then hears of such commits up to
+``TRICKLE_GAP_S`` later, within the hub's own push cadence.
 """
 from __future__ import annotations
 
@@ -33,7 +40,7 @@ from engine.event_arrow import ArrowBatch, pack
 log = logging.getLogger(__name__)
 MAX_REQUEST_IDS = 50  # request ids passed along with one shard call (for its log lines)
 WATERMARK_EVERY_S = 1.0  # a shard with nothing new is told the log's position at most this often
-TRICKLE_EVENTS = 100  # a shard's queue under this many events waits for ...
+TRICKLE_EVENTS = 1_000  # a shard's queue under this many events waits for ...
 TRICKLE_GAP_S = 0.15  # ... this long since its last call, so a live class's commits share calls
 
 

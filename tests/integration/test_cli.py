@@ -20,6 +20,17 @@ def live(stack, room):
     return r.json()
 
 
+def settled_live(stack, room, students: int, timeout: float = 30.0) -> dict:
+    """Live progress once every student's events have reached it (a loaded machine takes its time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        progress = live(stack, room)
+        if sum(s["last_event_id"] is not None for s in progress["students"]) == students:
+            return progress
+        assert time.monotonic() < deadline, progress
+        time.sleep(0.2)
+
+
 def test_restart_on_the_same_data_dir_keeps_live_progress_and_tokens(tmp_path, stack):
     # runs beside the session stack: two stacks on one machine must not collide
     first = start_stack(tmp_path, ARTIFACTS / "restart.log")
@@ -30,8 +41,7 @@ def test_restart_on_the_same_data_dir_keeps_live_progress_and_tokens(tmp_path, s
                  for i, s in enumerate(students * 3)]
         with first.client() as c:
             assert c.post("/api/events", json={"events": batch}).json()["accepted"] == len(batch)
-        time.sleep(1.0)
-        before = live(first, room)
+        before = settled_live(first, room, len(students))
         pids = [first.proc.pid, *first.info["haproxy_pids"]]
         run_dir = first.info["run_dir"]
     finally:

@@ -21,8 +21,8 @@ second instead of one each (a call costs the shard ~3 ms of CPU and the log
 "A few" is anything under ``TRICKLE_EVENTS`` (1,000, the API's largest batch): commits of 100-999
 events (a gateway's batches, a heavy stream) used to go one call each. Each such call, made on the
 log's loop right after the commit's ack, slowed the commits that followed it: sequential 100-event
-commits took 21-24 ms at the median against 16 with the calls gathered (p99 ~45 against ~35 ms,
-docs/architecture.md, "Ingest, session 13"). The shard then hears of such commits up to
+commits took 17-25 ms at the median against 15-17 with the calls gathered (p99 34-112 against
+31-40 ms over five runs each, docs/architecture.md, "Ingest, session 13"). The shard then hears of such commits up to
 ``TRICKLE_GAP_S`` later, within the hub's own push cadence.
 """
 from __future__ import annotations

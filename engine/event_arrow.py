@@ -77,6 +77,18 @@ def table_columns(table: pa.Table) -> Columns:
     return tuple(out)
 
 
+class _Interned(dict):
+    """value -> its interned string (looked up on first sight)."""
+
+    def __missing__(self, value: str | None) -> str | None:
+        shared = self[value] = None if value is None else sys.intern(value)
+        return shared
+
+
+SHARED_VALUES_MAX = 1_000_000
+_SHARED_VALUES = _Interned()
+
+
 def _shared_strings(col: pa.ChunkedArray) -> list[str | None]:
     """A few-valued string column as Python strings, one shared object per value.
 
@@ -99,18 +111,6 @@ def _shared_strings(col: pa.ChunkedArray) -> list[str | None]:
 def forget_shared(value: str) -> None:
     """Drop a value's shared copy (an erased student's id: the shard holds nothing of them after)."""
     _SHARED_VALUES.pop(value, None)
-
-
-class _Interned(dict):
-    """value -> its interned string (looked up on first sight)."""
-
-    def __missing__(self, value: str | None) -> str | None:
-        shared = self[value] = None if value is None else sys.intern(value)
-        return shared
-
-
-SHARED_VALUES_MAX = 1_000_000
-_SHARED_VALUES = _Interned()
 
 
 class ArrowBatch:

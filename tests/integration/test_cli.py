@@ -9,6 +9,7 @@ import pytest
 
 from tests.api_client import create_class, event, get
 from tests.conftest import ARTIFACTS
+from tests.receivers import wait_for
 from tests.stack_process import start_stack
 
 pytestmark = pytest.mark.ray
@@ -18,17 +19,6 @@ def live(stack, room):
     r = get(stack, f"/api/professor/courses/{room.course_id}/live-progress", room.professor_token)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def settled_live(stack, room, students: int, timeout: float = 30.0) -> dict:
-    """Live progress once every student's events have reached it (a loaded machine takes its time)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        progress = live(stack, room)
-        if sum(s["last_event_id"] is not None for s in progress["students"]) == students:
-            return progress
-        assert time.monotonic() < deadline, progress
-        time.sleep(0.2)
 
 
 def test_restart_on_the_same_data_dir_keeps_live_progress_and_tokens(tmp_path, stack):
@@ -41,7 +31,10 @@ def test_restart_on_the_same_data_dir_keeps_live_progress_and_tokens(tmp_path, s
                  for i, s in enumerate(students * 3)]
         with first.client() as c:
             assert c.post("/api/events", json={"events": batch}).json()["accepted"] == len(batch)
-        before = settled_live(first, room, len(students))
+        def settled():  # live progress once every student's events reached it (a loaded machine takes time)
+            progress = live(first, room)
+            return progress if all(s["last_event_id"] for s in progress["students"]) else None
+        before = wait_for(settled, timeout=30.0)
         pids = [first.proc.pid, *first.info["haproxy_pids"]]
         run_dir = first.info["run_dir"]
     finally:

@@ -3,9 +3,10 @@
 Gates (exit code 1 when one fails): p95 event -> professor <= 1 s in steady state (from 5 s after
 the last student's first send until the run began to stop, both as the users recorded them; the
 figure from the last user spawned, warm-up included, is printed beside it), zero failed requests,
-zero events never acknowledged (refused after retries, never answered, or their task ended first),
-zero lost events (events acknowledged == the course's events in the log). Locust's CSV files and
-HTML report are saved in ``--out``.
+zero events never acknowledged (refused after retries, never answered, or their task ended before
+the run began to stop: one in flight when Locust stops its user is counted apart), zero lost events
+(events acknowledged == the course's events in the log). Locust's CSV files and HTML report are
+saved in ``--out``.
 """
 from __future__ import annotations
 
@@ -171,6 +172,7 @@ def _figures(students: int, result: dict, stats: dict[str, dict], stored: int) -
     agg = stats.get("Aggregated", {})
     steady = sorted(ms for at, ms in result["samples"] if start <= at <= end)
     return {"students": students, "acknowledged": result["acknowledged"], "rejected": result["rejected"],
+            "rejected_why": result["rejected_why"], "cut_off": result["cut_off"],
             "stored": stored,
             # by count (the API has no list of a course's ids; `classpulse chaos` compares ids): an event
             # committed whose answer never came (its user stopped first) is stored, not acknowledged, and
@@ -227,11 +229,11 @@ def remove_class(host: str, admin: str, class_file: Path, echo=console.print) ->
     try:
         with httpx.Client(base_url=host, headers={"Authorization": f"Bearer {admin}"}, timeout=120) as c:
             for student_id, _token in load_class["students"]:
-                r = c.delete(f"/api/admin/students/{student_id}")
+                r = _erase(c, student_id)
                 if r.status_code in (200, 404):  # 404: erased already (a repeated clean-up)
                     erased += 1
                 else:
-                    failed.append(student_id)
+                    failed.append(f"{student_id}: {r.status_code} {r.text[:200]}")
             professor_id = load_class["professor"][0]
             c.post("/api/admin/professors", json={"professor_id": professor_id, "name": "Load (retired)",
                                                   "rotate_token": True}).raise_for_status()
@@ -239,10 +241,28 @@ def remove_class(host: str, admin: str, class_file: Path, echo=console.print) ->
         echo(f"[red]Could not finish erasing the load class ({exc}); {class_file} is kept to retry[/red]")
         return
     if failed:
-        echo(f"[red]{len(failed)} load students were not erased (e.g. {failed[0]}); {class_file} is kept[/red]")
+        echo(f"[red]{len(failed)} load students were not erased ({'; '.join(failed[:3])}); {class_file} is kept[/red]")
         return
     class_file.unlink(missing_ok=True)
     echo(f"Erased {erased} load students in {time.monotonic() - started:.0f}s; course {course} remains, empty")
+
+
+def _erase(client: httpx.Client, student_id: str, attempts: int = 4) -> httpx.Response:
+    """``DELETE`` one load student, again after a 429, a 5xx or a dropped connection (the stack still
+    busy with the run's tail; an erasure repeated answers 404, counted as erased)."""
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        try:
+            r = client.delete(f"/api/admin/students/{student_id}")
+        except httpx.TransportError:
+            if last:
+                raise
+            time.sleep(1.0)
+            continue
+        if last or r.status_code != 429 and r.status_code < 500:
+            return r
+        time.sleep(min(float(r.headers.get("Retry-After") or 1), 5.0))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _merge_parts(parts: Path) -> dict | None:
@@ -250,17 +270,19 @@ def _merge_parts(parts: Path) -> dict | None:
     files = sorted(parts.glob("result-*.json"))
     if not files:
         return None
-    merged: dict = {"acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": [],
-                    "acked_ids": [], "acked_at": [], "sent": [], "first_sent": {}}
+    merged: dict = {"acknowledged": 0, "rejected": 0, "rejected_why": {}, "cut_off": 0, "retries": 0, "reconnects": 0,
+                    "samples": [], "acked_ids": [], "acked_at": [], "sent": [], "first_sent": {}}
     stops = []
     for f in files:
         part = json.loads(f.read_text())
         merged["course_id"] = part["course_id"]
-        for key in ("acknowledged", "rejected", "retries", "reconnects"):
+        for key in ("acknowledged", "rejected", "cut_off", "retries", "reconnects"):
             merged[key] += part[key]
         for key in ("samples", "acked_ids", "acked_at", "sent"):
             merged[key] += part[key]
         merged["first_sent"].update(part["first_sent"])  # each student in one process
+        for why, n in part["rejected_why"].items():
+            merged["rejected_why"][why] = merged["rejected_why"].get(why, 0) + n
         stops.append(part["stopping_at"])
     merged["stopping_at"] = min(stops)  # the master's, told first; its workers follow
     return merged
@@ -319,6 +341,7 @@ def _run(args: argparse.Namespace, host: str, admin: str) -> int:
     table.add_row("requests/s (Locust: every endpoint and retry, from the last user spawned)",
                   f"{figures['requests_per_s']:.0f}", "")
     table.add_row("events acknowledged (whole run)", str(figures["acknowledged"]), "")
+    table.add_row("events in flight when Locust stopped their user (the run's end)", str(figures["cut_off"]), "")
     table.add_row("events stored but never acknowledged (their user stopped first)",
                   str(figures["stored_not_acknowledged"]), "")
     table.add_row("events/s acknowledged (steady state)",
@@ -329,6 +352,8 @@ def _run(args: argparse.Namespace, host: str, admin: str) -> int:
                   f"{figures['run_p50_ms']:.0f} / {figures['run_p95_ms']:.0f} / {figures['run_p99_ms']:.0f} ms", "")
     for name, value, ok in gates:
         table.add_row(name, value, "[green]pass[/green]" if ok else "[red]FAIL[/red]")
+    for why, n in sorted(figures["rejected_why"].items(), key=lambda kv: -kv[1]):
+        table.add_row(f"  never acknowledged because: {why}", str(n), "")
     console.print(table)
     console.print(f"Locust CSV and HTML report in {args.out}")
     return 0 if all(ok for *_, ok in gates) else 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import random
 import threading
@@ -46,7 +47,9 @@ ACTIVITIES = CLASS["activities"]
 RETRIES = int(os.environ.get("CP_RETRIES", "10"))
 RETRYABLE = {0, 502, 503, 504}  # 0: no answer (connection refused or reset)
 
-state = {"rejected": 0, "retries": 0, "reconnects": 0, "samples": [],  # [arrived, ms]
+state = {"rejected": 0, "rejected_why": {},  # why -> how many events (refused, or their task ended)
+         "cut_off": 0,  # events in flight when Locust stopped their user at the run's end
+         "retries": 0, "reconnects": 0, "samples": [],  # [arrived, ms]
          "acked_ids": [], "acked_at": [],  # acked_at[i]: when acked_ids[i] was acknowledged (epoch s)
          "sent": [],  # when each event was first posted (epoch s)
          "first_sent": {},  # student -> when its first event was posted (epoch s)
@@ -85,6 +88,7 @@ def write_result(**_kw) -> None:
         part = Path(RESULT_DIR) / f"result-{os.getpid()}.json"
         with open(part.with_suffix(".tmp"), "w") as f:
             json.dump({"course_id": COURSE, "acknowledged": len(state["acked_ids"]), "rejected": state["rejected"],
+                       "rejected_why": state["rejected_why"], "cut_off": state["cut_off"],
                        "retries": state["retries"], "reconnects": state["reconnects"],
                        "samples": state["samples"], "acked_ids": state["acked_ids"], "acked_at": state["acked_at"],
                        "sent": state["sent"], "first_sent": state["first_sent"],
@@ -143,9 +147,11 @@ class StudentUser(FastHttpUser):
         """One event every EVERY_S from this student's own phase. Not Locust's ``constant_pacing``:
         it counts from when the user was created and takes ``on_start`` for task time, so after
         the first event every student was back on one beat (all spawned within a second) and the
-        whole class posted at once each period."""
-        self.next_at += EVERY_S
-        return max(0.0, self.next_at - time.monotonic())
+        whole class posted at once each period. A student behind its beat (a slow answer, a stalled
+        process) skips the beats it missed instead of sending them back to back."""
+        now = time.monotonic()
+        self.next_at += EVERY_S * max(1, math.ceil((now - self.next_at) / EVERY_S))
+        return self.next_at - now
 
     def on_start(self) -> None:
         self.student_id, self.token = _claim_student()
@@ -154,8 +160,10 @@ class StudentUser(FastHttpUser):
         self.ws = _connect(lambda: websocket.create_connection(
             _ws_url(self.host, f"/ws/student/{self.student_id}", self.token), timeout=30))
         self.reader = gevent.spawn(self._read)
-        gevent.sleep(random.uniform(0, EVERY_S))  # a random phase: a class is not on one beat
-        self.next_at = time.monotonic()  # the first event goes now; wait_time paces from here
+        # a random phase: a class is not on one beat. The phase is the time meant, not the time woken:
+        # users whose sleeps ended in one stall of this process kept one beat (a run: ~30 of 100)
+        self.next_at = time.monotonic() + random.uniform(0, EVERY_S)
+        gevent.sleep(max(0.0, self.next_at - time.monotonic()))  # the first event then; wait_time paces
 
     def _read(self) -> None:
         """Read frames; when the socket drops (a fault drill, a restart), reconnect like a browser."""
@@ -182,16 +190,25 @@ class StudentUser(FastHttpUser):
         with _lock:
             state["sent"].append(sent)
             state["first_sent"].setdefault(self.student_id, sent)
-        acknowledged = False
+        why = None
         try:
-            acknowledged = self._post(event)
-        finally:  # refused, or the task ended some other way (an exception, killed mid-retry): the
-            if not acknowledged:  # gates must see every event that was never acknowledged
+            why = self._post(event)
+        except BaseException as exc:  # GreenletExit: Locust killed the user mid-post
+            why = f"the task ended with {type(exc).__name__}: {exc}"[:200]
+            raise
+        finally:
+            if why is None:
+                pass
+            elif state["stopping_at"] is not None and why.startswith("the task ended with GreenletExit"):
+                with _lock:  # in flight when Locust stopped its user (despite --stop-timeout): no answer
+                    state["cut_off"] += 1  # was due to a client that left; stored or not, the harness counts it
+            else:  # refused, or the task ended some other way: the gates see it, and why
                 with _lock:
                     state["rejected"] += 1
+                    state["rejected_why"][why] = state["rejected_why"].get(why, 0) + 1
 
-    def _post(self, event: dict) -> bool:
-        """Post ``event`` until it is acknowledged (True) or refused for good (False)."""
+    def _post(self, event: dict) -> str | None:
+        """Post ``event`` until it is acknowledged (None) or refused for good (why)."""
         for attempt in range(RETRIES + 1):
             # A real client retries the same batch (same event ids) on 5xx / no answer: idempotent.
             with self.client.post("/api/events", json={"events": [event]}, name="/api/events",
@@ -203,16 +220,16 @@ class StudentUser(FastHttpUser):
                         state["acked_ids"].append(event["event_id"])
                         state["acked_at"].append(time.time())
                     r.success()
-                    return True
+                    return None
                 if r.status_code in RETRYABLE and attempt < RETRIES:
                     with _lock:
                         state["retries"] += 1
                     gevent.sleep(_retry_after(r, attempt))
                     r.success()  # not a failure yet, once the wait is over: the retry decides
                     continue
-                r.failure(_why(r))
-                return False
-        return False
+                r.failure(why := _why(r))
+                return why[:200]
+        return "retries exhausted"  # not reached: the last attempt either returns or fails above
 
 
 class ProfessorUser(HttpUser):

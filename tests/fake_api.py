@@ -16,6 +16,7 @@ class FakeApi:
     url: str = ""
     requests: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, path, JSON body)
     unhealthy_for: int = 0  # /api/health answers 503 this many times first (a stack still starting)
+    busy_deletes: int = 0  # DELETE answers 503 (Retry-After: 0) this many times first (a busy stack)
 
     def posted(self, path: str) -> list[Any]:
         return [body for method, p, body in self.requests if method == "POST" and p == path]
@@ -29,9 +30,11 @@ def fake_api(**kwargs: Any) -> Iterator[FakeApi]:
         def log_message(self, *_args) -> None:
             pass
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
+        def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -58,7 +61,11 @@ def fake_api(**kwargs: Any) -> Iterator[FakeApi]:
 
         def do_DELETE(self) -> None:
             api.requests.append(("DELETE", self.path, None))
-            self._answer(200, {})
+            if api.busy_deletes > 0:
+                api.busy_deletes -= 1
+                self._answer(503, {"errors": [{"field": "log", "error": "busy"}]}, {"Retry-After": "0"})
+            else:
+                self._answer(200, {})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     api.url = f"http://127.0.0.1:{server.server_address[1]}"

@@ -18,10 +18,11 @@ def test_percentiles_are_nearest_rank():
     assert loadtest_cmd._pct([7.0], 0.99) == 7.0
 
 
-def test_events_refused_during_the_ramp_fail_the_run(monkeypatch, tmp_path: Path):
+def test_events_refused_during_the_ramp_fail_the_run_and_say_why(monkeypatch, tmp_path: Path, capsys):
     """Locust resets its failure counts once every user runs (--reset-stats): refusals during the
-    ramp reached no gate."""
-    figures = {"students": 10, "acknowledged": 97, "rejected": 3, "stored": 97, "lost": 0,
+    ramp reached no gate. A CI run failed this gate with nothing to say why: the reasons are printed."""
+    why = {"0: ConnectionResetError(104, 'Connection reset by peer')": 2, "the task ended with ValueError: bad frame": 1}
+    figures = {"students": 10, "acknowledged": 97, "rejected": 3, "rejected_why": why, "cut_off": 1, "stored": 97, "lost": 0,
                "stored_not_acknowledged": 0, "steady_samples": 50,
                "p50_ms": 20.0, "p95_ms": 40.0, "p99_ms": 60.0, "run_p50_ms": 20.0, "run_p95_ms": 40.0,
                "run_p99_ms": 60.0, "requests_per_s": 5.0, "events_per_s": 5.0, "steady_s": 20.0, "failures": 0,
@@ -29,7 +30,9 @@ def test_events_refused_during_the_ramp_fail_the_run(monkeypatch, tmp_path: Path
     monkeypatch.setattr(loadtest_cmd, "run_locust", lambda *_a, **_k: dict(figures))
     args = argparse.Namespace(students=10, duration="10s", event_every=1.0, out=tmp_path, processes=0, p95_ms=1000.0)
     assert loadtest_cmd._run(args, "http://x", "admin") == 1
-    monkeypatch.setattr(loadtest_cmd, "run_locust", lambda *_a, **_k: figures | {"rejected": 0})
+    printed = capsys.readouterr().out
+    assert all(reason[:40] in printed for reason in why), printed
+    monkeypatch.setattr(loadtest_cmd, "run_locust", lambda *_a, **_k: figures | {"rejected": 0, "rejected_why": {}})
     assert loadtest_cmd._run(args, "http://x", "admin") == 0
 
 
@@ -73,7 +76,7 @@ def test_capacity_cpu_is_averaged_over_the_steady_window_only():
 
 
 def _part(tmp: Path, pid: int, **fields) -> None:
-    part = {"course_id": "c", "acknowledged": 0, "rejected": 0, "retries": 0, "reconnects": 0, "samples": [],
+    part = {"course_id": "c", "acknowledged": 0, "rejected": 0, "rejected_why": {}, "cut_off": 0, "retries": 0, "reconnects": 0, "samples": [],
             "acked_ids": [], "acked_at": [], "sent": [], "first_sent": {}, "stopping_at": 1000.0} | fields
     part["acknowledged"] = len(part["acked_ids"])
     (tmp / f"result-{pid}.json").write_text(json.dumps(part))
@@ -87,6 +90,15 @@ def test_steady_state_starts_after_the_last_students_first_send_and_ends_when_th
     _part(tmp_path, 3, first_sent={"s2": 1014.0, "s3": 1002.0}, stopping_at=1060.3)
     merged = loadtest_cmd._merge_parts(tmp_path)
     assert loadtest_cmd.steady_window(merged) == (1014.0 + loadtest_cmd.SETTLE_S, 1060.2)
+
+
+def test_the_reasons_events_went_unacknowledged_add_up_across_processes(tmp_path: Path):
+    _part(tmp_path, 1)
+    _part(tmp_path, 2, rejected=3, rejected_why={"503: busy": 2, "the task ended with ValueError: bad frame": 1})
+    _part(tmp_path, 3, rejected=2, rejected_why={"503: busy": 2}, cut_off=1)
+    merged = loadtest_cmd._merge_parts(tmp_path)
+    assert (merged["rejected"], merged["cut_off"]) == (5, 1)
+    assert merged["rejected_why"] == {"503: busy": 4, "the task ended with ValueError: bad frame": 1}
 
 
 def test_events_per_s_are_acknowledged_event_ids_over_the_steady_window(tmp_path: Path):
@@ -146,6 +158,28 @@ def test_a_load_test_on_a_live_stack_erases_its_students_and_forgets_their_token
     assert deleted == ["/api/admin/students/load-abc-s0", "/api/admin/students/load-abc-s1"]
     assert rotated == [{"professor_id": "load-abc-prof", "name": "Load (retired)", "rotate_token": True}]
     assert not class_file.exists()
+
+
+def test_erasing_the_load_class_asks_again_when_the_stack_is_busy_and_keeps_the_file_if_it_stays_busy(
+        tmp_path: Path):
+    """A CI run kept class.json (and so every token) after a run: one 5xx on a DELETE was final."""
+    import json
+
+    from tests.fake_api import fake_api
+    class_file = tmp_path / "class.json"
+    roster = {"course_id": "load-abc", "activities": ["a1"], "professor": ["load-abc-prof", "ptok"],
+              "students": [["load-abc-s0", "t0"], ["load-abc-s1", "t1"]]}
+    class_file.write_text(json.dumps(roster))
+    with fake_api(busy_deletes=2) as api:
+        loadtest_cmd.remove_class(api.url, "admin", class_file, echo=lambda _m: None)
+        deleted = [path for method, path, _ in api.requests if method == "DELETE"]
+    assert deleted == ["/api/admin/students/load-abc-s0"] * 3 + ["/api/admin/students/load-abc-s1"]
+    assert not class_file.exists()
+    class_file.write_text(json.dumps(roster))
+    said = []
+    with fake_api(busy_deletes=100) as api:
+        loadtest_cmd.remove_class(api.url, "admin", class_file, echo=said.append)
+    assert class_file.exists() and "load-abc-s0: 503" in said[-1] and "is kept" in said[-1]
 
 
 def test_every_capacity_step_gets_the_steady_window_it_asks_for():

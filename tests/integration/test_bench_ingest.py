@@ -13,7 +13,7 @@ pytestmark = pytest.mark.ray
 def test_ingest_bench_prints_and_records_its_figures(tmp_path):
     out = tmp_path / "ingest.json"
     proc = subprocess.run([sys.executable, "-m", "loadtests.bench_ingest", "--events", "20000", "--students", "100",
-                           "--shards", "1", "--rounds", "2", "--cpu", "--out", str(out)],
+                           "--shards", "1", "--rounds", "2", "--cpu", "--latency-samples", "60", "--out", str(out)],
                           capture_output=True, text=True, check=False, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())
@@ -28,5 +28,8 @@ def test_ingest_bench_prints_and_records_its_figures(tmp_path):
     assert "the log's commits" in proc.stdout
     left = result["deferred_s"]["1"]
     assert left["burst_s"] > 0 and left["derive_s"] > 0  # the analytics rounds the burst left were run and timed
-    assert set(result["commit_latency_ms"]) == {"1", "10", "100", "1000"}
+    latency = result["commit_latency_ms"]
+    assert set(latency) == {"1", "10", "100", "1000"}
+    assert [latency[k]["commits"] for k in ("1", "10", "100", "1000")] == [60, 60, 60, 10]
+    assert all(0 < v["p50"] <= v["p99"] for v in latency.values())
     assert "CPU per process: EventLog + 1 shards" in proc.stdout and "ray::EventLog" in proc.stdout

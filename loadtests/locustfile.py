@@ -190,22 +190,23 @@ class StudentUser(FastHttpUser):
         with _lock:
             state["sent"].append(sent)
             state["first_sent"].setdefault(self.student_id, sent)
-        why = None
+        why, cut_off = None, False
         try:
             why = self._post(event)
-        except BaseException as exc:  # GreenletExit: Locust killed the user mid-post
+        except BaseException as exc:
             why = f"the task ended with {type(exc).__name__}: {exc}"[:200]
+            # Locust killed the user mid-post once the run began to stop (despite --stop-timeout): no
+            # answer was due to a client that left; stored or not, the harness counts it apart
+            cut_off = isinstance(exc, gevent.GreenletExit) and state["stopping_at"] is not None
             raise
         finally:
-            if why is None:
-                pass
-            elif state["stopping_at"] is not None and why.startswith("the task ended with GreenletExit"):
-                with _lock:  # in flight when Locust stopped its user (despite --stop-timeout): no answer
-                    state["cut_off"] += 1  # was due to a client that left; stored or not, the harness counts it
-            else:  # refused, or the task ended some other way: the gates see it, and why
+            if why is not None:
                 with _lock:
-                    state["rejected"] += 1
-                    state["rejected_why"][why] = state["rejected_why"].get(why, 0) + 1
+                    if cut_off:
+                        state["cut_off"] += 1
+                    else:  # refused, or the task ended some other way: the gates see it, and why
+                        state["rejected"] += 1
+                        state["rejected_why"][why] = state["rejected_why"].get(why, 0) + 1
 
     def _post(self, event: dict) -> str | None:
         """Post ``event`` until it is acknowledged (None) or refused for good (why)."""
@@ -229,7 +230,7 @@ class StudentUser(FastHttpUser):
                     continue
                 r.failure(why := _why(r))
                 return why[:200]
-        return "retries exhausted"  # not reached: the last attempt either returns or fails above
+        return "retries exhausted"  # the last attempt returns above; kept for a CP_RETRIES below 0
 
 
 class ProfessorUser(HttpUser):

@@ -162,7 +162,8 @@ def test_a_load_test_on_a_live_stack_erases_its_students_and_forgets_their_token
 
 def test_erasing_the_load_class_asks_again_when_the_stack_is_busy_and_keeps_the_file_if_it_stays_busy(
         tmp_path: Path):
-    """A CI run kept class.json (and so every token) after a run: one 5xx on a DELETE was final."""
+    """A run here kept class.json (and so every token) without saying why; a 429, a 5xx or a dropped
+    connection on one DELETE was final."""
     import json
 
     from tests.fake_api import fake_api

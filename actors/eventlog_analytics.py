@@ -24,7 +24,7 @@ from engine.store import QUIET_CHECKPOINT_BYTES
 
 log = logging.getLogger("actors.eventlog")
 TICK_S = 0.5  # how often the background task looks (busy or quiet is judged over one tick)
-DERIVE_EVERY_S = 2.0  # a round has a fixed part (~40-80 ms of CPU): at 0.5 s a live class paid it twice a second
+DERIVE_EVERY_S = 2.0  # a round has a fixed part (~100 ms of CPU here): at 0.5 s a live class paid it twice a second
 BUSY_EVENTS_PER_S = 5_000  # ingest above this rate: rounds wait (a live class sends ~10-1,000/s)
 DERIVE_YIELD_MAX_S = 5.0  # ... but the tables are never left behind longer than this (BurstYield)
 

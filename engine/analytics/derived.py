@@ -98,9 +98,10 @@ def catch_up(cur: duckdb.DuckDBPyConnection, target_seq: int, caps: dict[str, fl
     ``progress(up_to, target)`` after each round."""
     done = {"rounds": 0, "rows": 0, "rebuilt_students": 0, "rebuilt_courses": 0}
     _same_rules(cur)
-    cur.execute("CREATE OR REPLACE TEMP TABLE _caps (course_id VARCHAR, cap DOUBLE)")
-    if caps:
-        cur.executemany("INSERT INTO _caps VALUES (?, ?)", list(caps.items()))
+    # one statement however many courses: ``executemany`` ran one per course, so with 500 courses in
+    # the catalogue a 300-event round took ~250 ms of CPU instead of ~110 (2026-12-08)
+    cur.execute("CREATE OR REPLACE TEMP TABLE _caps AS SELECT unnest($ids::VARCHAR[]) AS course_id, "
+                "unnest($caps::DOUBLE[]) AS cap", {"ids": list(caps), "caps": list(caps.values())})
     while True:
         start = up_to_seq(cur)
         if start >= target_seq and not _changed_caps(cur):
